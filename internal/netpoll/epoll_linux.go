@@ -1,0 +1,91 @@
+package netpoll
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Epoll is a level-triggered epoll(7) instance. Level-triggered keeps the
+// loop simple and matches the thread's raw epoll servers: a listener left
+// with pending connections after a bounded accept batch reports ready again.
+type Epoll struct {
+	fd  int
+	sc  *Syscalls
+	buf []unix.EpollEvent
+}
+
+// NewEpoll creates an epoll instance.
+func NewEpoll(sc *Syscalls) (*Epoll, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	return &Epoll{fd: fd, sc: sc, buf: make([]unix.EpollEvent, 512)}, nil
+}
+
+func epollMask(ev Events) uint32 {
+	var m uint32
+	if ev&Readable != 0 {
+		m |= unix.EPOLLIN | unix.EPOLLRDHUP
+	}
+	if ev&Writable != 0 {
+		m |= unix.EPOLLOUT
+	}
+	return m
+}
+
+func (p *Epoll) ctl(op, fd int, ev Events) error {
+	p.sc[SysEpollCtl]++
+	e := unix.EpollEvent{Events: epollMask(ev), Fd: int32(fd)}
+	return unix.EpollCtl(p.fd, op, fd, &e)
+}
+
+// Add implements Poller.
+func (p *Epoll) Add(fd int, ev Events) error { return p.ctl(unix.EPOLL_CTL_ADD, fd, ev) }
+
+// Modify implements Poller.
+func (p *Epoll) Modify(fd int, ev Events) error { return p.ctl(unix.EPOLL_CTL_MOD, fd, ev) }
+
+// Remove implements Poller.
+func (p *Epoll) Remove(fd int) error { return p.ctl(unix.EPOLL_CTL_DEL, fd, 0) }
+
+// Wait implements Poller.
+func (p *Epoll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
+	dst = dst[:0]
+	buf := p.buf
+	if c := cap(dst); c < len(buf) {
+		buf = buf[:c]
+	}
+	p.sc[SysEpollWait]++
+	n, err := unix.EpollWait(p.fd, buf, timeoutMs)
+	if err != nil {
+		if retryEINTR(err) {
+			return dst, nil
+		}
+		return dst, fmt.Errorf("epoll_wait: %w", err)
+	}
+	for i := 0; i < n; i++ {
+		e := &buf[i]
+		var ev Events
+		if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
+			ev |= Readable
+		}
+		if e.Events&unix.EPOLLOUT != 0 {
+			ev |= Writable
+		}
+		if e.Events&(unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+			ev |= Failed
+		}
+		dst = append(dst, Event{FD: e.Fd, Events: ev})
+	}
+	return dst, nil
+}
+
+// Forget implements Poller: closing the descriptor removes it from the
+// interest list, as long as no duplicate of it stays open (the loops never
+// duplicate sockets).
+func (p *Epoll) Forget(fd int) error { return nil }
+
+// Close implements Poller.
+func (p *Epoll) Close() error { return unix.Close(p.fd) }

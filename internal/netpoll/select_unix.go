@@ -1,0 +1,122 @@
+package netpoll
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// FDSetSize is select(2)'s hard limit on descriptor numbers.
+const FDSetSize = 1024
+
+// Select is a select(2) loop's descriptor sets. Like Poll, registration is
+// user-space bookkeeping; the kernel copies and scans the bitmaps up to the
+// highest descriptor on every wait.
+type Select struct {
+	sc          *Syscalls
+	read, write unix.FdSet
+	watched     unix.FdSet
+	maxFD       int
+}
+
+// NewSelect creates empty descriptor sets.
+func NewSelect(sc *Syscalls) *Select { return &Select{sc: sc, maxFD: -1} }
+
+// Add implements Poller. Descriptors past FD_SETSIZE are refused with
+// ErrTooManyFDs rather than corrupting memory the way FD_SET would in C.
+func (p *Select) Add(fd int, ev Events) error {
+	if fd < 0 || fd >= FDSetSize {
+		return fmt.Errorf("select: fd %d: %w", fd, ErrTooManyFDs)
+	}
+	if p.watched.IsSet(fd) {
+		return fmt.Errorf("select: fd %d already watched: %w", fd, unix.EEXIST)
+	}
+	p.watched.Set(fd)
+	p.set(fd, ev)
+	if fd > p.maxFD {
+		p.maxFD = fd
+	}
+	return nil
+}
+
+func (p *Select) set(fd int, ev Events) {
+	if ev&Readable != 0 {
+		p.read.Set(fd)
+	} else {
+		p.read.Clear(fd)
+	}
+	if ev&Writable != 0 {
+		p.write.Set(fd)
+	} else {
+		p.write.Clear(fd)
+	}
+}
+
+func (p *Select) check(fd int) error {
+	if fd < 0 || fd >= FDSetSize || !p.watched.IsSet(fd) {
+		return fmt.Errorf("select: fd %d not watched: %w", fd, unix.ENOENT)
+	}
+	return nil
+}
+
+// Modify implements Poller.
+func (p *Select) Modify(fd int, ev Events) error {
+	if err := p.check(fd); err != nil {
+		return err
+	}
+	p.set(fd, ev)
+	return nil
+}
+
+// Remove implements Poller.
+func (p *Select) Remove(fd int) error {
+	if err := p.check(fd); err != nil {
+		return err
+	}
+	p.watched.Clear(fd)
+	p.set(fd, 0)
+	for p.maxFD >= 0 && !p.watched.IsSet(p.maxFD) {
+		p.maxFD--
+	}
+	return nil
+}
+
+// Wait implements Poller.
+func (p *Select) Wait(dst []Event, timeoutMs int) ([]Event, error) {
+	dst = dst[:0]
+	r, w := p.read, p.write
+	var tv *unix.Timeval
+	if timeoutMs >= 0 {
+		t := unix.NsecToTimeval(int64(timeoutMs) * 1e6)
+		tv = &t
+	}
+	p.sc[SysSelect]++
+	n, err := unix.Select(p.maxFD+1, &r, &w, nil, tv)
+	if err != nil {
+		if retryEINTR(err) {
+			return dst, nil
+		}
+		return dst, fmt.Errorf("select: %w", err)
+	}
+	for fd := 0; fd <= p.maxFD && n > 0 && len(dst) < cap(dst); fd++ {
+		var ev Events
+		if r.IsSet(fd) {
+			ev |= Readable
+			n--
+		}
+		if w.IsSet(fd) {
+			ev |= Writable
+			n--
+		}
+		if ev != 0 {
+			dst = append(dst, Event{FD: int32(fd), Events: ev})
+		}
+	}
+	return dst, nil
+}
+
+// Forget implements Poller.
+func (p *Select) Forget(fd int) error { return p.Remove(fd) }
+
+// Close implements Poller.
+func (p *Select) Close() error { return nil }

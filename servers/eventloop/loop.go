@@ -1,0 +1,311 @@
+package eventloop
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockbench/sockbench/internal/netpoll"
+	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/http1"
+)
+
+// loopTimeoutMs bounds how long a loop sleeps without looking at the stop
+// flag; an idle server stops within this time.
+const loopTimeoutMs = 100
+
+// maxEvents is how many ready descriptors one wait returns at most.
+const maxEvents = 512
+
+// loop is one event loop. Everything it touches on the hot path is its own:
+// no locks, no atomics except the stop flag, counters in plain fields merged
+// once when it ends (wrk's and gnet's per-loop design).
+type loop struct {
+	server      *Server
+	poller      netpoll.Poller
+	listener    int
+	page        *http1.Page
+	stream      bool
+	nodelay     bool
+	acceptBatch int
+	oneshot     bool
+
+	conns    []*conn // indexed by descriptor
+	free     []*conn // closed connections, reused with their buffers
+	scratch  []byte  // stream mode's read buffer
+	sys      netpoll.Syscalls
+	counters http1.Counters
+	stats    servers.Stats
+}
+
+// conn is one client connection of a loop.
+type conn struct {
+	fd    int
+	proto http1.Conn
+	in    []byte // len is what is buffered; cap is the head limit
+	out   []byte
+	// written is how much of out the kernel has taken.
+	written int
+	// closing: once out is written, the connection ends.
+	closing bool
+	// watching is what the poller watches the descriptor for (0: nothing).
+	watching netpoll.Events
+}
+
+func (l *loop) run() error {
+	// One loop, one thread: the loop's syscalls never wait behind another
+	// goroutine, as in a C event loop.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer l.closeAll()
+	if err := l.poller.Add(l.listener, netpoll.Readable); err != nil {
+		return fmt.Errorf("watch listener: %w", err)
+	}
+	events := make([]netpoll.Event, 0, maxEvents)
+	for !l.server.stopping.Load() {
+		var err error
+		events, err = l.poller.Wait(events, loopTimeoutMs)
+		if err != nil {
+			return err
+		}
+		for _, ev := range events {
+			fd := int(ev.FD)
+			if fd == l.listener {
+				if err := l.accept(); err != nil {
+					return err
+				}
+				continue
+			}
+			if fd < len(l.conns) && l.conns[fd] != nil {
+				l.ready(l.conns[fd], ev.Events)
+			}
+		}
+	}
+	return nil
+}
+
+// accept takes up to acceptBatch pending connections (all of them when 0).
+// Thread post #19: batches of 20-80 per wakeup are what make an event loop
+// keep up with many short-lived connections.
+func (l *loop) accept() error {
+	l.stats.ListenerWakeups++
+	if l.oneshot {
+		// Thread post #15: unregister after the wakeup, register again before
+		// the next wait.
+		l.poller.Remove(l.listener)
+		defer l.poller.Add(l.listener, netpoll.Readable)
+	}
+	for n := 0; l.acceptBatch == 0 || n < l.acceptBatch; n++ {
+		l.sys[netpoll.SysAccept]++
+		l.stats.AcceptCalls++
+		fd, sa, err := unix.Accept4(l.listener, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch {
+		case err == unix.EAGAIN:
+			return nil
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+			continue
+		case err == unix.EMFILE || err == unix.ENFILE:
+			// Out of descriptors: leave the rest in the backlog for later
+			// rather than spinning.
+			return nil
+		case err != nil:
+			return fmt.Errorf("accept: %w", err)
+		}
+		l.stats.Connections++
+		l.open1(fd, sa)
+	}
+	return nil
+}
+
+func (l *loop) open1(fd int, sa unix.Sockaddr) {
+	if l.nodelay {
+		l.sys[netpoll.SysSetsockopt]++
+		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if err := l.poller.Add(fd, netpoll.Readable); err != nil {
+		if errors.Is(err, netpoll.ErrTooManyFDs) {
+			refusedWarning()
+		}
+		l.stats.Refused++
+		l.sys[netpoll.SysClose]++
+		unix.Close(fd)
+		return
+	}
+	var c *conn
+	if n := len(l.free); n > 0 {
+		c, l.free = l.free[n-1], l.free[:n-1]
+	} else {
+		c = &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096)}
+	}
+	c.fd, c.written, c.closing, c.watching = fd, 0, false, netpoll.Readable
+	c.in, c.out = c.in[:0], c.out[:0]
+	c.proto.Reset(l.page, &l.counters, clientAddr(sa))
+	for fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
+	}
+	l.conns[fd] = c
+}
+
+func clientAddr(sa unix.Sockaddr) netip.Addr {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrFrom4(a.Addr)
+	case *unix.SockaddrInet6:
+		return netip.AddrFrom16(a.Addr)
+	}
+	return netip.Addr{}
+}
+
+// ready handles one readiness event of a connection.
+func (l *loop) ready(c *conn, ev netpoll.Events) {
+	if ev&netpoll.Writable != 0 {
+		if !l.flush(c) {
+			return
+		}
+		// The output is drained: go back to reading, and answer requests
+		// that arrived while the output was blocked.
+		l.watch(c, netpoll.Readable)
+		l.process(c)
+		return
+	}
+	if ev&(netpoll.Readable|netpoll.Failed) == 0 {
+		return
+	}
+	if l.oneshot {
+		l.watch(c, 0)
+	}
+	if l.stream {
+		l.discard(c)
+		return
+	}
+	l.sys[netpoll.SysRead]++
+	n, err := unix.Read(c.fd, c.in[len(c.in):cap(c.in)])
+	switch {
+	case n > 0:
+		l.stats.BytesRead += uint64(n)
+		c.in = c.in[:len(c.in)+n]
+		l.process(c)
+	case err == unix.EAGAIN || err == unix.EINTR:
+		l.rearm(c)
+	default:
+		// EOF or a reset: the client is gone.
+		l.close(c)
+	}
+}
+
+// process answers every complete request buffered in c, writing as it goes.
+func (l *loop) process(c *conn) {
+	for {
+		consumed, out, closeAfter := c.proto.Serve(c.in, c.out)
+		c.out = out
+		if consumed > 0 {
+			c.in = c.in[:copy(c.in, c.in[consumed:])]
+		}
+		c.closing = c.closing || closeAfter
+		if !l.flush(c) {
+			return // waiting for the socket to drain; reading is paused
+		}
+		if c.closing {
+			l.close(c)
+			return
+		}
+		if consumed == 0 || len(c.in) == 0 {
+			l.rearm(c)
+			return
+		}
+	}
+}
+
+// flush writes c.out; it reports whether all of it was written. On a full
+// socket it switches the registration to writable (pausing reads, so a
+// client that does not read its answers cannot make the server buffer more).
+func (l *loop) flush(c *conn) bool {
+	for c.written < len(c.out) {
+		l.sys[netpoll.SysWrite]++
+		n, err := unix.Write(c.fd, c.out[c.written:])
+		if n > 0 {
+			l.stats.BytesWritten += uint64(n)
+			c.written += n
+			continue
+		}
+		switch err {
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			l.watch(c, netpoll.Writable)
+			return false
+		}
+		l.close(c)
+		return false
+	}
+	c.out, c.written = c.out[:0], 0
+	return true
+}
+
+// rearm makes sure the connection is watched for reading again (it is
+// unwatched in oneshot mode after every wakeup).
+func (l *loop) rearm(c *conn) {
+	if c.watching != netpoll.Readable {
+		l.watch(c, netpoll.Readable)
+	}
+}
+
+func (l *loop) watch(c *conn, ev netpoll.Events) {
+	var err error
+	switch {
+	case ev == c.watching:
+		return
+	case ev == 0:
+		err = l.poller.Remove(c.fd)
+	case c.watching == 0:
+		err = l.poller.Add(c.fd, ev)
+	default:
+		err = l.poller.Modify(c.fd, ev)
+	}
+	if err != nil {
+		l.close(c)
+		return
+	}
+	c.watching = ev
+}
+
+// discard is stream mode: read and drop, count the bytes.
+func (l *loop) discard(c *conn) {
+	l.sys[netpoll.SysRead]++
+	n, err := unix.Read(c.fd, l.scratch)
+	switch {
+	case n > 0:
+		l.stats.BytesRead += uint64(n)
+		l.rearm(c)
+	case err == unix.EAGAIN || err == unix.EINTR:
+		l.rearm(c)
+	default:
+		l.close(c)
+	}
+}
+
+func (l *loop) close(c *conn) {
+	if c.fd < 0 {
+		return
+	}
+	if c.watching != 0 {
+		l.poller.Forget(c.fd)
+	}
+	l.sys[netpoll.SysClose]++
+	unix.Close(c.fd)
+	l.conns[c.fd] = nil
+	c.fd = -1
+	l.free = append(l.free, c)
+}
+
+func (l *loop) closeAll() {
+	for _, c := range l.conns {
+		if c != nil {
+			l.close(c)
+		}
+	}
+	l.poller.Remove(l.listener)
+}

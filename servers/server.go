@@ -1,0 +1,127 @@
+// Package servers defines what every sockbench server implementation has in
+// common: the knobs it is started with, the counters it reports when it stops,
+// and the registry that lets the CLI and the runner pick one by name.
+//
+// Each I/O model lives in its own package below this one and registers itself
+// from an init function; import servers/all to get every one of them.
+package servers
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Server is one running HTTP/1.1 (or raw stream) server. New binds the
+// listening sockets, so Addr is valid before Serve is called; that lets a
+// caller start the server on port 0 and learn the port without a race.
+type Server interface {
+	// Addr is the address the first listener is bound to.
+	Addr() net.Addr
+	// Serve runs the server until ctx is cancelled, then closes every
+	// connection and listener it owns and returns nil. A non-nil error means
+	// the server could not keep serving.
+	Serve(ctx context.Context) error
+	// Stats returns the counters. It is only exact after Serve has returned.
+	Stats() Stats
+}
+
+// Factory creates a server bound according to opts.
+type Factory func(opts Options) (Server, error)
+
+// Model describes one registered I/O model.
+type Model struct {
+	// Name is what users type: "epoll", "nethttp", ...
+	Name string
+	// Summary is one line for help texts and the README table.
+	Summary string
+	// Knobs lists the Options fields this model honours beyond the ones every
+	// server has (Addr, Backlog, ReusePort, Listeners, NoDelay, Handler, Body,
+	// Stream, GOMAXPROCS). Setting an unlisted knob is an error, so a
+	// benchmark never silently measures a setting that had no effect.
+	Knobs []Knob
+	New   Factory
+}
+
+// Knob names an optional server setting.
+type Knob string
+
+// The optional knobs. Their values live in Options.
+const (
+	KnobLoops       Knob = "loops"
+	KnobAcceptBatch Knob = "accept-batch"
+	KnobRearm       Knob = "rearm"
+	KnobWorkers     Knob = "workers"
+)
+
+var (
+	registryMu sync.Mutex
+	registry   = map[string]Model{}
+)
+
+// Register makes a model available by name. It panics on a duplicate name,
+// which can only be a programming error in an init function.
+func Register(m Model) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[m.Name]; dup {
+		panic("servers: model registered twice: " + m.Name)
+	}
+	registry[m.Name] = m
+}
+
+// Lookup returns the model registered under name.
+func Lookup(name string) (Model, error) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	m, ok := registry[name]
+	if !ok {
+		return Model{}, fmt.Errorf("unknown server %q (known: %s)", name, strings.Join(namesLocked(), ", "))
+	}
+	return m, nil
+}
+
+// Models returns every registered model, sorted by name.
+func Models() []Model {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	out := make([]Model, 0, len(registry))
+	for _, n := range namesLocked() {
+		out = append(out, registry[n])
+	}
+	return out
+}
+
+func namesLocked() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Start validates opts against the model's knobs and creates the server.
+func (m Model) Start(opts Options) (Server, error) {
+	if err := opts.validate(m); err != nil {
+		return nil, fmt.Errorf("%s server: %w", m.Name, err)
+	}
+	s, err := m.New(opts.withDefaults())
+	if err != nil {
+		return nil, fmt.Errorf("start %s server on %s: %w", m.Name, opts.Addr, err)
+	}
+	return s, nil
+}
+
+// Has reports whether the model honours knob k.
+func (m Model) Has(k Knob) bool {
+	for _, have := range m.Knobs {
+		if have == k {
+			return true
+		}
+	}
+	return false
+}
