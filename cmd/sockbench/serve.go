@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -25,6 +26,7 @@ func newServeCmd() *cobra.Command {
 		body      string
 		nodelay   bool
 		statsFile string
+		cpuProf   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve NAME",
@@ -65,6 +67,13 @@ Servers:
 			if err != nil {
 				return err
 			}
+			if cpuProf != "" {
+				stopProfile, err := startCPUProfile(cpuProf)
+				if err != nil {
+					return err
+				}
+				defer stopProfile()
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "sockbench %s listening on %s\n", m.Name, srv.Addr())
@@ -95,10 +104,27 @@ Servers:
 	f.StringVar(&body, "body", string(servers.BodySmall), "page size: small (379 bytes) or large (3044 bytes)")
 	f.BoolVar(&opts.Stream, "stream", false, "raw TCP sink: read and discard everything (no HTTP)")
 	f.StringVar(&statsFile, "stats-file", "", "write the server's counters as JSON here when it stops")
+	f.StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the server here (go tool pprof reads it)")
 	cmd.RegisterFlagCompletionFunc("handler", fixedCompletion("static", "template", "template-reparse"))
 	cmd.RegisterFlagCompletionFunc("body", fixedCompletion("small", "large"))
 	cmd.RegisterFlagCompletionFunc("rearm", fixedCompletion("persistent", "oneshot"))
 	return cmd
+}
+
+// startCPUProfile profiles until the returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func modelTable() string {

@@ -57,8 +57,15 @@ func (p *Epoll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 	if c := cap(dst); c < len(buf) {
 		buf = buf[:c]
 	}
+	// Under load something is nearly always ready: ask without blocking
+	// first, and only block (through the runtime, which may then lend the
+	// thread's P to other goroutines) when nothing is.
 	p.sc[SysEpollWait]++
-	n, err := unix.EpollWait(p.fd, buf, timeoutMs)
+	n, err := epollWaitNow(p.fd, buf)
+	if n == 0 && err == nil && timeoutMs != 0 {
+		p.sc[SysEpollWait]++
+		n, err = unix.EpollWait(p.fd, buf, timeoutMs)
+	}
 	if err != nil {
 		if retryEINTR(err) {
 			return dst, nil

@@ -182,7 +182,7 @@ func (l *loop) ready(c *conn, ev netpoll.Events) {
 		return
 	}
 	l.sys[netpoll.SysRead]++
-	n, err := unix.Read(c.fd, c.in[len(c.in):cap(c.in)])
+	n, err := netpoll.Read(c.fd, c.in[len(c.in):cap(c.in)])
 	switch {
 	case n > 0:
 		l.stats.BytesRead += uint64(n)
@@ -225,7 +225,7 @@ func (l *loop) process(c *conn) {
 func (l *loop) flush(c *conn) bool {
 	for c.written < len(c.out) {
 		l.sys[netpoll.SysWrite]++
-		n, err := unix.Write(c.fd, c.out[c.written:])
+		n, err := netpoll.Write(c.fd, c.out[c.written:])
 		if n > 0 {
 			l.stats.BytesWritten += uint64(n)
 			c.written += n
@@ -275,7 +275,7 @@ func (l *loop) watch(c *conn, ev netpoll.Events) {
 // discard is stream mode: read and drop, count the bytes.
 func (l *loop) discard(c *conn) {
 	l.sys[netpoll.SysRead]++
-	n, err := unix.Read(c.fd, l.scratch)
+	n, err := netpoll.Read(c.fd, l.scratch)
 	switch {
 	case n > 0:
 		l.stats.BytesRead += uint64(n)
