@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/servers"
 	_ "github.com/sockbench/sockbench/servers/all"
 )
@@ -27,6 +28,7 @@ func newServeCmd() *cobra.Command {
 		nodelay   bool
 		statsFile string
 		cpuProf   string
+		cpus      string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve NAME",
@@ -46,7 +48,8 @@ Servers:
   sockbench serve epoll --rearm oneshot                        # thread post #15
   sockbench serve poll --reuseport --listeners 2 --gomaxprocs 2
   sockbench serve nethttp --handler template-reparse --body large
-  sockbench serve epoll --stream --stats-file stats.json      # read-and-discard sink`,
+  sockbench serve epoll --stream --stats-file stats.json      # read-and-discard sink
+  sockbench serve epoll --cpus 0 --gomaxprocs 1               # pinned, as benchmarks run it`,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeModels,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -59,6 +62,19 @@ Servers:
 			opts.Body = servers.Body(body)
 			if cmd.Flags().Changed("nodelay") {
 				opts.NoDelay = &nodelay
+			}
+			if cpus != "" {
+				set, err := affinity.ParseCPUList(cpus)
+				if err != nil {
+					return fmt.Errorf("--cpus: %w", err)
+				}
+				if err := affinity.PinSelf(set); err != nil {
+					return fmt.Errorf("--cpus: %w", err)
+				}
+				// The runtime sized itself for the CPUs it started with.
+				if opts.GOMAXPROCS == 0 {
+					opts.GOMAXPROCS = len(set)
+				}
 			}
 			if opts.GOMAXPROCS > 0 {
 				runtime.GOMAXPROCS(opts.GOMAXPROCS)
@@ -104,6 +120,7 @@ Servers:
 	f.StringVar(&body, "body", string(servers.BodySmall), "page size: small (379 bytes) or large (3044 bytes)")
 	f.BoolVar(&opts.Stream, "stream", false, "raw TCP sink: read and discard everything (no HTTP)")
 	f.StringVar(&statsFile, "stats-file", "", "write the server's counters as JSON here when it stops")
+	f.StringVar(&cpus, "cpus", "", "pin the server to these CPUs (kernel cpu-list syntax: 0, 0-1, 0,2)")
 	f.StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the server here (go tool pprof reads it)")
 	cmd.RegisterFlagCompletionFunc("handler", fixedCompletion("static", "template", "template-reparse"))
 	cmd.RegisterFlagCompletionFunc("body", fixedCompletion("small", "large"))
