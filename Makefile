@@ -3,8 +3,11 @@ GO        ?= go
 BIN       := bin/sockbench
 # Packages whose tests exercise goroutines and shared state run under -race.
 RACE_PKGS := ./servers/... ./loadgen/... ./verify/... ./internal/...
+# The rest: end-to-end tests that start processes, and the benchmark tools.
+TEST_PKGS := ./cmd/... ./bench/... ./runner/... ./report/...
+BENCH_FLAGS ?=
 
-.PHONY: all build test run vet fuzz clean
+.PHONY: all build test run vet fuzz clean peers bench-tools bench-servers bench-loadgen
 
 all: build
 
@@ -17,7 +20,8 @@ vet:
 
 test: vet build
 	$(GO) test -race -count=1 $(RACE_PKGS)
-	$(GO) test -count=1 ./cmd/...
+	$(GO) test -count=1 $(TEST_PKGS)
+	cd bench/peers && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # For now: start the default server on 127.0.0.1:8080 (Ctrl-C stops it).
 run: build
@@ -27,5 +31,22 @@ run: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./servers/http1/
 
+# The peer servers (fasthttp, gnet) are a separate module, bench/peers, so the
+# main module never depends on them.
+peers:
+	cd bench/peers && $(GO) build -o bin/ ./...
+
+bench-tools: build
+	$(GO) build -o bin/compare ./bench/compare
+
+# Our servers beside nginx, fasthttp and gnet: server on CPU 0, wrk on CPU 1,
+# interleaved rounds, medians. BENCH_FLAGS="--rounds 5 --duration 10s" for more.
+bench-servers: bench-tools peers
+	./bin/compare servers --sockbench $(BIN) --peers bench/peers/bin $(BENCH_FLAGS)
+
+# Our closed-loop engine beside wrk and vegeta against one nginx.
+bench-loadgen: bench-tools
+	./bin/compare loadgen --sockbench $(BIN) $(BENCH_FLAGS)
+
 clean:
-	rm -rf bin
+	rm -rf bin bench/peers/bin

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/internal/procstat"
+)
+
+// summary is what a wrk-style report says about one run.
+type summary struct {
+	// requests is the total from "N requests in 5.00s"; a generator that
+	// does not print that line gets rps × duration.
+	requests int64
+	rps      float64
+	// errors are wrk's "Socket errors" and "Non-2xx or 3xx responses"
+	// lines, when they report any.
+	errors []string
+}
+
+// parseSummary reads the lines of a wrk report that the tables need. Our own
+// engine and the vegeta mode print the same lines.
+func parseSummary(out string) (summary, error) {
+	var s summary
+	sawRPS := false
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "Requests/sec:"):
+			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, "Requests/sec:")), 64)
+			if err != nil {
+				return summary{}, fmt.Errorf("bad %q line: %w", line, err)
+			}
+			s.rps, sawRPS = v, true
+		case strings.Contains(line, " requests in "):
+			n, err := strconv.ParseInt(strings.Fields(line)[0], 10, 64)
+			if err != nil {
+				return summary{}, fmt.Errorf("bad %q line: %w", line, err)
+			}
+			s.requests = n
+		case strings.HasPrefix(line, "Socket errors:"):
+			if !allZero(strings.TrimPrefix(line, "Socket errors:")) {
+				s.errors = append(s.errors, line)
+			}
+		case strings.HasPrefix(line, "Non-2xx or 3xx responses:"):
+			s.errors = append(s.errors, line)
+		}
+	}
+	if !sawRPS {
+		return summary{}, errors.New("no Requests/sec: line in the load generator's output")
+	}
+	return s, nil
+}
+
+// allZero reports whether every number in "connect 0, read 0, …" is 0.
+func allZero(counts string) bool {
+	for f := range strings.FieldsSeq(counts) {
+		f = strings.TrimSuffix(f, ",")
+		if n, err := strconv.Atoi(f); err == nil && n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// pinnedRun is one finished load generator process.
+type pinnedRun struct {
+	output string
+	// cost is what the process itself spent, start to exit.
+	cost procstat.Delta
+}
+
+// runPinned runs cmd to completion pinned to cpus and measures its own CPU:
+// a snapshot right after the start, and one of the zombie after it exits
+// but before it is reaped, which still holds the totals of all its threads.
+// A run longer than limit is killed and reported as an error.
+func runPinned(cmd *exec.Cmd, cpus []int, limit time.Duration) (pinnedRun, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = 5 * time.Second
+	if err := affinity.StartPinned(cmd, cpus); err != nil {
+		return pinnedRun{}, err
+	}
+	pid := cmd.Process.Pid
+	before, beforeErr := procstat.Sample(pid)
+	var killed atomic.Bool
+	timer := time.AfterFunc(limit, func() {
+		killed.Store(true)
+		cmd.Process.Kill()
+	})
+	defer timer.Stop()
+	exitErr := waitExited(pid)
+	after, afterErr := procstat.Sample(pid)
+	waitErr := cmd.Wait()
+	name := filepath.Base(cmd.Path)
+	switch {
+	case killed.Load():
+		return pinnedRun{}, fmt.Errorf("%s ran past %v and was killed: %s", name, limit, clipOutput(out.String()))
+	case exitErr != nil:
+		return pinnedRun{}, fmt.Errorf("wait for %s: %w", name, exitErr)
+	case waitErr != nil:
+		return pinnedRun{output: out.String()}, fmt.Errorf("%s: %w: %s", name, waitErr, clipOutput(out.String()))
+	case beforeErr != nil:
+		return pinnedRun{}, fmt.Errorf("sample %s: %w", name, beforeErr)
+	case afterErr != nil:
+		return pinnedRun{}, fmt.Errorf("sample %s: %w", name, afterErr)
+	}
+	return pinnedRun{output: out.String(), cost: after.Sub(before)}, nil
+}
+
+// waitExited blocks until pid has exited, leaving it a zombie (WNOWAIT) so
+// that /proc/pid/stat can still be read.
+func waitExited(pid int) error {
+	// The Go runtime's preemption signals interrupt the wait; the loop is
+	// bounded because each retry only happens on a signal.
+	for range 1 << 20 {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+	return errors.New("waitid interrupted too often")
+}
+
+// wrkCommand is wrk with one thread, the shape every comparison uses.
+func wrkCommand(wrk string, connections int, d time.Duration, url string) *exec.Cmd {
+	// wrk takes whole seconds.
+	secs := int(math.Ceil(d.Seconds()))
+	return exec.Command(wrk, "-t1", fmt.Sprintf("-c%d", connections), fmt.Sprintf("-d%ds", secs), url)
+}
+
+// wrkSeconds is the duration wrk really runs for d.
+func wrkSeconds(d time.Duration) time.Duration {
+	return time.Duration(math.Ceil(d.Seconds())) * time.Second
+}
+
+// serverCell is one measured run of one server.
+type serverCell struct {
+	summary
+	server procstat.Delta
+	client procstat.Delta
+}
+
+// measureServer warms srv up with wrk, then runs wrk for the measured
+// window with the server sampled right before and after it.
+func measureServer(c *common, srv *runningServer, round int) (serverCell, error) {
+	warm := wrkCommand(c.wrk, c.connections, c.warmup, srv.url())
+	if _, err := runPinned(warm, c.clientCPUs, wrkSeconds(c.warmup)+30*time.Second); err != nil {
+		return serverCell{}, fmt.Errorf("warm-up: %w", err)
+	}
+	pid := srv.cmd.Process.Pid
+	before, err := procstat.SampleTree(pid)
+	if err != nil {
+		return serverCell{}, fmt.Errorf("sample %s before: %w", srv.name, err)
+	}
+	run, err := runPinned(wrkCommand(c.wrk, c.connections, c.duration, srv.url()), c.clientCPUs, wrkSeconds(c.duration)+30*time.Second)
+	if err != nil {
+		return serverCell{}, err
+	}
+	after, err := procstat.SampleTree(pid)
+	if err != nil {
+		return serverCell{}, fmt.Errorf("sample %s after (did it crash?): %w", srv.name, err)
+	}
+	if err := keepRaw(c.rawDir, fmt.Sprintf("servers-%s-round%d.txt", srv.name, round), run.output); err != nil {
+		return serverCell{}, err
+	}
+	sum, err := parseSummary(run.output)
+	if err != nil {
+		return serverCell{}, fmt.Errorf("wrk against %s: %w", srv.name, err)
+	}
+	if sum.requests == 0 {
+		return serverCell{}, fmt.Errorf("wrk against %s completed no requests", srv.name)
+	}
+	return serverCell{summary: sum, server: after.Sub(before), client: run.cost}, nil
+}
+
+// keepRaw stores a load generator's output untouched, when asked to.
+func keepRaw(dir, name, output string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(output), 0o644); err != nil {
+		return fmt.Errorf("keep raw output: %w", err)
+	}
+	return nil
+}
+
+// clipOutput keeps an error message to its first lines.
+func clipOutput(s string) string {
+	s = strings.TrimSpace(s)
+	if lines := strings.SplitN(s, "\n", 4); len(lines) > 3 {
+		s = strings.Join(lines[:3], " | ") + " …"
+	} else {
+		s = strings.Join(lines, " | ")
+	}
+	if s == "" {
+		return "(no output)"
+	}
+	return s
+}

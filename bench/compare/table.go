@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// spread summarises one metric over the rounds: the median, which one noisy
+// round cannot drag, and the range, which shows how noisy they were.
+type spread struct {
+	median, min, max float64
+	n                int
+}
+
+// summarize ignores NaN (a round that produced no value).
+func summarize(xs []float64) spread {
+	var vals []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			vals = append(vals, x)
+		}
+	}
+	if len(vals) == 0 {
+		return spread{median: math.NaN(), min: math.NaN(), max: math.NaN()}
+	}
+	slices.Sort(vals)
+	n := len(vals)
+	m := vals[n/2]
+	if n%2 == 0 {
+		m = (vals[n/2-1] + vals[n/2]) / 2
+	}
+	return spread{median: m, min: vals[0], max: vals[n-1], n: n}
+}
+
+// perRequestMicros is CPU seconds spread over requests, in µs.
+func perRequestMicros(cpuSeconds float64, requests int64) float64 {
+	if requests <= 0 {
+		return math.NaN()
+	}
+	return cpuSeconds * 1e6 / float64(requests)
+}
+
+// ratio is a/b, NaN when either is missing.
+func ratio(a, b float64) float64 {
+	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+		return math.NaN()
+	}
+	return a / b
+}
+
+// Formatting helpers; a missing value prints as "–".
+
+func fmtRate(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
+func fmtRange(s spread) string {
+	if s.n == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f–%.0f", s.min, s.max)
+}
+
+func fmtMicros(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+func fmtRatio(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+func fmtPercent(x float64) string {
+	if math.IsNaN(x) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", 100*x)
+}
+
+// table is a Markdown table padded so it also reads well in a terminal:
+// the names (first column) and notes (a column headed "notes") aligned left,
+// the numbers right.
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+func (t *table) alignLeft(col int) bool { return col == 0 || t.header[col] == "notes" }
+
+func (t *table) write(w io.Writer) error {
+	widths := make([]int, len(t.header))
+	for i := range widths {
+		widths[i] = 3 // room for the "---:" separator
+	}
+	for _, r := range append([][]string{t.header}, t.rows...) {
+		for i, c := range r {
+			if i < len(widths) {
+				widths[i] = max(widths[i], utf8.RuneCountInString(c))
+			}
+		}
+	}
+	var b strings.Builder
+	line := func(cells []string) {
+		b.WriteString("|")
+		for i, w := range widths {
+			c := ""
+			if i < len(cells) {
+				c = cells[i]
+			}
+			pad := strings.Repeat(" ", w-utf8.RuneCountInString(c))
+			if t.alignLeft(i) {
+				b.WriteString(" " + c + pad + " |")
+			} else {
+				b.WriteString(" " + pad + c + " |")
+			}
+		}
+		b.WriteString("\n")
+	}
+	line(t.header)
+	b.WriteString("|")
+	for i, w := range widths {
+		if t.alignLeft(i) {
+			b.WriteString(" :" + strings.Repeat("-", w-1) + " |")
+		} else {
+			b.WriteString(" " + strings.Repeat("-", w-1) + ": |")
+		}
+	}
+	b.WriteString("\n")
+	for _, r := range t.rows {
+		line(r)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

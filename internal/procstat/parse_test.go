@@ -1,0 +1,136 @@
+package procstat
+
+import (
+	"strings"
+	"testing"
+)
+
+// statLine builds a /proc/PID/stat line with the given command name and
+// recognisable values in the fields the parser reads.
+func statLine(comm string) string {
+	// Fields 3.. of a real line from this machine, with utime=1234,
+	// stime=567, num_threads=9 and rss=4321 put in.
+	f := strings.Fields("S 4987 4988 4988 0 -1 4194560 2755 37522 0 67 1234 567 94 150 20 0 9 0 41185 5124096 4321 18446744073709551615 94871182688256")
+	return "4988 (" + comm + ") " + strings.Join(f, " ") + "\n"
+}
+
+func TestParseStat(t *testing.T) {
+	want := stat{ppid: 4987, utime: 1234, stime: 567, threads: 9, rssPages: 4321}
+	cases := []struct {
+		name string
+		line string
+		ok   bool
+	}{
+		{"plain name", statLine("bash"), true},
+		{"name with spaces", statLine("my server"), true},
+		{"name with parentheses and spaces", statLine("a b) c"), true},
+		{"name ending in a parenthesis", statLine("x)"), true},
+		{"name that looks like fields", statLine("S 1 2 3) 4 5"), true},
+		{"empty name", statLine(""), true},
+		{"no parentheses", "4988 bash S 1 2 3\n", false},
+		{"truncated after the name", "4988 (bash) S 1 2\n", false},
+		{"utime not a number", strings.Replace(statLine("bash"), " 1234 ", " x ", 1), false},
+		{"state is not one letter", strings.Replace(statLine("bash"), ") S ", ") SS ", 1), false},
+		{"empty", "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := parseStat([]byte(c.line))
+			if !c.ok {
+				if err == nil {
+					t.Fatalf("parseStat(%q) = %+v, want an error", c.line, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseStat(%q): %v", c.line, err)
+			}
+			if got != want {
+				t.Fatalf("parseStat(%q) = %+v, want %+v", c.line, got, want)
+			}
+		})
+	}
+}
+
+func TestParseSwitches(t *testing.T) {
+	cases := []struct {
+		name            string
+		status          string
+		vol, invol      uint64
+		wantErrContains string
+	}{
+		{
+			name:   "real layout",
+			status: "Name:\tsockbench\nThreads:\t5\nCpus_allowed_list:\t0\nvoluntary_ctxt_switches:\t4637\nnonvoluntary_ctxt_switches:\t1761\n",
+			vol:    4637, invol: 1761,
+		},
+		{
+			name:   "no trailing newline",
+			status: "Name:\tx\nvoluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t18446744073709551615",
+			vol:    1, invol: 18446744073709551615,
+		},
+		{
+			// "voluntary_ctxt_switches:" is a suffix of the nonvoluntary key;
+			// the parser must not take the nonvoluntary value for it.
+			name:            "only the nonvoluntary line",
+			status:          "Name:\tx\nnonvoluntary_ctxt_switches:\t7\n",
+			wantErrContains: "no \"voluntary_ctxt_switches\" line",
+		},
+		{
+			name:            "not a number",
+			status:          "Name:\tx\nvoluntary_ctxt_switches:\tmany\nnonvoluntary_ctxt_switches:\t7\n",
+			wantErrContains: "\"many\" is not a number",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			vol, invol, err := parseSwitches([]byte(c.status))
+			if c.wantErrContains != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErrContains) {
+					t.Fatalf("err = %v, want one containing %q", err, c.wantErrContains)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vol != c.vol || invol != c.invol {
+				t.Fatalf("got %d/%d, want %d/%d", vol, invol, c.vol, c.invol)
+			}
+		})
+	}
+}
+
+func TestParseIntList(t *testing.T) {
+	cases := []struct {
+		in   string
+		want []int
+		ok   bool
+	}{
+		{"", nil, true},
+		{"12983 ", []int{12983}, true},
+		{"1 22 333\n", []int{1, 22, 333}, true},
+		{"1,2", nil, false},
+	}
+	for _, c := range cases {
+		got, err := parseIntList([]byte(c.in))
+		if (err == nil) != c.ok {
+			t.Fatalf("parseIntList(%q) error = %v, want ok=%v", c.in, err, c.ok)
+		}
+		if c.ok && !equalInts(got, c.want) {
+			t.Fatalf("parseIntList(%q) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
