@@ -83,15 +83,24 @@ func ListenFD(addr string, backlog int, reusePort bool) (int, error) {
 	return fd, nil
 }
 
-// ListenNet is ListenFD wrapped as a net.Listener for the Go-runtime servers.
-func ListenNet(addr string, backlog int, reusePort bool) (net.Listener, error) {
-	fd, err := ListenFD(addr, backlog, reusePort)
-	if err != nil {
-		return nil, err
-	}
+// FileListener wraps a listening descriptor from ListenFD as a
+// net.Listener for the Go-runtime servers, so the backlog and SO_REUSEPORT
+// knobs mean the same for every model. It takes ownership of fd.
+func FileListener(fd int) (net.Listener, error) {
 	f := os.NewFile(uintptr(fd), "listener")
 	defer f.Close() // FileListener dups the descriptor
-	return net.FileListener(f)
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("listener from descriptor: %w", err)
+	}
+	return ln, nil
+}
+
+// CloseFDs closes descriptors on an error path.
+func CloseFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 // OpenListeners opens the listeners opts asks for: one, or Listeners sockets
@@ -107,9 +116,7 @@ func OpenListeners(opts Options) ([]int, error) {
 	for i := 0; i < n; i++ {
 		fd, err := ListenFD(addr, opts.Backlog, opts.ReusePort)
 		if err != nil {
-			for _, f := range fds {
-				unix.Close(f)
-			}
+			CloseFDs(fds)
 			return nil, err
 		}
 		fds = append(fds, fd)

@@ -7,4 +7,9 @@ import (
 	_ "github.com/sockbench/sockbench/servers/epoll"
 	_ "github.com/sockbench/sockbench/servers/poll"
 	_ "github.com/sockbench/sockbench/servers/select"
+
+	// The servers on Go's net package and runtime.
+	_ "github.com/sockbench/sockbench/servers/gonet"
+	_ "github.com/sockbench/sockbench/servers/nethttp"
+	_ "github.com/sockbench/sockbench/servers/workerpool"
 )

@@ -179,6 +179,20 @@ func (p *Page) reparse(ip, now []byte) ([]byte, error) {
 	return w.b, err
 }
 
+// AppendBody appends just the page for a client at ip, for servers that
+// write their own response head (nethttp).
+func (p *Page) AppendBody(out, ip []byte) ([]byte, error) {
+	now := Now().PageTime()
+	switch p.handler {
+	case servers.HandlerStatic:
+		return append(out, p.static...), nil
+	case servers.HandlerTemplateReparse:
+		body, err := p.reparse(ip, now)
+		return append(out, body...), err
+	}
+	return p.render(out, ip, now), nil
+}
+
 // AppendPage appends the full 200 response for GET (or HEAD, without the
 // body) from a client at ip.
 func (p *Page) AppendPage(out []byte, ip []byte, head bool, keepAlive bool, minor int) []byte {

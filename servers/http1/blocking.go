@@ -1,0 +1,100 @@
+package http1
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// Buffers are one connection's input and output buffers. The goroutine
+// servers pool them, so a kept-alive connection allocates nothing per
+// request and a new connection usually allocates nothing at all.
+type Buffers struct {
+	in  []byte
+	out []byte
+}
+
+var bufferPool = sync.Pool{New: func() any {
+	return &Buffers{in: make([]byte, 0, MaxHeadBytes), out: make([]byte, 0, 4096)}
+}}
+
+// GetBuffers takes a pair of buffers from the pool.
+func GetBuffers() *Buffers { return bufferPool.Get().(*Buffers) }
+
+// PutBuffers returns buffers to the pool.
+func PutBuffers(b *Buffers) {
+	b.in, b.out = b.in[:0], b.out[:0]
+	bufferPool.Put(b)
+}
+
+// Traffic is what one connection moved.
+type Traffic struct {
+	BytesRead, BytesWritten uint64
+}
+
+// ServeBlocking runs the HTTP/1.1 exchange on a blocking connection until
+// the client goes away, a request asks to close, or an error response ends
+// it. It is the goroutine servers' version of the raw loops' read → Serve →
+// write cycle, on the same Conn. It returns nil when the connection ended
+// normally.
+func ServeBlocking(nc net.Conn, c *Conn, b *Buffers, t *Traffic) error {
+	for {
+		n, err := nc.Read(b.in[len(b.in):cap(b.in)])
+		if n > 0 {
+			t.BytesRead += uint64(n)
+			b.in = b.in[:len(b.in)+n]
+			done, werr := serveBuffered(nc, c, b, t)
+			if werr != nil || done {
+				return werr
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// serveBuffered answers every complete request in b.in, writing after each
+// output budget's worth, and reports whether the connection is finished.
+func serveBuffered(nc net.Conn, c *Conn, b *Buffers, t *Traffic) (bool, error) {
+	for {
+		consumed, out, closeAfter := c.Serve(b.in, b.out[:0])
+		b.out = out
+		if consumed > 0 {
+			b.in = b.in[:copy(b.in, b.in[consumed:])]
+		}
+		if len(out) > 0 {
+			n, err := nc.Write(out)
+			t.BytesWritten += uint64(n)
+			if err != nil {
+				return true, err
+			}
+		}
+		if closeAfter {
+			return true, nil
+		}
+		if consumed == 0 || len(b.in) == 0 {
+			return false, nil
+		}
+	}
+}
+
+// Discard is the stream mode of the goroutine servers: read and drop
+// everything, counting it (thread post #1's throughput test).
+func Discard(nc net.Conn, b *Buffers, t *Traffic) error {
+	buf := b.in[:cap(b.in)]
+	for {
+		n, err := nc.Read(buf)
+		t.BytesRead += uint64(n)
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+	}
+}

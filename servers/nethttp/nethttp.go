@@ -1,0 +1,163 @@
+// Package nethttp registers the baseline: the standard library's net/http
+// server, configured only where the comparison needs it (the same header
+// limit and listeners as every other model) and answering with the same
+// page.
+package nethttp
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+
+	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/http1"
+	"github.com/sockbench/sockbench/servers/netserver"
+)
+
+func init() {
+	servers.Register(servers.Model{
+		Name:    "nethttp",
+		Summary: "the standard library's net/http, the baseline",
+		New:     New,
+	})
+}
+
+type server struct {
+	*netserver.Base
+	page   *http1.Page
+	stream bool
+	http   *http.Server
+}
+
+// New binds the listeners of a net/http server.
+func New(opts servers.Options) (servers.Server, error) {
+	page, err := http1.NewPage("sockbench-nethttp", opts.Handler, opts.Body)
+	if err != nil {
+		return nil, err
+	}
+	base, err := netserver.New("nethttp", opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Base: base, page: page, stream: opts.Stream}
+	// The same nominal head limit as the other models (net/http allows
+	// 4096 bytes of slack above it, then answers 431 like they do).
+	s.http = &http.Server{Handler: s, MaxHeaderBytes: http1.MaxHeadBytes}
+	return s, nil
+}
+
+// Serve implements servers.Server. net/http runs its own accept loops over
+// listeners that report each connection to the shared counters.
+func (s *server) Serve(ctx context.Context) error {
+	if s.stream {
+		return s.Accept(ctx, func(nc net.Conn) {
+			go func() {
+				b := http1.GetBuffers()
+				var t http1.Traffic
+				http1.Discard(nc, b, &t)
+				http1.PutBuffers(b)
+				s.Done(nc, 0, 0, t.BytesRead, 0)
+			}()
+		})
+	}
+	conns := make(chan net.Conn)
+	ln := &chanListener{conns: conns, addr: s.Addr(), done: make(chan struct{})}
+	served := make(chan error, 1)
+	go func() { served <- s.http.Serve(ln) }()
+	err := s.Accept(ctx, func(nc net.Conn) {
+		select {
+		case conns <- &trackedConn{Conn: nc, base: s.Base}:
+		case <-ln.done:
+			s.Done(nc, 0, 0, 0, 0)
+		}
+	})
+	ln.Close()
+	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && !errors.Is(serr, net.ErrClosed) && err == nil {
+		err = serr
+	}
+	return err
+}
+
+// chanListener feeds net/http the connections netserver accepted, so
+// accept counting, the knobs and prompt shutdown work as for the other
+// goroutine servers.
+type chanListener struct {
+	conns <-chan net.Conn
+	addr  net.Addr
+	once  sync.Once
+	done  chan struct{}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case nc := <-l.conns:
+		return nc, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// trackedConn reports to the base once, when net/http closes it.
+type trackedConn struct {
+	net.Conn
+	base *netserver.Base
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() { c.base.Done(c.Conn, 0, 0, 0, 0) })
+	return nil
+}
+
+var (
+	contentTypeHTML = []string{"text/html; charset=utf-8"}
+	serverName      = []string{"sockbench-nethttp"}
+	allowed         = []string{"GET, HEAD"}
+)
+
+// ServeHTTP answers like every other model: the page at /, 404 elsewhere,
+// 405 for methods other than GET and HEAD.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.Requests.Add(1)
+	h := w.Header()
+	h["Server"] = serverName
+	switch {
+	case r.URL.Path != "/":
+		s.Errors.Add(1)
+		http.Error(w, "Not Found", http.StatusNotFound)
+		return
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		s.Errors.Add(1)
+		h["Allow"] = allowed
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	var ipBuf [48]byte
+	var ip []byte
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		ip = ap.Addr().Unmap().AppendTo(ipBuf[:0])
+	}
+	body, err := s.page.AppendBody(nil, ip)
+	if err != nil {
+		s.Errors.Add(1)
+		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		return
+	}
+	h["Content-Type"] = contentTypeHTML
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+}

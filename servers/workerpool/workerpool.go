@@ -1,0 +1,183 @@
+// Package workerpool registers the fasthttp-style server: accepted
+// connections are handed to a pool of long-lived worker goroutines instead
+// of a fresh goroutine each, the most recently idle worker first (its stack
+// and caches are warm), with per-connection buffers from a pool and
+// sockbench's allocation-free parser.
+package workerpool
+
+import (
+	"context"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/http1"
+	"github.com/sockbench/sockbench/servers/netserver"
+)
+
+func init() {
+	servers.Register(servers.Model{
+		Name:    "workerpool",
+		Summary: "fasthttp-style pool of worker goroutines, pooled buffers",
+		Knobs:   []servers.Knob{servers.KnobWorkers},
+		New:     New,
+	})
+}
+
+// idleTimeout is how long a worker waits for a connection before it
+// exits, so a burst does not leave thousands of goroutines behind.
+const idleTimeout = 10 * time.Second
+
+type server struct {
+	*netserver.Base
+	page   *http1.Page
+	stream bool
+	pool   pool
+}
+
+// New binds the listeners of a worker pool server.
+func New(opts servers.Options) (servers.Server, error) {
+	page, err := http1.NewPage("sockbench-workerpool", opts.Handler, opts.Body)
+	if err != nil {
+		return nil, err
+	}
+	base, err := netserver.New("workerpool", opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{Base: base, page: page, stream: opts.Stream}
+	s.pool.max = opts.Workers
+	s.pool.serve = s.handle
+	return s, nil
+}
+
+// Serve implements servers.Server.
+func (s *server) Serve(ctx context.Context) error {
+	stopCleaner := make(chan struct{})
+	go s.pool.cleanIdle(stopCleaner)
+	err := s.Accept(ctx, func(nc net.Conn) {
+		if !s.pool.dispatch(nc) {
+			s.Refused.Add(1)
+			s.Done(nc, 0, 0, 0, 0)
+		}
+	})
+	close(stopCleaner)
+	s.pool.stop()
+	return err
+}
+
+func (s *server) handle(nc net.Conn, b *http1.Buffers) {
+	var ctr http1.Counters
+	var t http1.Traffic
+	if s.stream {
+		http1.Discard(nc, b, &t)
+	} else {
+		var c http1.Conn
+		c.Reset(s.page, &ctr, netserver.ClientAddr(nc))
+		http1.ServeBlocking(nc, &c, b, &t)
+	}
+	s.Done(nc, ctr.Requests, ctr.Errors, t.BytesRead, t.BytesWritten)
+}
+
+// pool keeps idle workers on a stack.
+type pool struct {
+	max   int
+	serve func(net.Conn, *http1.Buffers)
+
+	mu       sync.Mutex
+	idle     []*worker // most recently used last
+	running  int
+	stopping bool
+	wg       sync.WaitGroup
+}
+
+type worker struct {
+	conns    chan net.Conn
+	lastUsed time.Time
+}
+
+// dispatch hands nc to a worker; false when the pool is at its cap.
+func (p *pool) dispatch(nc net.Conn) bool {
+	p.mu.Lock()
+	if p.stopping {
+		p.mu.Unlock()
+		return false
+	}
+	var w *worker
+	if n := len(p.idle); n > 0 {
+		w, p.idle = p.idle[n-1], p.idle[:n-1]
+	} else if p.running < p.max {
+		p.running++
+		w = &worker{conns: make(chan net.Conn, 1)}
+		p.wg.Add(1)
+		go p.work(w)
+	}
+	p.mu.Unlock()
+	if w == nil {
+		return false
+	}
+	w.conns <- nc
+	return true
+}
+
+func (p *pool) work(w *worker) {
+	defer p.wg.Done()
+	b := http1.GetBuffers()
+	defer http1.PutBuffers(b)
+	for nc := range w.conns {
+		p.serve(nc, b)
+		if !p.release(w) {
+			return
+		}
+	}
+}
+
+// release puts a worker back on the idle stack.
+func (p *pool) release(w *worker) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		p.running--
+		return false
+	}
+	w.lastUsed = time.Now()
+	p.idle = append(p.idle, w)
+	return true
+}
+
+// cleanIdle retires workers idle for longer than idleTimeout; the oldest
+// sit at the bottom of the stack.
+func (p *pool) cleanIdle(stop <-chan struct{}) {
+	tick := time.NewTicker(idleTimeout / 4)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case now := <-tick.C:
+			p.mu.Lock()
+			n := 0
+			for n < len(p.idle) && now.Sub(p.idle[n].lastUsed) > idleTimeout {
+				close(p.idle[n].conns)
+				n++
+			}
+			p.idle = append(p.idle[:0], p.idle[n:]...)
+			p.running -= n
+			p.mu.Unlock()
+		}
+	}
+}
+
+// stop ends every idle worker and waits for all of them.
+func (p *pool) stop() {
+	p.mu.Lock()
+	p.stopping = true
+	for _, w := range p.idle {
+		close(w.conns)
+	}
+	p.running -= len(p.idle)
+	p.idle = nil
+	p.mu.Unlock()
+	p.wg.Wait()
+}
