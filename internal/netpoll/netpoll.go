@@ -100,6 +100,7 @@ const (
 	SysSocket
 	SysConnect
 	SysGetsockopt
+	SysShutdown
 	numSyscalls
 )
 
@@ -116,6 +117,7 @@ var syscallNames = [numSyscalls]string{
 	SysSocket:     "socket",
 	SysConnect:    "connect",
 	SysGetsockopt: "getsockopt",
+	SysShutdown:   "shutdown",
 }
 
 func (s Syscall) String() string { return syscallNames[s] }

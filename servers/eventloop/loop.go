@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -36,6 +37,9 @@ type loop struct {
 	conns    []*conn // indexed by descriptor
 	free     []*conn // closed connections, reused with their buffers
 	scratch  []byte  // stream mode's read buffer
+	// lingering counts connections in a lingering close, so the loop looks
+	// for expired ones only while there are any.
+	lingering int
 	sys      netpoll.Syscalls
 	counters http1.Counters
 	stats    servers.Stats
@@ -53,6 +57,10 @@ type conn struct {
 	closing bool
 	// watching is what the poller watches the descriptor for (0: nothing).
 	watching netpoll.Events
+	// lingerUntil is set while the answer is sent and the loop drops what
+	// the client still sends before closing (see http1.LingerTime).
+	lingerUntil time.Time
+	lingered    int
 }
 
 func (l *loop) run() error {
@@ -70,6 +78,9 @@ func (l *loop) run() error {
 		events, err = l.poller.Wait(events, loopTimeoutMs)
 		if err != nil {
 			return err
+		}
+		if l.lingering > 0 {
+			l.expireLingering()
 		}
 		for _, ev := range events {
 			fd := int(ev.FD)
@@ -165,6 +176,10 @@ func (l *loop) ready(c *conn, ev netpoll.Events) {
 		if !l.flush(c) {
 			return
 		}
+		if c.closing {
+			l.finish(c)
+			return
+		}
 		// The output is drained: go back to reading, and answer requests
 		// that arrived while the output was blocked.
 		l.watch(c, netpoll.Readable)
@@ -174,11 +189,21 @@ func (l *loop) ready(c *conn, ev netpoll.Events) {
 	if ev&(netpoll.Readable|netpoll.Failed) == 0 {
 		return
 	}
+	if !c.lingerUntil.IsZero() {
+		l.drain(c)
+		return
+	}
 	if l.oneshot {
 		l.watch(c, 0)
 	}
 	if l.stream {
 		l.discard(c)
+		return
+	}
+	if len(c.in) == cap(c.in) {
+		// Serve answers 431 before the buffer fills; reading into no room
+		// would look like EOF.
+		l.close(c)
 		return
 	}
 	l.sys[netpoll.SysRead]++
@@ -209,7 +234,7 @@ func (l *loop) process(c *conn) {
 			return // waiting for the socket to drain; reading is paused
 		}
 		if c.closing {
-			l.close(c)
+			l.finish(c)
 			return
 		}
 		if consumed == 0 || len(c.in) == 0 {
@@ -287,9 +312,57 @@ func (l *loop) discard(c *conn) {
 	}
 }
 
+// finish ends a connection whose last answer is written: at once, or
+// after a lingering close when the client may still be sending.
+func (l *loop) finish(c *conn) {
+	if !c.proto.MustLinger(len(c.in)) {
+		l.close(c)
+		return
+	}
+	l.sys[netpoll.SysShutdown]++
+	if unix.Shutdown(c.fd, unix.SHUT_WR) != nil {
+		l.close(c)
+		return
+	}
+	c.lingerUntil = time.Now().Add(http1.LingerTime)
+	c.lingered = 0
+	l.lingering++
+	l.rearm(c)
+}
+
+// drain drops what a lingering connection's client still sends, and
+// closes once it stops (EOF), errs, or has sent too much.
+func (l *loop) drain(c *conn) {
+	l.sys[netpoll.SysRead]++
+	n, err := netpoll.Read(c.fd, c.in[:cap(c.in)])
+	c.lingered += n
+	switch {
+	case n > 0 && c.lingered < http1.LingerBytes:
+		l.stats.BytesRead += uint64(n)
+		l.rearm(c)
+	case err == unix.EAGAIN || err == unix.EINTR:
+		l.rearm(c)
+	default:
+		l.close(c)
+	}
+}
+
+func (l *loop) expireLingering() {
+	now := time.Now()
+	for _, c := range l.conns {
+		if c != nil && !c.lingerUntil.IsZero() && now.After(c.lingerUntil) {
+			l.close(c)
+		}
+	}
+}
+
 func (l *loop) close(c *conn) {
 	if c.fd < 0 {
 		return
+	}
+	if !c.lingerUntil.IsZero() {
+		c.lingerUntil = time.Time{}
+		l.lingering--
 	}
 	if c.watching != 0 {
 		l.poller.Forget(c.fd)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // Buffers are one connection's input and output buffers. The goroutine
@@ -40,6 +41,11 @@ type Traffic struct {
 // normally.
 func ServeBlocking(nc net.Conn, c *Conn, b *Buffers, t *Traffic) error {
 	for {
+		if len(b.in) == cap(b.in) {
+			// Serve answers 431 before the buffer fills; a full buffer here
+			// would make Read return 0 forever.
+			return errors.New("http1: input buffer full without an answer")
+		}
 		n, err := nc.Read(b.in[len(b.in):cap(b.in)])
 		if n > 0 {
 			t.BytesRead += uint64(n)
@@ -75,10 +81,31 @@ func serveBuffered(nc net.Conn, c *Conn, b *Buffers, t *Traffic) (bool, error) {
 			}
 		}
 		if closeAfter {
+			if c.MustLinger(len(b.in)) {
+				linger(nc, b, t)
+			}
 			return true, nil
 		}
 		if consumed == 0 || len(b.in) == 0 {
 			return false, nil
+		}
+	}
+}
+
+// linger sends FIN after the answer, then drops what the client still
+// sends, for at most LingerTime and LingerBytes.
+func linger(nc net.Conn, b *Buffers, t *Traffic) {
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	nc.SetReadDeadline(time.Now().Add(LingerTime))
+	buf := b.in[:cap(b.in)]
+	for drained := 0; drained < LingerBytes; {
+		n, err := nc.Read(buf)
+		drained += n
+		t.BytesRead += uint64(n)
+		if err != nil {
+			return
 		}
 	}
 }

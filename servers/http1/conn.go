@@ -2,6 +2,7 @@ package http1
 
 import (
 	"net/netip"
+	"time"
 )
 
 // Counters are what one loop (or one goroutine) has answered; the owner
@@ -30,11 +31,26 @@ type Conn struct {
 	// are not used, but they must be consumed to find the next request.
 	discard int64
 	req     Request
+	failed  bool
 }
+
+// Linger limits: after an error answer the client may still be sending
+// (an oversized head, a body we will not read). Closing a socket with
+// unread data makes the kernel send RST, and the client may lose the
+// answer before reading it, so the servers read and drop what keeps coming
+// for a while first, as net/http and nginx do.
+const (
+	LingerTime  = time.Second
+	LingerBytes = 1 << 20
+)
+
+// MustLinger reports whether closing now could cost the client its answer:
+// an error response ended the connection, or input was left unread.
+func (c *Conn) MustLinger(unread int) bool { return c.failed || unread > 0 }
 
 // Reset prepares c for a new connection from client.
 func (c *Conn) Reset(page *Page, counters *Counters, client netip.Addr) {
-	c.page, c.counters, c.discard = page, counters, 0
+	c.page, c.counters, c.discard, c.failed = page, counters, 0, false
 	c.ip = client.Unmap().AppendTo(c.ipBuf[:0])
 }
 
@@ -68,6 +84,7 @@ func (c *Conn) Serve(in, out []byte) (consumed int, _ []byte, closeAfter bool) {
 		default:
 			c.counters.Requests++
 			c.counters.Errors++
+			c.failed = true
 			return len(in), c.page.AppendError(out, status), true
 		}
 		consumed += n

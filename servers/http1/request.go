@@ -59,13 +59,17 @@ func ParseRequest(buf []byte, req *Request) (n int, status int) {
 		start := rest
 		line, rest, ok = nextLine(buf, start)
 		if !ok {
-			return 0, incomplete(buf[start:])
+			// The limit is on the whole head, not the line being read.
+			return 0, incomplete(buf)
 		}
 		if line == nil {
 			return 0, 400
 		}
 		if len(line) == 0 {
 			break
+		}
+		if rest > MaxHeadBytes {
+			return 0, 431
 		}
 		name, value, st := splitHeader(line)
 		if st != StatusOK {

@@ -52,6 +52,8 @@ func TestParseRequest(t *testing.T) {
 		{"missing host", "GET / HTTP/1.1\r\n\r\n", 400, false, 0},
 		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, false, 0},
 		{"oversized head", "GET / HTTP/1.1\r\nX: " + long, 431, false, 0},
+		{"oversized over many lines", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Pad: 0123456789abcdef\r\n", MaxHeadBytes/24+1), 431, false, 0},
+		{"long line after others", "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + long[:MaxHeadBytes-30], 431, false, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
