@@ -34,15 +34,15 @@ type loop struct {
 	acceptBatch int
 	oneshot     bool
 
-	conns    []*conn // indexed by descriptor
-	free     []*conn // closed connections, reused with their buffers
-	scratch  []byte  // stream mode's read buffer
+	conns   []*conn // indexed by descriptor
+	free    []*conn // closed connections, reused with their buffers
+	scratch []byte  // stream mode's read buffer
 	// lingering counts connections in a lingering close, so the loop looks
 	// for expired ones only while there are any.
 	lingering int
-	sys      netpoll.Syscalls
-	counters http1.Counters
-	stats    servers.Stats
+	sys       netpoll.Syscalls
+	counters  http1.Counters
+	stats     servers.Stats
 }
 
 // conn is one client connection of a loop.
