@@ -121,6 +121,7 @@ func (c *trackedConn) Close() error {
 }
 
 var (
+	connectionClose = []string{"close"}
 	contentTypeHTML = []string{"text/html; charset=utf-8"}
 	serverName      = []string{"sockbench-nethttp"}
 	allowed         = []string{"GET, HEAD"}
@@ -132,6 +133,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.Requests.Add(1)
 	h := w.Header()
 	h["Server"] = serverName
+	if len(r.TransferEncoding) > 0 {
+		// net/http drops a Content-Length sent beside Transfer-Encoding
+		// and keeps the connection, where RFC 9112 §6.1 says to close it
+		// (a smuggling guard). Benchmarks send no bodies, so closing after
+		// any chunked request costs the comparison nothing.
+		h["Connection"] = connectionClose
+	}
 	switch {
 	case r.URL.Path != "/":
 		s.Errors.Add(1)

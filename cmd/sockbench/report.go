@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sockbench/sockbench/report"
+)
+
+func init() { rootCmd.AddCommand(newReportCmd()) }
+
+func newReportCmd() *cobra.Command {
+	var (
+		format string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "report RUN_DIR [RUN_DIR_B]",
+		Short: "Tables, plots and an HTML page from stored results",
+		Long: `Build the report of a results folder from its stored results alone:
+Markdown and CSV tables (one row per cell), a ranking of the servers within
+each group of cells that differ only in the server, a benchstat export (one
+line per repetition), plots as PNG and SVG, and one self-contained HTML page
+showing all of them. The report goes to RUN_DIR/report unless --out says
+otherwise.
+
+With two folders it compares the second run (B) with the first (A) cell by
+cell and writes to RUN_DIR_B/report/vs-<A's run id>.
+
+A result file that is truncated or is not a sockbench result is an error
+naming the file.`,
+		Example: `  sockbench report results/20251124-100000
+  sockbench report results/20251124-100000 --format md --out /tmp/r
+  sockbench report results/A results/B                # B against A
+  benchstat results/A/report/bench.txt results/B/report/bench.txt
+  benchstat -col /server results/A/report/bench.txt   # servers of one run`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := report.ParseFormat(format)
+			if err != nil {
+				return err
+			}
+			opts := report.Options{Format: f, OutDir: out}
+			var paths report.Paths
+			if len(args) == 2 {
+				paths, err = report.Compare(args[0], args[1], opts)
+			} else {
+				paths, err = report.Build(args[0], opts)
+			}
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if paths.HTML != "" {
+				fmt.Fprintln(w, "page:", paths.HTML)
+			}
+			if paths.Markdown != "" {
+				fmt.Fprintln(w, "markdown:", paths.Markdown)
+			}
+			for _, p := range paths.CSV {
+				fmt.Fprintln(w, "csv:", p)
+			}
+			for _, p := range paths.Benchstat {
+				fmt.Fprintln(w, "benchstat:", p)
+			}
+			if len(paths.Plots) > 0 {
+				fmt.Fprintf(w, "plots: %d files in %s/plots\n", len(paths.Plots), paths.Dir)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "all", "what to write: md, csv, html (page and plots), bench (benchstat) or all")
+	cmd.Flags().StringVar(&out, "out", "", "folder to write into (default RUN_DIR/report, or RUN_DIR_B/report/vs-<A> when comparing)")
+	return cmd
+}

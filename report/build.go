@@ -1,0 +1,217 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/sockbench/sockbench/internal/atomicfile"
+)
+
+// Format selects which outputs Build and Compare write.
+type Format string
+
+// The formats. Markdown is for a README or an issue, CSV for a spreadsheet,
+// HTML is the page with every plot, Bench is the benchstat export.
+const (
+	FormatMarkdown Format = "md"
+	FormatCSV      Format = "csv"
+	FormatHTML     Format = "html"
+	FormatBench    Format = "bench"
+	FormatAll      Format = "all"
+)
+
+// ParseFormat checks a --format value.
+func ParseFormat(s string) (Format, error) {
+	switch f := Format(strings.ToLower(strings.TrimSpace(s))); f {
+	case FormatMarkdown, FormatCSV, FormatHTML, FormatBench, FormatAll:
+		return f, nil
+	case "":
+		return FormatAll, nil
+	}
+	return "", fmt.Errorf("unknown report format %q: use md, csv, html, bench or all", s)
+}
+
+func (f Format) wants(o Format) bool { return f == "" || f == FormatAll || f == o }
+
+// Options control what a report writes and where.
+type Options struct {
+	// Format selects the outputs; empty means FormatAll.
+	Format Format
+	// OutDir is the folder written to. Empty means <run>/report for Build
+	// and <second run>/report/vs-<first run's id> for Compare.
+	OutDir string
+}
+
+// Paths lists what a report wrote, for the caller to print or link.
+type Paths struct {
+	Dir       string
+	Markdown  string   // report.md or compare.md
+	CSV       []string // cells.csv and ranking.csv, or compare.csv
+	Benchstat []string // bench.txt, or one file per run: a line per repetition
+	HTML      string   // index.html
+	Plots     []string // every PNG and SVG
+}
+
+// All returns every written file, in a stable order.
+func (p Paths) All() []string {
+	var out []string
+	for _, s := range append([]string{p.HTML, p.Markdown}, p.CSV...) {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	out = append(out, p.Benchstat...)
+	return append(out, p.Plots...)
+}
+
+// Build reads the results folder runDir and writes its report: tables,
+// ranking, benchstat export, plots and the HTML page, as opts selects.
+// It needs nothing but the stored results.
+func Build(runDir string, opts Options) (Paths, error) {
+	r, err := loadRun(runDir)
+	if err != nil {
+		return Paths{}, err
+	}
+	out := opts.OutDir
+	if out == "" {
+		out = filepath.Join(runDir, "report")
+	}
+	return buildRun(r, opts.Format, out)
+}
+
+func buildRun(r *run, format Format, out string) (Paths, error) {
+	a, err := analyse(r)
+	if err != nil {
+		return Paths{}, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return Paths{}, fmt.Errorf("create report folder: %w", err)
+	}
+	p := Paths{Dir: out}
+	if format.wants(FormatMarkdown) {
+		p.Markdown = filepath.Join(out, "report.md")
+		if err := writeFile(p.Markdown, a.writeMarkdown); err != nil {
+			return p, err
+		}
+	}
+	if format.wants(FormatCSV) {
+		cells := filepath.Join(out, "cells.csv")
+		if err := writeFile(cells, resultsTable(r, a.sums).writeCSV); err != nil {
+			return p, err
+		}
+		ranking := filepath.Join(out, "ranking.csv")
+		if err := writeFile(ranking, rankingCSVTable(r, a.byCell).writeCSV); err != nil {
+			return p, err
+		}
+		p.CSV = []string{cells, ranking}
+	}
+	if format.wants(FormatBench) {
+		path := filepath.Join(out, "bench.txt")
+		if err := writeFile(path, func(w io.Writer) error { return writeBenchstat(w, r) }); err != nil {
+			return p, err
+		}
+		p.Benchstat = []string{path}
+	}
+	if format.wants(FormatHTML) {
+		if err := a.writeHTML(&p); err != nil {
+			return p, err
+		}
+	}
+	return p, nil
+}
+
+// writeHTML draws every chart into plots/ and writes index.html around them.
+func (a *analysis) writeHTML(p *Paths) error {
+	r := a.run
+	plotDir := filepath.Join(p.Dir, "plots")
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		return fmt.Errorf("create plot folder: %w", err)
+	}
+	pal := newPalette(r.servers())
+	var figs []pageFigure
+	for _, ch := range newChartBuilder(r, a.sums, pal).all() {
+		png, svg, err := ch.save(plotDir)
+		if err != nil {
+			return err
+		}
+		p.Plots = append(p.Plots, png, svg)
+		f, err := figureFor(ch, png, svg, p.Dir)
+		if err != nil {
+			return err
+		}
+		figs = append(figs, f)
+	}
+
+	results, err := resultsTable(r, a.sums).html()
+	if err != nil {
+		return err
+	}
+	secs := []pageSection{{Title: "Results", Note: methodNote, Tables: []pageTable{{HTML: results}}}}
+	rank := pageSection{Title: "Ranking", Note: rankingNote}
+	for i, g := range a.groups {
+		h, err := rankingTable(g, a.rankings[i], false).html()
+		if err != nil {
+			return err
+		}
+		rank.Tables = append(rank.Tables, pageTable{Title: g.Label(), HTML: h})
+	}
+	secs = append(secs, rank)
+	secs = append(secs, figureSections(figs)...)
+	if ps := a.problems(); len(ps) > 0 {
+		secs = append(secs, pageSection{Title: "Failed or missing repetitions", Items: ps})
+	}
+	setup := pageSection{Title: "Configuration", PreTitle: "configuration file as run", Pre: r.ConfigText}
+	if len(r.Sysctls) > 0 {
+		h, err := keyValueTable("sysctl", r.Sysctls).html()
+		if err != nil {
+			return err
+		}
+		setup.Tables = []pageTable{{Title: "Kernel settings", HTML: h}}
+	}
+	if setup.Pre != "" || setup.Tables != nil {
+		secs = append(secs, setup)
+	}
+
+	d := pageData{
+		Title:       "sockbench run " + r.ID,
+		Subtitle:    "Comparison of HTTP server I/O models: requests/s, latency percentiles and server cost per request.",
+		FactColumns: splitFacts(a.facts(), r.Machine),
+		Warnings:    a.warnings(),
+		Sections:    secs,
+	}
+	for _, s := range pal.names {
+		d.Servers = append(d.Servers, serverSwatch{Name: s, CSS: cssColour(pal.colour(s))})
+	}
+	for _, f := range append(append([]string{p.Markdown}, p.CSV...), p.Benchstat...) {
+		if f != "" {
+			d.Files = append(d.Files, pageLink{Name: filepath.Base(f), Href: filepath.Base(f)})
+		}
+	}
+	d.Files = append(d.Files, pageLink{Name: "plots/", Href: "plots/"})
+	p.HTML = filepath.Join(p.Dir, "index.html")
+	return writeFile(p.HTML, func(w io.Writer) error { return writePage(w, d) })
+}
+
+// keyValueTable shows settings as a two-column table.
+func keyValueTable(keyTitle string, kvs []keyValue) table {
+	t := table{Columns: []column{{Title: keyTitle, CSV: []string{keyTitle}}, {Title: "value", CSV: []string{"value"}}}}
+	for _, kv := range kvs {
+		t.Rows = append(t.Rows, []field{textField(kv.Key), textField(kv.Value)})
+	}
+	return t
+}
+
+// writeFile renders into memory first, so a failed render never leaves
+// half a file, then writes atomically, so a browser open on the page never
+// reads a partial one.
+func writeFile(path string, render func(io.Writer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return atomicfile.Write(path, buf.Bytes())
+}

@@ -1,0 +1,216 @@
+package report
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// checkGolden compares a written file with testdata/golden/<name>; with
+// -update it rewrites the golden file instead.
+func checkGolden(t *testing.T, got, name string) {
+	t.Helper()
+	data, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(data) != string(want) {
+		t.Errorf("%s differs from %s:\n%s", filepath.Base(got), golden, firstDifference(string(want), string(data)))
+	}
+}
+
+// firstDifference shows the first differing line, enough to see what
+// moved without dumping two whole files.
+func firstDifference(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			return "line " + strconv.Itoa(i+1) + ":\n  want: " + wl + "\n  got:  " + gl
+		}
+	}
+	return "(same lines, different bytes)"
+}
+
+// TestBuildFixture builds the whole report of the checked-in run and holds
+// the tables to their golden files: the same stored results must always
+// give the same tables, byte for byte.
+func TestBuildFixture(t *testing.T) {
+	out := t.TempDir()
+	p, err := Build(filepath.Join("testdata", "run-a"), Options{OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, p.Markdown, "run-a.md")
+	checkGolden(t, p.CSV[0], "run-a-cells.csv")
+	checkGolden(t, p.CSV[1], "run-a-ranking.csv")
+	checkGolden(t, p.Benchstat[0], "run-a-bench.txt")
+	if len(p.Plots) != 12 {
+		t.Errorf("%d plot files, want 12: %v", len(p.Plots), p.Plots)
+	}
+	for _, f := range p.Plots {
+		if strings.HasSuffix(f, ".png") {
+			checkPNG(t, f)
+		} else {
+			checkSVG(t, f)
+		}
+	}
+	page, err := os.ReadFile(p.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	for _, want := range []string{
+		"sockbench run run-a", "AMD EPYC 7B13", "net.core.somaxconn",
+		`<img class="chart" src="data:image/png;base64,`,
+		"server exited during measurement: signal: killed",
+		"within noise",
+	} {
+		if !strings.Contains(html, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	// Self-contained: nothing for the browser to fetch from elsewhere.
+	for _, bad := range []string{"http://", "https://", `src="/`, "<link "} {
+		if strings.Contains(html, bad) {
+			t.Errorf("page refers to %q: it must open without a network", bad)
+		}
+	}
+
+	// A second build of the same folder writes the same tables.
+	again, err := Build(filepath.Join("testdata", "run-a"), Options{OutDir: t.TempDir(), Format: FormatMarkdown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(p.Markdown)
+	b, _ := os.ReadFile(again.Markdown)
+	if string(a) != string(b) {
+		t.Error("two builds of one folder differ")
+	}
+	if again.HTML != "" || len(again.Plots) != 0 || len(again.CSV) != 0 {
+		t.Errorf("--format md wrote more than Markdown: %v", again.All())
+	}
+}
+
+// TestBuildWritesIntoRunFolderByDefault: the runner calls Build with no
+// options and the report lands in <run>/report.
+func TestBuildWritesIntoRunFolderByDefault(t *testing.T) {
+	dir := copyFixture(t, "run-a")
+	p, err := Build(dir, Options{Format: FormatCSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dir, "report", "cells.csv")
+	if !slices.Contains(p.CSV, want) {
+		t.Errorf("csv written to %v, want %s", p.CSV, want)
+	}
+	if _, err := os.Stat(want); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestCompareFixtures(t *testing.T) {
+	out := t.TempDir()
+	p, err := Compare(filepath.Join("testdata", "run-a"), filepath.Join("testdata", "run-b"), Options{OutDir: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, p.Markdown, "compare-a-b.md")
+	checkGolden(t, p.CSV[0], "compare-a-b.csv")
+	md, _ := os.ReadFile(p.Markdown)
+	rows := map[string]string{}
+	for _, l := range strings.Split(string(md), "\n") {
+		f := strings.Split(l, " | ")
+		if len(f) > 7 && strings.HasPrefix(l, "| ") {
+			rows[strings.TrimPrefix(f[0], "| ")+"/"+f[1]] = f[7]
+		}
+	}
+	for cell, want := range map[string]string{
+		"epoll/true":    "yes, faster",  // 104–107k against 95–97k
+		"nethttp/true":  "within noise", // ranges overlap
+		"poll/false":    verdictOneRep,  // A had one successful rep
+		"nethttp/false": "within noise",
+	} {
+		if got := rows[cell]; got != want {
+			t.Errorf("%s: verdict %q, want %q", cell, got, want)
+		}
+	}
+	if len(p.Benchstat) != 2 || filepath.Base(p.Benchstat[0]) != "run-a.txt" {
+		t.Errorf("benchstat files %v, want run-a.txt and run-b.txt", p.Benchstat)
+	}
+	if _, err := os.Stat(p.HTML); err != nil {
+		t.Error(err)
+	}
+	for _, f := range p.Plots {
+		if strings.HasSuffix(f, ".png") {
+			checkPNG(t, f)
+		}
+	}
+	// The fixtures differ only in their commit, which is expected to
+	// differ between two runs: no warning about the setup.
+	if strings.Contains(string(md), "The runs differ in") {
+		t.Errorf("unexpected settings warning:\n%s", md)
+	}
+}
+
+// TestCompareDefaultFolder: comparing writes beside B, named after A.
+func TestCompareDefaultFolder(t *testing.T) {
+	b := copyFixture(t, "run-b")
+	p, err := Compare(filepath.Join("testdata", "run-a"), b, Options{Format: FormatMarkdown})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(b, "report", "vs-run-a", "compare.md"); p.Markdown != want {
+		t.Errorf("comparison written to %s, want %s", p.Markdown, want)
+	}
+}
+
+// copyFixture copies a checked-in results folder to a temporary one that
+// a test may change.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	src := filepath.Join("testdata", name)
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}

@@ -1,0 +1,187 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// spread is a median with the range it came from.
+type spread struct {
+	Median, Min, Max float64
+	N                int
+}
+
+func (s spread) known() bool { return s.N > 0 }
+
+// spreadOf summarises the finite values; NaNs (not measured) are skipped so
+// one repetition without a counter does not hide the others.
+func spreadOf(vs []float64) spread {
+	var xs []float64
+	for _, v := range vs {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			xs = append(xs, v)
+		}
+	}
+	if len(xs) == 0 {
+		return spread{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	med := xs[n/2]
+	if n%2 == 0 {
+		med = (xs[n/2-1] + xs[n/2]) / 2
+	}
+	return spread{Median: med, Min: xs[0], Max: xs[n-1], N: n}
+}
+
+// overlaps reports whether two ranges share any value: when they do, the
+// repetitions cannot tell the two cells apart.
+func (s spread) overlaps(o spread) bool { return s.Min <= o.Max && o.Min <= s.Max }
+
+// summary is everything the tables say about one cell, computed from its
+// repetitions.
+type summary struct {
+	Cell     *cell
+	RPS      spread
+	OK       int
+	Failed   int
+	Requests int64
+	Errors   int64
+	// ErrorKinds sums errors by kind over the successful repetitions.
+	ErrorKinds map[string]int64
+	// Latency is the merged histogram of every successful repetition, so its
+	// percentiles weigh each request once; nil when no repetition has one.
+	Latency     *hdrhistogram.Histogram
+	LatencyKind string
+	CPUUser     spread
+	CPUSys      spread
+	Syscalls    spread
+	Accepts     spread
+	Saturated   bool
+}
+
+func summarise(c *cell) (summary, error) {
+	s := summary{Cell: c, ErrorKinds: map[string]int64{}}
+	var rps, user, sys, sc, apw []float64
+	var kinds []string
+	for _, r := range c.Reps {
+		if !r.OK {
+			s.Failed++
+			continue
+		}
+		s.OK++
+		rps = append(rps, r.RPS)
+		user = append(user, r.CPUUserUS)
+		sys = append(sys, r.CPUSysUS)
+		sc = append(sc, r.SyscallsPerReq)
+		apw = append(apw, r.AcceptsPerWakeup)
+		s.Requests += r.Requests
+		s.Errors += r.Errors
+		for k, n := range r.ErrorKinds {
+			s.ErrorKinds[k] += n
+		}
+		s.Saturated = s.Saturated || r.Saturated
+		if r.LatencyKind != "" && !slices.Contains(kinds, r.LatencyKind) {
+			kinds = append(kinds, r.LatencyKind)
+		}
+		if r.Hist == nil {
+			continue
+		}
+		if s.Latency == nil {
+			s.Latency = r.Hist.Clone()
+			continue
+		}
+		if dropped := s.Latency.Merge(r.Hist); dropped > 0 {
+			return s, fmt.Errorf("cell %s: merging the latency histogram of repetition %d dropped %d values (histograms of different ranges)", c.ID, r.Index, dropped)
+		}
+	}
+	s.RPS = spreadOf(rps)
+	s.CPUUser = spreadOf(user)
+	s.CPUSys = spreadOf(sys)
+	s.Syscalls = spreadOf(syscallsOrNaN(sc))
+	s.Accepts = spreadOf(apw)
+	slices.Sort(kinds)
+	s.LatencyKind = strings.Join(kinds, "+")
+	return s, nil
+}
+
+// syscallsOrNaN passes the values through; it exists so the rule "zero
+// syscalls means not counted" lives in one place: no server answers a
+// request without a syscall.
+func syscallsOrNaN(vs []float64) []float64 {
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		if v <= 0 {
+			v = math.NaN()
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// percentileUS returns the latency at percentile p (0–100) in µs, NaN
+// without a histogram.
+func (s summary) percentileUS(p float64) float64 {
+	if s.Latency == nil || s.Latency.TotalCount() == 0 {
+		return math.NaN()
+	}
+	if p >= 100 {
+		return float64(s.Latency.Max())
+	}
+	return float64(s.Latency.ValueAtPercentile(p))
+}
+
+// flags are the warnings a row carries; a result with any of them should
+// not be quoted without reading why.
+func (s summary) flags() []string {
+	var f []string
+	if s.OK == 0 {
+		f = append(f, "no data")
+	}
+	if s.Failed > 0 {
+		f = append(f, fmt.Sprintf("%d/%d reps failed", s.Failed, s.OK+s.Failed))
+	}
+	if s.Saturated {
+		f = append(f, "client saturated")
+	}
+	if s.Errors > 0 {
+		f = append(f, "errors")
+	}
+	return f
+}
+
+// errorKindsText lists error counts by kind, largest first, for tooltips
+// and the warnings list.
+func (s summary) errorKindsText() string {
+	kinds := make([]string, 0, len(s.ErrorKinds))
+	for k, n := range s.ErrorKinds {
+		if n > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.SortFunc(kinds, func(a, b string) int {
+		return cmp.Or(cmp.Compare(s.ErrorKinds[b], s.ErrorKinds[a]), strings.Compare(a, b))
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%s %d", k, s.ErrorKinds[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func summariseAll(cells []*cell) ([]summary, error) {
+	out := make([]summary, len(cells))
+	for i, c := range cells {
+		s, err := summarise(c)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}

@@ -1,0 +1,123 @@
+package report
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"strconv"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// synthCell describes one cell of a synthetic run: the shape of real
+// measurements without running anything, so tests control every number.
+type synthCell struct {
+	Axes          map[string]string
+	RPS           []float64 // per repetition; NaN marks a failed repetition
+	P50US, P99US  float64
+	MaxUS         float64
+	CPUUser       float64
+	CPUSys        float64
+	Syscalls      float64 // 0: not counted
+	Accepts       float64 // NaN: not an event-loop server
+	Errors        int64
+	StallRep      int // 1-based repetition with a stall in its series; 0: none
+	Saturated     bool
+	FailureReason string
+}
+
+// synthHistogram records a log-normal body between p50 and p99 and a thin
+// tail up to max, scaled down to n values (the shape is what matters).
+func synthHistogram(rng *rand.Rand, n int, p50, p99, maxUS float64) *hdrhistogram.Histogram {
+	h := hdrhistogram.New(1, 60_000_000, 3)
+	sigma := math.Log(p99/p50) / 2.326
+	for i := 0; i < n; i++ {
+		v := p50 * math.Exp(sigma*rng.NormFloat64())
+		if rng.Float64() < 0.0005 {
+			v = p99 + rng.Float64()*(maxUS-p99)
+		}
+		_ = h.RecordValue(int64(math.Max(1, math.Min(v, maxUS))))
+	}
+	_ = h.RecordValue(int64(maxUS))
+	return h
+}
+
+// synthSeries makes a per-second series around rps; a stall rep gets one
+// second at a fifth of the rate with a p99 near the maximum.
+func synthSeries(rng *rand.Rand, seconds int, rps, p50, p99, maxUS float64, stall bool, errors int64) []secondPoint {
+	var pts []secondPoint
+	for t := 1; t <= seconds; t++ {
+		f := 1 + 0.03*rng.NormFloat64()
+		pt := secondPoint{T: float64(t), Requests: int64(rps * f), P50US: p50 * (1 + 0.05*rng.NormFloat64()), P99US: p99 * (1 + 0.1*rng.NormFloat64()), MaxUS: p99 * 2}
+		if stall && t == seconds/2+1 {
+			pt.Requests = int64(rps * 0.2)
+			pt.P99US, pt.MaxUS = maxUS*0.9, maxUS
+		}
+		if errors > 0 && t == seconds-1 {
+			pt.Errors = errors
+		}
+		pts = append(pts, pt)
+	}
+	return pts
+}
+
+// synthRun builds a run of the given cells; axes lists the axis order.
+func synthRun(id string, axes []string, cells []synthCell) *run {
+	// Seeded by the id: a run's numbers are fixed, and two runs differ.
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	rng := rand.New(rand.NewPCG(1, h.Sum64()))
+	r := &run{
+		Dir: "testdata/" + id, ID: id, Status: "complete",
+		Started: "2025-11-24T10:00:00Z", Finished: "2025-11-24T10:04:10Z",
+		Machine: []keyValue{{"kernel", "Linux 6.12.48"}, {"CPU model", "AMD EPYC 7B13"}, {"CPUs", "8"}, {"arch", "amd64"}, {"Go", "go1.26.8"}, {"commit", "90bfc73"}},
+		Sysctls: []keyValue{{"net.core.somaxconn", "4096"}},
+		Axes:    axes,
+	}
+	for i, sc := range cells {
+		c := &cell{ID: "c" + strconv.Itoa(i+1), Axes: sc.Axes}
+		for j, rps := range sc.RPS {
+			rp := &rep{Index: j + 1, File: fmt.Sprintf("%s-r%d.json", c.ID, j+1), LatencyKind: "service"}
+			if math.IsNaN(rps) {
+				rp.Reason = sc.FailureReason
+				c.Reps = append(c.Reps, rp)
+				continue
+			}
+			rp.OK = true
+			rp.RPS = rps
+			rp.Requests = int64(rps * 10)
+			rp.Errors = sc.Errors
+			if sc.Errors > 0 {
+				rp.ErrorKinds = map[string]int64{"timeout": sc.Errors}
+			}
+			rp.Hist = synthHistogram(rng, 20000, sc.P50US, sc.P99US, sc.MaxUS)
+			rp.Series = synthSeries(rng, 10, rps, sc.P50US, sc.P99US, sc.MaxUS, sc.StallRep == j+1, sc.Errors)
+			rp.Saturated = sc.Saturated
+			rp.CPUUserUS = sc.CPUUser * (1 + 0.02*float64(j))
+			rp.CPUSysUS = sc.CPUSys * (1 - 0.02*float64(j))
+			rp.SyscallsPerReq = sc.Syscalls
+			rp.AcceptsPerWakeup = sc.Accepts
+			c.Reps = append(c.Reps, rp)
+		}
+		r.Cells = append(r.Cells, c)
+	}
+	return r
+}
+
+// twoAxisCells is the fixture's shape: three servers, keep-alive on and
+// off, two repetitions, one failed.
+func twoAxisCells() []synthCell {
+	nan := math.NaN()
+	ax := func(server, ka string) map[string]string {
+		return map[string]string{"server": server, "keep_alive": ka, "connections": "100"}
+	}
+	return []synthCell{
+		{Axes: ax("epoll", "true"), RPS: []float64{95210, 97480}, P50US: 980, P99US: 2100, MaxUS: 9800, CPUUser: 4.1, CPUSys: 6.2, Syscalls: 2.1, Accepts: 1},
+		{Axes: ax("nethttp", "true"), RPS: []float64{61870, 63020}, P50US: 1490, P99US: 4300, MaxUS: 21000, CPUUser: 9.5, CPUSys: 7.1, Accepts: nan},
+		{Axes: ax("poll", "true"), RPS: []float64{93900, 96100}, P50US: 1010, P99US: 2300, MaxUS: 11000, CPUUser: 4.6, CPUSys: 7.0, Syscalls: 3.0, Accepts: 1},
+		{Axes: ax("epoll", "false"), RPS: []float64{28400, 29150}, P50US: 3300, P99US: 8700, MaxUS: 41000, CPUUser: 9.8, CPUSys: 22.5, Syscalls: 5.3, Accepts: 3.2},
+		{Axes: ax("nethttp", "false"), RPS: []float64{18900, 20400}, P50US: 4900, P99US: 15000, MaxUS: 210000, CPUUser: 17.2, CPUSys: 25.9, Accepts: nan, StallRep: 2, Errors: 12},
+		{Axes: ax("poll", "false"), RPS: []float64{25100, nan}, P50US: 3700, P99US: 9900, MaxUS: 52000, CPUUser: 10.4, CPUSys: 24.1, Syscalls: 6.1, Accepts: 2.8, FailureReason: "server exited during measurement: signal: killed"},
+	}
+}

@@ -1,0 +1,114 @@
+package all
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/verify"
+)
+
+// knobSets are the settings worth verifying for a model: every handler and
+// body size, and each knob the model has at a value that changes its code
+// path (the smallest backlog, one accept per wakeup, oneshot registration,
+// several loops or SO_REUSEPORT listeners, Nagle left on, a tiny pool).
+func knobSets(m servers.Model) []servers.Options {
+	off := false
+	sets := []servers.Options{
+		{},
+		{Backlog: 1},
+		{ReusePort: true, Listeners: 2},
+		{NoDelay: &off},
+	}
+	for _, h := range servers.Handlers {
+		for _, b := range []servers.Body{servers.BodySmall, servers.BodyLarge} {
+			sets = append(sets, servers.Options{Handler: h, Body: b})
+		}
+	}
+	if m.Has(servers.KnobLoops) {
+		sets = append(sets, servers.Options{Loops: 2})
+	}
+	if m.Has(servers.KnobAcceptBatch) {
+		sets = append(sets, servers.Options{AcceptBatch: 1}, servers.Options{AcceptBatch: 1, Backlog: 1})
+	}
+	if m.Has(servers.KnobRearm) {
+		sets = append(sets, servers.Options{Rearm: servers.RearmOneshot}, servers.Options{Rearm: servers.RearmOneshot, Loops: 2})
+	}
+	if m.Has(servers.KnobWorkers) {
+		// Verification opens its cases concurrently; the pool must still
+		// serve them all by reusing workers, not refuse them.
+		sets = append(sets, servers.Options{Workers: 64})
+	}
+	return sets
+}
+
+func describe(o servers.Options) string {
+	var parts []string
+	add := func(cond bool, f string, a ...any) {
+		if cond {
+			parts = append(parts, fmt.Sprintf(f, a...))
+		}
+	}
+	add(o.Backlog != 0, "backlog=%d", o.Backlog)
+	add(o.ReusePort, "reuseport,listeners=%d", o.Listeners)
+	add(o.NoDelay != nil, "nodelay=%v", o.NoDelay != nil && *o.NoDelay)
+	add(o.Handler != "", "handler=%s", o.Handler)
+	add(o.Body != "", "body=%s", o.Body)
+	add(o.Loops != 0, "loops=%d", o.Loops)
+	add(o.AcceptBatch != 0, "accept-batch=%d", o.AcceptBatch)
+	add(o.Rearm != "", "rearm=%s", o.Rearm)
+	add(o.Workers != 0, "workers=%d", o.Workers)
+	if len(parts) == 0 {
+		return "defaults"
+	}
+	return strings.Join(parts, ",")
+}
+
+// Every built-in server passes the conformance gate with every knob
+// combination that makes sense for it.
+func TestEveryServerPassesVerify(t *testing.T) {
+	models := servers.Models()
+	if len(models) < 6 {
+		t.Fatalf("%d models registered, want the six built-in ones", len(models))
+	}
+	for _, m := range models {
+		for _, opts := range knobSets(m) {
+			t.Run(m.Name+"/"+describe(opts), func(t *testing.T) {
+				t.Parallel()
+				opts.Addr = "127.0.0.1:0"
+				srv, err := m.Start(opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				served := make(chan error, 1)
+				go func() { served <- srv.Serve(ctx) }()
+				defer func() {
+					cancel()
+					select {
+					case err := <-served:
+						if err != nil {
+							t.Errorf("Serve: %v", err)
+						}
+					case <-time.After(5 * time.Second):
+						t.Error("server did not stop within 5s")
+					}
+				}()
+				expect := []string{"<title>sockbench</title>"}
+				if opts.Handler != servers.HandlerStatic {
+					expect = append(expect, "Your address is 127.0.0.1.")
+				}
+				rep, err := verify.Run(ctx, "http://"+srv.Addr().String()+"/", verify.Options{ExpectBodyContains: expect})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range rep.Failures() {
+					t.Errorf("%s: sent %s, got %s: %s", f.Name, f.Sent, f.Got, f.Reason)
+				}
+			})
+		}
+	}
+}
