@@ -2,6 +2,8 @@ package netpoll
 
 import (
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,6 +54,28 @@ func (p *Epoll) Remove(fd int) error { return p.ctl(unix.EPOLL_CTL_DEL, fd, 0) }
 
 // Wait implements Poller.
 func (p *Epoll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
+	return p.wait(dst, timeoutMs, nil)
+}
+
+// WaitFor is Wait with a nanosecond timeout (epoll_pwait2, Linux 5.11), for
+// loops that must wake on time to the microsecond, like a paced load
+// generator; a millisecond timeout would add up to a millisecond to every
+// latency measured from a schedule. A negative d waits forever.
+func (p *Epoll) WaitFor(dst []Event, d time.Duration) ([]Event, error) {
+	if d < 0 {
+		return p.wait(dst, -1, nil)
+	}
+	if d == 0 || noPwait2.Load() {
+		return p.wait(dst, int((d+time.Millisecond-1)/time.Millisecond), nil)
+	}
+	ts := unix.NsecToTimespec(int64(d))
+	return p.wait(dst, 1, &ts)
+}
+
+// noPwait2 is set once the kernel says it lacks epoll_pwait2.
+var noPwait2 atomic.Bool
+
+func (p *Epoll) wait(dst []Event, timeoutMs int, ts *unix.Timespec) ([]Event, error) {
 	dst = dst[:0]
 	buf := p.buf
 	if c := cap(dst); c < len(buf) {
@@ -64,7 +88,15 @@ func (p *Epoll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 	n, err := epollWaitNow(p.fd, buf)
 	if n == 0 && err == nil && timeoutMs != 0 {
 		p.sc[SysEpollWait]++
-		n, err = unix.EpollWait(p.fd, buf, timeoutMs)
+		if ts != nil {
+			n, err = epollPwait2(p.fd, buf, ts)
+			if err == unix.ENOSYS {
+				noPwait2.Store(true)
+				n, err = unix.EpollWait(p.fd, buf, int((unix.TimespecToNsec(*ts)+1e6-1)/1e6))
+			}
+		} else {
+			n, err = unix.EpollWait(p.fd, buf, timeoutMs)
+		}
 	}
 	if err != nil {
 		if retryEINTR(err) {

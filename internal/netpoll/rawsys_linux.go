@@ -46,3 +46,13 @@ func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
 	}
 	return int(n), nil
 }
+
+// epollPwait2 blocks through the runtime, like unix.EpollWait, with a
+// nanosecond timeout.
+func epollPwait2(epfd int, events []unix.EpollEvent, ts *unix.Timespec) (int, error) {
+	n, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(ts)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

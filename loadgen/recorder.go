@@ -1,0 +1,387 @@
+package loadgen
+
+import (
+	"cmp"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
+)
+
+// A recorder belongs to one event loop (or one goroutine) and is used by it
+// alone, so recording costs no locks and no atomics; once a second it hands
+// that second's histogram and counts to the collector, which merges the
+// loops' seconds and reuses the histograms. Memory therefore stays the same
+// however long a run lasts: two histograms per loop plus the few seconds
+// in flight between loops.
+type recorder struct {
+	c *collector
+
+	total *hdrhistogram.Histogram
+	sec   *hdrhistogram.Histogram
+	// next is the index of the second being filled: samples completed
+	// before windowStart+next seconds belong to it.
+	next    int
+	secEnd  time.Time
+	secReq  int64
+	secErr  int64
+	secByte int64
+
+	requests     int64
+	bytesRead    int64
+	bytesWritten int64
+	errors       Errors
+	statuses     [600]int64
+	// paced counts requests sent on a schedule, late those that left more
+	// than lateSlack after their time (the generator fell behind).
+	paced, late int64
+
+	// CPU of this loop's thread across the window, when the loop owns a
+	// locked thread.
+	ruStart    unix.Rusage
+	ruStarted  bool
+	threadBusy float64
+}
+
+// collector gathers the recorders' seconds and totals.
+type collector struct {
+	windowStart time.Time
+	windowEnd   time.Time
+	progress    func(Second)
+
+	mu       sync.Mutex
+	loops    int
+	pending  map[int]*pendingSecond
+	series   []Second
+	free     []*hdrhistogram.Histogram
+	finished []*recorder
+}
+
+// pendingSecond is a second some loops have reported; it is complete when
+// every live loop has.
+type pendingSecond struct {
+	s       Second
+	h       *hdrhistogram.Histogram
+	reports int
+}
+
+func newCollector(windowStart time.Time, window time.Duration, progress func(Second)) *collector {
+	return &collector{
+		windowStart: windowStart,
+		windowEnd:   windowStart.Add(window),
+		progress:    progress,
+		pending:     map[int]*pendingSecond{},
+	}
+}
+
+// recorder makes the recorder of one more loop.
+func (c *collector) recorder() *recorder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loops++
+	return &recorder{
+		c: c, total: newHistogram(), sec: c.histLocked(),
+		secEnd: c.windowStart.Add(time.Second),
+	}
+}
+
+func (c *collector) histLocked() *hdrhistogram.Histogram {
+	if n := len(c.free); n > 0 {
+		h := c.free[n-1]
+		c.free = c.free[:n-1]
+		return h
+	}
+	return newHistogram()
+}
+
+// measuring reports whether a sample completed at now is inside the window.
+func (r *recorder) measuring(now time.Time) bool {
+	return !now.Before(r.c.windowStart) && now.Before(r.c.windowEnd)
+}
+
+// tick closes every second that ended before now. Loops call it whenever
+// they wake, and wake at least at every second's end.
+func (r *recorder) tick(now time.Time) {
+	if !r.ruStarted && !now.Before(r.c.windowStart) {
+		r.startThreadCPU()
+	}
+	for !now.Before(r.secEnd) && r.secEnd.Sub(r.c.windowStart) <= r.c.windowEnd.Sub(r.c.windowStart)+time.Second {
+		r.flushSecond()
+	}
+}
+
+// untilTick is how long a loop may sleep before it must call tick again.
+func (r *recorder) untilTick(now time.Time) time.Duration {
+	if now.Before(r.c.windowStart) {
+		return r.c.windowStart.Sub(now)
+	}
+	return r.secEnd.Sub(now)
+}
+
+// success records an answered request whose latency was d, read at now.
+func (r *recorder) success(now time.Time, d time.Duration, status int, bytes int) {
+	if !r.measuring(now) {
+		return
+	}
+	us := d.Microseconds()
+	if us < histMinUS {
+		us = histMinUS
+	} else if us > histMaxUS {
+		us = histMaxUS
+	}
+	r.total.RecordValue(us)
+	r.sec.RecordValue(us)
+	r.requests++
+	r.secReq++
+	r.bytesRead += int64(bytes)
+	r.secByte += int64(bytes)
+	if status >= 0 && status < len(r.statuses) {
+		r.statuses[status]++
+	}
+}
+
+// lateSlack is how far behind its schedule a paced request may leave
+// before it counts as late.
+const lateSlack = time.Millisecond
+
+// sent records that a paced request due at due left at now.
+func (r *recorder) sent(now, due time.Time) {
+	if !r.measuring(now) {
+		return
+	}
+	r.paced++
+	if now.Sub(due) > lateSlack {
+		r.late++
+	}
+}
+
+// fail records a failed request of the kind that kind points into.
+func (r *recorder) fail(now time.Time, kind func(*Errors) *int64) {
+	if !r.measuring(now) {
+		return
+	}
+	*kind(&r.errors)++
+	r.secErr++
+}
+
+// badStatus records an answer whose status was not the expected one.
+func (r *recorder) badStatus(now time.Time, status int, bytes int) {
+	if !r.measuring(now) {
+		return
+	}
+	r.errors.Status++
+	r.secErr++
+	r.bytesRead += int64(bytes)
+	r.secByte += int64(bytes)
+	if status >= 0 && status < len(r.statuses) {
+		r.statuses[status]++
+	}
+}
+
+// wrote records bytes written (stream mode's measure).
+func (r *recorder) wrote(now time.Time, n int) {
+	if !r.measuring(now) {
+		return
+	}
+	r.bytesWritten += int64(n)
+	r.secByte += int64(n)
+}
+
+func errConnect(e *Errors) *int64   { return &e.Connect }
+func errRead(e *Errors) *int64      { return &e.Read }
+func errWrite(e *Errors) *int64     { return &e.Write }
+func errTimeout(e *Errors) *int64   { return &e.Timeout }
+func errMalformed(e *Errors) *int64 { return &e.Malformed }
+
+func (r *recorder) flushSecond() {
+	c := r.c
+	c.mu.Lock()
+	p := c.pending[r.next]
+	if p == nil {
+		p = &pendingSecond{s: Second{T: float64(r.next)}, h: c.histLocked()}
+		c.pending[r.next] = p
+	}
+	p.h.Merge(r.sec)
+	r.sec.Reset()
+	p.s.Requests += r.secReq
+	p.s.Errors += r.secErr
+	p.s.Bytes += r.secByte
+	p.reports++
+	var done *Second
+	if c.isComplete(r.next, p) {
+		done = c.completeLocked(r.next, p)
+	}
+	c.mu.Unlock()
+	if done != nil && c.progress != nil {
+		c.progress(*done)
+	}
+	r.secReq, r.secErr, r.secByte = 0, 0, 0
+	r.next++
+	r.secEnd = r.secEnd.Add(time.Second)
+}
+
+// isComplete reports whether second idx has every report it will get:
+// one from each loop, except loops that finished before reaching it.
+func (c *collector) isComplete(idx int, p *pendingSecond) bool {
+	n := p.reports
+	for _, f := range c.finished {
+		if f.next <= idx {
+			n++
+		}
+	}
+	return n == c.loops
+}
+
+func (c *collector) completeLocked(idx int, p *pendingSecond) *Second {
+	delete(c.pending, idx)
+	defer func() {
+		p.h.Reset()
+		c.free = append(c.free, p.h)
+	}()
+	// A second that began after the window closed holds nothing.
+	if !c.windowStart.Add(time.Duration(idx) * time.Second).Before(c.windowEnd) {
+		return nil
+	}
+	p.s.setHistogram(p.h)
+	c.series = append(c.series, p.s)
+	return &c.series[len(c.series)-1]
+}
+
+// finish is a loop's last call: it closes its seconds up to the window's
+// end and hands over its totals. A loop that stops early (interrupted)
+// still reports every second, so none waits for it forever.
+func (r *recorder) finish(end time.Time) {
+	r.stopThreadCPU(end)
+	lastEnd := r.c.windowEnd
+	if end.Before(lastEnd) {
+		lastEnd = end
+	}
+	for r.secEnd.Before(lastEnd.Add(time.Second)) && r.c.windowStart.Add(time.Duration(r.next)*time.Second).Before(lastEnd) {
+		r.flushSecond()
+	}
+	c := r.c
+	c.mu.Lock()
+	c.finished = append(c.finished, r)
+	// Seconds the others reported, waiting only for this loop, are
+	// complete now.
+	var done []Second
+	for idx, p := range c.pending {
+		if c.isComplete(idx, p) {
+			if s := c.completeLocked(idx, p); s != nil {
+				done = append(done, *s)
+			}
+		}
+	}
+	c.mu.Unlock()
+	if c.progress != nil {
+		for _, s := range done {
+			c.progress(s)
+		}
+	}
+}
+
+// startThreadCPU samples the CPU of the calling thread; loops that lock
+// their OS thread get an exact per-loop busy fraction from it.
+func (r *recorder) startThreadCPU() {
+	r.ruStarted = unix.Getrusage(unix.RUSAGE_THREAD, &r.ruStart) == nil
+}
+
+func (r *recorder) stopThreadCPU(end time.Time) {
+	if !r.ruStarted {
+		return
+	}
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) != nil {
+		return
+	}
+	used := tvDur(ru.Utime) - tvDur(r.ruStart.Utime) + tvDur(ru.Stime) - tvDur(r.ruStart.Stime)
+	if wall := end.Sub(r.c.windowStart); wall > 0 {
+		r.threadBusy = float64(used) / float64(wall)
+	}
+}
+
+func tvDur(tv unix.Timeval) time.Duration {
+	return time.Duration(tv.Sec)*time.Second + time.Duration(tv.Usec)*time.Microsecond
+}
+
+// processCPU is the process's user and system time so far.
+func processCPU() (user, sys time.Duration) {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0, 0
+	}
+	return tvDur(ru.Utime), tvDur(ru.Stime)
+}
+
+// availableCPUs is the number of CPUs this process may run on.
+func availableCPUs() int {
+	var set unix.CPUSet
+	if unix.SchedGetaffinity(0, &set) == nil && set.Count() > 0 {
+		return set.Count()
+	}
+	return runtime.NumCPU()
+}
+
+// result assembles the Result once every recorder has finished.
+func (c *collector) result(o Options, end time.Time) (*Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := &Result{
+		FormatVersion: FormatVersion, Mode: o.Mode, URL: o.URL,
+		Connections: o.Connections, Threads: o.Threads, Close: o.Close, Rate: o.Rate,
+		Start: c.windowStart.Add(-o.Warmup), Warmup: o.Warmup.Seconds(),
+		LatencyKind: ResponseTime, Series: c.series,
+	}
+	slices.SortFunc(r.Series, func(a, b Second) int { return cmp.Compare(a.T, b.T) })
+	if o.Pipeline > 1 {
+		r.Pipeline = o.Pipeline
+	}
+	if o.Mode == Open {
+		r.Pacer = o.Pacer
+	}
+	switch {
+	case o.Mode == Stream:
+		r.LatencyKind = NoLatency
+	case o.Rate > 0:
+		r.LatencyKind = Corrected
+	}
+	windowEnd := c.windowEnd
+	if end.Before(windowEnd) {
+		windowEnd = end
+		r.Interrupted = true
+	}
+	if d := windowEnd.Sub(c.windowStart); d > 0 {
+		r.Duration = d.Seconds()
+	}
+	h := newHistogram()
+	var paced, late int64
+	for _, rec := range c.finished {
+		paced += rec.paced
+		late += rec.late
+		h.Merge(rec.total)
+		r.Requests += rec.requests
+		r.BytesRead += rec.bytesRead
+		r.BytesWritten += rec.bytesWritten
+		r.Errors.add(rec.errors)
+		for code, n := range rec.statuses {
+			if n > 0 {
+				if r.Statuses == nil {
+					r.Statuses = map[int]int{}
+				}
+				r.Statuses[code] += int(n)
+			}
+		}
+		r.Client.Busiest = max(r.Client.Busiest, rec.threadBusy)
+	}
+	r.Client.Hosts = 1
+	if paced > 0 {
+		r.Client.Behind = float64(late) / float64(paced)
+	}
+	if err := r.setHistogram(h); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

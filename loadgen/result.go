@@ -1,0 +1,387 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/sockbench/sockbench/internal/atomicfile"
+)
+
+// FormatVersion is the version of the Result JSON; readers refuse others.
+const FormatVersion = 1
+
+// The latency range every histogram covers, in microseconds, at three
+// significant digits: identical everywhere so any two merge.
+const (
+	histMinUS  = 1
+	histMaxUS  = 60_000_000
+	histDigits = 3
+)
+
+func newHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(histMinUS, histMaxUS, histDigits)
+}
+
+// LatencyKind says what a result's latencies measure.
+type LatencyKind string
+
+const (
+	// ResponseTime: from the moment a request was written (or, with Close,
+	// its connection was opened) to the moment its answer was read.
+	ResponseTime LatencyKind = "response-time"
+	// Corrected: from the moment a paced request was due to be sent, so a
+	// server stall also delays, and shows in, the requests queued behind it
+	// (coordinated-omission correction, wrk2's model).
+	Corrected LatencyKind = "corrected"
+	// NoLatency: stream mode measures throughput only.
+	NoLatency LatencyKind = "none"
+)
+
+// Errors counts failed requests by kind. A request counts once, under the
+// first thing that went wrong with it.
+type Errors struct {
+	Connect   int64 `json:"connect"`
+	Read      int64 `json:"read"`
+	Write     int64 `json:"write"`
+	Timeout   int64 `json:"timeout"`
+	Status    int64 `json:"status"`
+	Malformed int64 `json:"malformed"`
+}
+
+// Total is the number of failed requests.
+func (e Errors) Total() int64 {
+	return e.Connect + e.Read + e.Write + e.Timeout + e.Status + e.Malformed
+}
+
+func (e *Errors) add(o Errors) {
+	e.Connect += o.Connect
+	e.Read += o.Read
+	e.Write += o.Write
+	e.Timeout += o.Timeout
+	e.Status += o.Status
+	e.Malformed += o.Malformed
+}
+
+// Latency summarises a histogram, in microseconds.
+type Latency struct {
+	MinUS    float64 `json:"min_us"`
+	MeanUS   float64 `json:"mean_us"`
+	StdevUS  float64 `json:"stdev_us"`
+	P50US    float64 `json:"p50_us"`
+	P75US    float64 `json:"p75_us"`
+	P90US    float64 `json:"p90_us"`
+	P99US    float64 `json:"p99_us"`
+	P999US   float64 `json:"p99_9_us"`
+	P9999US  float64 `json:"p99_99_us"`
+	MaxUS    float64 `json:"max_us"`
+	Recorded int64   `json:"recorded"`
+}
+
+func summarize(h *hdrhistogram.Histogram) Latency {
+	if h.TotalCount() == 0 {
+		return Latency{}
+	}
+	q := func(p float64) float64 { return float64(h.ValueAtPercentile(p)) }
+	return Latency{
+		MinUS: float64(h.Min()), MeanUS: h.Mean(), StdevUS: h.StdDev(),
+		P50US: q(50), P75US: q(75), P90US: q(90), P99US: q(99), P999US: q(99.9), P9999US: q(99.99),
+		MaxUS: float64(h.Max()), Recorded: h.TotalCount(),
+	}
+}
+
+// Second is one second of the measured window.
+type Second struct {
+	// T is the second's start, in seconds since the window began.
+	T        float64 `json:"t"`
+	Requests int64   `json:"requests"`
+	Errors   int64   `json:"errors"`
+	// Bytes read (closed, open) or written (stream) in this second.
+	Bytes int64   `json:"bytes"`
+	P50US float64 `json:"p50_us"`
+	P99US float64 `json:"p99_us"`
+	MaxUS float64 `json:"max_us"`
+	// Hist is the second's latency histogram, encoded, so that seconds
+	// from several generators merge exactly.
+	Hist string `json:"hist,omitempty"`
+}
+
+// Client is what the generator itself used while it measured.
+type Client struct {
+	UserSeconds float64 `json:"user_seconds"`
+	SysSeconds  float64 `json:"sys_seconds"`
+	// CPUPerRequestUS is the generator's own CPU per answered request.
+	CPUPerRequestUS float64 `json:"cpu_per_request_us"`
+	// Busiest is the largest fraction of the window any one event loop (or,
+	// in open mode, the process per usable CPU) spent on a CPU.
+	Busiest float64 `json:"busiest"`
+	// Behind is the fraction of paced requests that left later than their
+	// schedule (open mode, closed mode with a rate).
+	Behind float64 `json:"behind,omitempty"`
+	Hosts  int     `json:"hosts"`
+}
+
+// SaturationThreshold is the busy fraction above which a generator loop is
+// taken to have been the limit.
+const SaturationThreshold = 0.9
+
+// Result is everything one attack (or a merge of several) measured.
+type Result struct {
+	FormatVersion int         `json:"format_version"`
+	Mode          Mode        `json:"mode"`
+	URL           string      `json:"url"`
+	Connections   int         `json:"connections"`
+	Threads       int         `json:"threads"`
+	Close         bool        `json:"close,omitempty"`
+	Pipeline      int         `json:"pipeline,omitempty"`
+	Rate          float64     `json:"rate,omitempty"`
+	Pacer         Pacer       `json:"pacer,omitempty"`
+	Start         time.Time   `json:"start"`
+	Duration      float64     `json:"duration_seconds"`
+	Warmup        float64     `json:"warmup_seconds"`
+	Interrupted   bool        `json:"interrupted,omitempty"`
+	Requests      int64       `json:"requests"`
+	RequestsPerS  float64     `json:"requests_per_sec"`
+	BytesRead     int64       `json:"bytes_read"`
+	BytesWritten  int64       `json:"bytes_written"`
+	BytesPerS     float64     `json:"bytes_per_sec"`
+	Errors        Errors      `json:"errors"`
+	Statuses      map[int]int `json:"statuses,omitempty"`
+	LatencyKind   LatencyKind `json:"latency_kind"`
+	Latency       Latency     `json:"latency"`
+	// LatencyHistogram is the encoded HdrHistogram of every latency, in µs.
+	LatencyHistogram string   `json:"latency_histogram"`
+	Series           []Second `json:"series"`
+	Client           Client   `json:"client"`
+	// Saturated flags a result where the generator, not the server, was
+	// the limit (a loop busier than SaturationThreshold, or paced requests
+	// leaving late).
+	Saturated bool `json:"saturated"`
+
+	hist *hdrhistogram.Histogram
+}
+
+// Histogram returns the decoded latency histogram.
+func (r *Result) Histogram() (*hdrhistogram.Histogram, error) {
+	if r.hist != nil {
+		return r.hist, nil
+	}
+	if r.LatencyHistogram == "" {
+		r.hist = newHistogram()
+		return r.hist, nil
+	}
+	h, err := hdrhistogram.Decode([]byte(r.LatencyHistogram))
+	if err != nil {
+		return nil, fmt.Errorf("latency histogram does not decode: %w", err)
+	}
+	r.hist = h
+	return h, nil
+}
+
+// setHistogram stores h and everything derived from it.
+func (r *Result) setHistogram(h *hdrhistogram.Histogram) error {
+	enc, err := h.EncodeV2()
+	if err != nil {
+		return fmt.Errorf("encoding the latency histogram: %w", err)
+	}
+	r.hist = h
+	r.LatencyHistogram = string(enc)
+	r.Latency = summarize(h)
+	return nil
+}
+
+// finish derives the rates and the saturation flag from the counts.
+func (r *Result) finish() {
+	if r.Duration > 0 {
+		r.RequestsPerS = float64(r.Requests) / r.Duration
+		r.BytesPerS = float64(r.BytesRead+r.BytesWritten) / r.Duration
+	}
+	if r.Requests > 0 {
+		r.Client.CPUPerRequestUS = (r.Client.UserSeconds + r.Client.SysSeconds) * 1e6 / float64(r.Requests)
+	}
+	r.Saturated = r.Client.Busiest > SaturationThreshold || r.Client.Behind > 0.01
+}
+
+// WriteFile stores r as JSON, atomically: a reader sees the old file or the
+// whole new one, never a part.
+func (r *Result) WriteFile(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, append(data, '\n'))
+}
+
+// WriteHistogramLog stores the latency histogram in HdrHistogram's log
+// format (readable by HdrHistogram's own tools, e.g. HistogramLogProcessor
+// and the online plotter), atomically.
+func (r *Result) WriteHistogramLog(path string) error {
+	h, err := r.Histogram()
+	if err != nil {
+		return err
+	}
+	var buf bytesBuffer
+	w := hdrhistogram.NewHistogramLogWriter(&buf)
+	if err := w.OutputLogFormatVersion(); err != nil {
+		return err
+	}
+	start := r.Start.UnixMilli()
+	if err := w.OutputStartTime(start); err != nil {
+		return err
+	}
+	if err := w.OutputLegend(); err != nil {
+		return err
+	}
+	h.SetStartTimeMs(start + int64(r.Warmup*1000))
+	h.SetEndTimeMs(start + int64((r.Warmup+r.Duration)*1000))
+	h.SetTag(string(r.LatencyKind))
+	if err := w.OutputIntervalHistogram(h); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, buf.b)
+}
+
+type bytesBuffer struct{ b []byte }
+
+func (w *bytesBuffer) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// ReadFile reads a Result written by WriteFile, checking that it is whole
+// and of this version.
+func ReadFile(path string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) && syn.Offset >= int64(len(data)) || err.Error() == "unexpected end of JSON input" {
+			return nil, fmt.Errorf("%s is truncated: it ends after %d bytes in the middle of a value", path, len(data))
+		}
+		return nil, fmt.Errorf("%s is not a sockbench attack result: %v", path, err)
+	}
+	if r.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("%s has format version %d; this sockbench reads version %d", path, r.FormatVersion, FormatVersion)
+	}
+	if _, err := r.Histogram(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Merge combines results of attacks that ran at the same time against the
+// same target (the generators of a distributed run): counts add,
+// histograms merge, seconds line up by wall-clock time, and the window is
+// the longest of them. Percentiles are recomputed from the merged
+// histograms, never averaged.
+func Merge(results ...*Result) (*Result, error) {
+	if len(results) == 0 {
+		return nil, errors.New("merge: no results")
+	}
+	first := results[0]
+	m := &Result{
+		FormatVersion: FormatVersion, Mode: first.Mode, URL: first.URL, Close: first.Close,
+		Pipeline: first.Pipeline, Pacer: first.Pacer, Start: first.Start, Warmup: first.Warmup,
+		LatencyKind: first.LatencyKind,
+	}
+	h := newHistogram()
+	type sec struct {
+		s Second
+		h *hdrhistogram.Histogram
+	}
+	secs := map[int64]*sec{}
+	for i, r := range results {
+		if r.Mode != first.Mode || r.LatencyKind != first.LatencyKind {
+			return nil, fmt.Errorf("merge: result %d is a %s/%s attack, result 1 a %s/%s one", i+1, r.Mode, r.LatencyKind, first.Mode, first.LatencyKind)
+		}
+		rh, err := r.Histogram()
+		if err != nil {
+			return nil, fmt.Errorf("merge: result %d: %w", i+1, err)
+		}
+		h.Merge(rh)
+		if r.Start.Before(m.Start) {
+			m.Start = r.Start
+		}
+		m.Duration = math.Max(m.Duration, r.Duration)
+		m.Connections += r.Connections
+		m.Threads += r.Threads
+		m.Rate += r.Rate
+		m.Interrupted = m.Interrupted || r.Interrupted
+		m.Requests += r.Requests
+		m.BytesRead += r.BytesRead
+		m.BytesWritten += r.BytesWritten
+		m.Errors.add(r.Errors)
+		for code, n := range r.Statuses {
+			if m.Statuses == nil {
+				m.Statuses = map[int]int{}
+			}
+			m.Statuses[code] += n
+		}
+		m.Client.UserSeconds += r.Client.UserSeconds
+		m.Client.SysSeconds += r.Client.SysSeconds
+		m.Client.Busiest = math.Max(m.Client.Busiest, r.Client.Busiest)
+		m.Client.Behind = math.Max(m.Client.Behind, r.Client.Behind)
+		m.Client.Hosts += max(r.Client.Hosts, 1)
+		windowStart := r.Start.Add(time.Duration(r.Warmup * float64(time.Second))).Unix()
+		for _, s := range r.Series {
+			key := windowStart + int64(s.T)
+			e := secs[key]
+			if e == nil {
+				e = &sec{h: newHistogram()}
+				secs[key] = e
+			}
+			e.s.Requests += s.Requests
+			e.s.Errors += s.Errors
+			e.s.Bytes += s.Bytes
+			if s.Hist != "" {
+				sh, err := hdrhistogram.Decode([]byte(s.Hist))
+				if err != nil {
+					return nil, fmt.Errorf("merge: result %d second %g: histogram does not decode: %w", i+1, s.T, err)
+				}
+				e.h.Merge(sh)
+			}
+		}
+	}
+	if err := m.setHistogram(h); err != nil {
+		return nil, err
+	}
+	keys := make([]int64, 0, len(secs))
+	for k := range secs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		e := secs[k]
+		e.s.T = float64(k - keys[0])
+		if err := e.s.setHistogram(e.h); err != nil {
+			return nil, err
+		}
+		m.Series = append(m.Series, e.s)
+	}
+	m.finish()
+	return m, nil
+}
+
+func (s *Second) setHistogram(h *hdrhistogram.Histogram) error {
+	if h.TotalCount() == 0 {
+		return nil
+	}
+	enc, err := h.EncodeV2()
+	if err != nil {
+		return err
+	}
+	s.Hist = string(enc)
+	s.P50US = float64(h.ValueAtPercentile(50))
+	s.P99US = float64(h.ValueAtPercentile(99))
+	s.MaxUS = float64(h.Max())
+	return nil
+}

@@ -1,0 +1,135 @@
+package loadgen
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// recorded builds a result the way an engine does: through a collector and
+// one recorder per loop, from latencies the test knows.
+func recorded(t *testing.T, start time.Time, perLoop ...[]time.Duration) *Result {
+	t.Helper()
+	col := newCollector(start, 2*time.Second, nil)
+	recs := make([]*recorder, len(perLoop))
+	for i := range recs {
+		recs[i] = col.recorder()
+	}
+	for i, lats := range perLoop {
+		for j, d := range lats {
+			// Spread the samples over the two seconds of the window.
+			at := start.Add(time.Duration(j) * 2 * time.Second / time.Duration(len(lats)))
+			recs[i].tick(at)
+			recs[i].success(at, d, 200, 100)
+		}
+		recs[i].finish(start.Add(2 * time.Second))
+	}
+	r, err := col.result(Options{Mode: Closed, URL: "http://x/", Pipeline: 1}, start.Add(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.finish()
+	return r
+}
+
+func uniform(n int, from, step time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = from + time.Duration(i)*step
+	}
+	return out
+}
+
+func TestPercentilesAreExactWithinThreeDigits(t *testing.T) {
+	// 1000 latencies of 1..1000 ms: the true p50 is 500 ms, p99 990 ms.
+	r := recorded(t, time.Now(), uniform(1000, time.Millisecond, time.Millisecond))
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"p50", r.Latency.P50US, 500e3}, {"p90", r.Latency.P90US, 900e3},
+		{"p99", r.Latency.P99US, 990e3}, {"max", r.Latency.MaxUS, 1000e3}, {"min", r.Latency.MinUS, 1e3},
+	} {
+		if d := (c.got - c.want) / c.want; d < -0.001 || d > 0.001 {
+			t.Errorf("%s = %.0fµs, want %.0fµs within 0.1%%", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestMergeAddsCountsAndMergesHistograms(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	a := recorded(t, start, uniform(500, time.Millisecond, 0))
+	b := recorded(t, start, uniform(1500, 10*time.Millisecond, 0), uniform(1000, 10*time.Millisecond, 0))
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Requests != 3000 || m.Latency.Recorded != 3000 || m.Client.Hosts != 2 {
+		t.Fatalf("merged %d requests, %d latencies over %d hosts; want 3000, 3000, 2", m.Requests, m.Latency.Recorded, m.Client.Hosts)
+	}
+	// 500 fast and 2500 slow: the merged p10 is fast, the p50 slow —
+	// which averaging the two results' percentiles would get wrong.
+	h, _ := m.Histogram()
+	if h.ValueAtPercentile(10) > 1100 || h.ValueAtPercentile(50) < 9900 {
+		t.Errorf("merged p10 %dµs, p50 %dµs", h.ValueAtPercentile(10), h.ValueAtPercentile(50))
+	}
+	if len(m.Series) != 2 || m.Series[0].Requests+m.Series[1].Requests != 3000 {
+		t.Errorf("merged series %v", seriesTs(m.Series))
+	}
+	if _, err := Merge(a, &Result{Mode: Stream, LatencyKind: NoLatency}); err == nil {
+		t.Error("merging a closed-loop and a stream result succeeded")
+	}
+}
+
+func TestResultFilesRoundTripAndBadFilesAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	r := recorded(t, time.Now(), uniform(100, time.Millisecond, time.Microsecond))
+	path := filepath.Join(dir, "r.json")
+	if err := r.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Requests != 100 || back.Latency != r.Latency {
+		t.Errorf("read back %d requests, latency %+v; wrote %d, %+v", back.Requests, back.Latency, r.Requests, r.Latency)
+	}
+	data, _ := os.ReadFile(path)
+	for name, content := range map[string]string{
+		"truncated.json": string(data[:len(data)/2]),
+		"foreign.json":   `{"hello": "world"}`,
+		"notjson.json":   "requests: 5",
+		"badhist.json":   strings.Replace(string(data), `"latency_histogram": "HIST`, `"latency_histogram": "XIST`, 1),
+	} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		if _, err := ReadFile(p); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("%s: err = %v, want an error naming the file", name, err)
+		}
+	}
+}
+
+func TestHistogramLogIsReadableByHdrHistogram(t *testing.T) {
+	r := recorded(t, time.Now(), uniform(200, time.Millisecond, time.Millisecond))
+	path := filepath.Join(t.TempDir(), "r.hlog")
+	if err := r.WriteHistogramLog(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hdrhistogram.NewHistogramLogReader(bytes.NewReader(data)).NextIntervalHistogram()
+	if err != nil || h == nil {
+		t.Fatalf("log does not read back: %v", err)
+	}
+	if h.TotalCount() != 200 || h.Max() != int64(r.Latency.MaxUS) {
+		t.Errorf("log histogram: %d values, max %d; want 200, %.0f", h.TotalCount(), h.Max(), r.Latency.MaxUS)
+	}
+}

@@ -1,0 +1,47 @@
+package loadgen
+
+import (
+	"context"
+	"net/url"
+	"time"
+)
+
+// An engine drives the load of one mode. It makes every recorder it will
+// use (col.recorder) before any of them records, returns when the window
+// has ended or ctx is done, and by then has called finish on each.
+type engine func(ctx context.Context, o Options, target *url.URL, col *collector) error
+
+var engines = map[Mode]engine{}
+
+// Run carries out one attack and returns what it measured. Cancelling ctx
+// (Ctrl-C) ends the attack early; Run then still returns the result of the
+// time measured so far, marked Interrupted, and a nil error. An error means
+// the attack could not run at all: bad options, or a target that refuses
+// every connection.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	o, target, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	windowStart := time.Now().Add(o.Warmup)
+	col := newCollector(windowStart, o.Duration, o.Progress)
+	cpuUser, cpuSys := processCPU()
+	if err := engines[o.Mode](ctx, o, target, col); err != nil {
+		return nil, err
+	}
+	end := time.Now()
+	user, sys := processCPU()
+	r, err := col.result(o, end)
+	if err != nil {
+		return nil, err
+	}
+	// Warm-up is excluded from the generator's CPU by scaling: the
+	// engines' work per second is the same before and inside the window.
+	if total := end.Sub(windowStart.Add(-o.Warmup)); total > 0 && r.Duration > 0 {
+		share := r.Duration / total.Seconds()
+		r.Client.UserSeconds = (user - cpuUser).Seconds() * share
+		r.Client.SysSeconds = (sys - cpuSys).Seconds() * share
+	}
+	r.finish()
+	return r, nil
+}
