@@ -311,7 +311,7 @@ func (l *closedLoop) next(c *cconn, now time.Time) {
 // send writes the next request batch, opening a connection first if the
 // connection has none.
 func (l *closedLoop) send(c *cconn, now time.Time) {
-	if l.quota > 0 && l.sent >= l.quota {
+	if l.quota > 0 && l.sent >= l.quota || !now.Before(l.rec.c.windowEnd) {
 		c.state = csIdle
 		return
 	}

@@ -14,7 +14,7 @@ import (
 // the limit.
 func (r *Result) WriteSummary(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s test @ %s\n", fmtSeconds(r.Duration), r.Mode, r.URL)
+	fmt.Fprintf(&b, "%s of %s load @ %s\n", fmtSeconds(r.Duration), r.Mode, r.URL)
 	switch r.Mode {
 	case Stream:
 		fmt.Fprintf(&b, "  %d threads and %d connections, writing raw TCP\n", r.Threads, r.Connections)

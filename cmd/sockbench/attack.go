@@ -91,6 +91,9 @@ when it ran but had errors, 2 when it could not run.`,
 			}
 			ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Like wrk, say what starts before the wait; only now is
+			// Ctrl-C handled.
+			fmt.Fprintf(cmd.OutOrStdout(), "Running %s %s test @ %s\n", o.Duration, mode, o.URL)
 			r, err := loadgen.Run(ctx, o)
 			if o.Progress != nil {
 				fmt.Fprint(errw, "\r"+strings.Repeat(" ", 72)+"\r")

@@ -328,28 +328,47 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
-			cmd := exec.Command(binPath, c.args...)
-			done := make(chan struct{})
-			var out []byte
-			var err error
-			go func() { out, err = cmd.CombinedOutput(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-				t.Fatalf("still running after 10s; output:\n%s", out)
-			}
-			ee, ok := err.(*exec.ExitError)
-			if !ok || ee.ExitCode() != 2 {
-				t.Fatalf("exit %v, want status 2; output:\n%s", err, out)
-			}
-			if !strings.Contains(string(out), c.want) {
-				t.Fatalf("output does not say %q:\n%s", c.want, out)
-			}
-			if strings.Contains(string(out), "panic") {
-				t.Fatalf("panicked:\n%s", out)
-			}
+			wantUsageError(t, c.want, c.args...)
 		})
+	}
+}
+
+// runCLI runs sockbench with args, bounded in time, and returns its
+// combined output and exit status.
+func runCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%v still running after 20s; output:\n%s", args, out)
+	}
+	if strings.Contains(string(out), "panic") {
+		t.Fatalf("%v panicked:\n%s", args, out)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// wantUsageError checks that sockbench refuses args with status 2 and a
+// message that says want.
+func wantUsageError(t *testing.T, want string, args ...string) {
+	t.Helper()
+	out, code := runCLI(t, args...)
+	if code != 2 {
+		t.Fatalf("exit %d, want status 2; output:\n%s", code, out)
+	}
+	if !strings.Contains(out, want) {
+		t.Fatalf("output does not say %q:\n%s", want, out)
 	}
 }

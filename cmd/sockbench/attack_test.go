@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/servers"
+)
+
+func TestAttackPrintsAndWritesItsResult(t *testing.T) {
+	srv := startServe(t, "epoll")
+	dir := t.TempDir()
+	out, code := runCLI(t, "attack", "http://"+srv.addr+"/", "-c", "4", "-t", "1", "-d", "1s",
+		"-o", filepath.Join(dir, "r.json"), "--hist-log", filepath.Join(dir, "r.hlog"))
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"Running 1s closed test @ http://" + srv.addr, "4 connections", "measured response times", "Latency Distribution", "99.99%", "Requests/sec:", "Generator CPU:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	r, err := loadgen.ReadFile(filepath.Join(dir, "r.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.stop(t)
+	var st servers.Stats
+	data, err := os.ReadFile(srv.stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	// The server also answered the requests in flight when the window
+	// closed, at most one per connection.
+	if r.Requests == 0 || int64(st.Requests) < r.Requests || int64(st.Requests) > r.Requests+4 {
+		t.Errorf("attack counted %d requests, the server %d", r.Requests, st.Requests)
+	}
+	hlog, err := os.ReadFile(filepath.Join(dir, "r.hlog"))
+	if err != nil || !bytes.HasPrefix(hlog, []byte("#[")) {
+		t.Errorf("histogram log missing or not in HdrHistogram's format: %v %.40q", err, hlog)
+	}
+}
+
+func TestAttackStopsOnCtrlCAndKeepsTheResult(t *testing.T) {
+	srv := startServe(t, "epoll")
+	res := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command(binPath, "attack", "http://"+srv.addr+"/", "-c", "2", "-d", "1m", "-o", res)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	// The attack announces itself once it handles Ctrl-C.
+	br := bufio.NewReader(stdout)
+	line, err := br.ReadString('\n')
+	if !strings.HasPrefix(line, "Running 1m0s closed test @ ") {
+		t.Fatalf("first line %q (%v), want the Running line", line, err)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	copied := make(chan struct{})
+	go func() { out.ReadFrom(br); close(copied) }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		<-copied
+		if err != nil {
+			t.Fatalf("attack exited with %v after Ctrl-C:\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("attack still running 10s after Ctrl-C:\n%s", out.String())
+	}
+	r, err := loadgen.ReadFile(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Interrupted || r.Duration >= 30 || !strings.Contains(out.String(), "Interrupted") {
+		t.Errorf("result interrupted=%v after %.1fs; output:\n%s", r.Interrupted, r.Duration, out.String())
+	}
+}
+
+func TestAttackUsageErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"accepts 1 arg", []string{"attack"}},
+		{"unknown flag: --nope", []string{"attack", "http://127.0.0.1:1/", "--nope"}},
+		{`mode "fast"`, []string{"attack", "http://127.0.0.1:1/", "--mode", "fast"}},
+		{"open mode needs --rate", []string{"attack", "http://127.0.0.1:1/", "--mode", "open"}},
+		{"cannot pipeline", []string{"attack", "http://127.0.0.1:1/", "--close", "--pipeline", "2"}},
+		{`header "X-Broken"`, []string{"attack", "http://127.0.0.1:1/", "-H", "X-Broken"}},
+		{"https is not supported", []string{"attack", "https://127.0.0.1:1/"}},
+		{"threads 3 exceed connections 2", []string{"attack", "http://127.0.0.1:1/", "-c", "2", "-t", "3"}},
+		{"nothing accepts connections at " + closed, []string{"attack", "http://" + closed + "/", "-d", "1s"}},
+	} {
+		t.Run(c.want, func(t *testing.T) { wantUsageError(t, c.want, c.args...) })
+	}
+}
