@@ -133,3 +133,23 @@ func TestHistogramLogIsReadableByHdrHistogram(t *testing.T) {
 		t.Errorf("log histogram: %d values, max %d; want 200, %.0f", h.TotalCount(), h.Max(), r.Latency.MaxUS)
 	}
 }
+
+// Memory must not grow with a run's length: recording a request allocates
+// nothing, and a second's histogram is recycled once it is merged.
+func TestRecordingAllocatesNothing(t *testing.T) {
+	start := time.Now()
+	col := newCollector(start, time.Hour, nil)
+	rec := col.recorder()
+	at := start
+	allocs := testing.AllocsPerRun(10000, func() {
+		at = at.Add(100 * time.Microsecond)
+		rec.tick(at)
+		rec.success(at, 250*time.Microsecond, 200, 400)
+	})
+	if allocs != 0 {
+		t.Errorf("%.2f allocations per recorded request, want 0", allocs)
+	}
+	if len(col.pending) > 1 || len(col.free) > 1 {
+		t.Errorf("%d seconds pending and %d histograms idle after %d seconds: not recycled", len(col.pending), len(col.free), len(col.series))
+	}
+}
