@@ -104,10 +104,19 @@ func namesLocked() []string {
 	return names
 }
 
+// Validate checks opts against the model's knobs without starting
+// anything, so a run configuration can be refused before anything runs.
+func (m Model) Validate(opts Options) error {
+	if err := opts.validate(m); err != nil {
+		return fmt.Errorf("%s server: %w", m.Name, err)
+	}
+	return nil
+}
+
 // Start validates opts against the model's knobs and creates the server.
 func (m Model) Start(opts Options) (Server, error) {
-	if err := opts.validate(m); err != nil {
-		return nil, fmt.Errorf("%s server: %w", m.Name, err)
+	if err := m.Validate(opts); err != nil {
+		return nil, err
 	}
 	s, err := m.New(opts.withDefaults())
 	if err != nil {

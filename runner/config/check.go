@@ -1,0 +1,252 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/verify"
+)
+
+// Defaults of the server lifecycle.
+const (
+	DefaultStartTimeout = Duration(10 * time.Second)
+	DefaultStopTimeout  = Duration(5 * time.Second)
+)
+
+// Defaults of the load parameters where the runner's differ from, or are
+// not, loadgen's: a benchmark wants a warm-up, and verify's page is "/".
+const (
+	DefaultWarmup = Duration(2 * time.Second)
+	DefaultPath   = "/"
+)
+
+func parseCPUs(text string) ([]int, error) {
+	cpus, err := affinity.ParseCPUList(text)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a CPU list such as 0, 1-3 or 0,2: %v", text, err)
+	}
+	return cpus, nil
+}
+
+// cpus resolves the CPU sets: by default the server gets the first online
+// CPU and the load generator the others.
+func (b *builder) cpus() CPUs {
+	c := b.cfg.CPUs
+	online, err := affinity.Online()
+	if err != nil {
+		b.problem("cpus", "cannot read the online CPUs: %v", err)
+		return c
+	}
+	if c.Server.CPUs == nil {
+		c.Server = CPUList{Text: affinity.FormatCPUList(online[:1]), CPUs: online[:1]}
+	}
+	if c.Load.CPUs == nil {
+		rest := online[1:]
+		if len(rest) == 0 {
+			rest = online
+		}
+		c.Load = CPUList{Text: affinity.FormatCPUList(rest), CPUs: rest}
+	}
+	for _, l := range []struct {
+		path string
+		cpus []int
+	}{{"cpus.server", c.Server.CPUs}, {"cpus.load", c.Load.CPUs}} {
+		for _, cpu := range l.cpus {
+			if !slices.Contains(online, cpu) {
+				b.problem(l.path, "CPU %d is not online (online: %s)", cpu, affinity.FormatCPUList(online))
+				break
+			}
+		}
+	}
+	return c
+}
+
+func (b *builder) verifyOptions(path string, v Verify) {
+	if b.given(path+".timeout") && v.Timeout <= 0 {
+		b.problem(path+".timeout", "%v: must be positive", v.Timeout)
+	}
+	for i, name := range v.Skip {
+		if !slices.Contains(verify.Cases(), name) {
+			b.problem(index(path+".skip", i), "%q is not a verify case (cases: %s)", name, strings.Join(verify.Cases(), ", "))
+		}
+	}
+}
+
+// checkParam checks one value of a parameter on its own; combinations are
+// checked per cell by checkLoad and the servers' own rules.
+func (b *builder) checkParam(p param, v any, path string) {
+	bad := func(format string, args ...any) { b.problem(path, format, args...) }
+	atLeast := func(n int64, min int64) {
+		if n < min {
+			bad("%d: at least %d", n, min)
+		}
+	}
+	switch p.name {
+	case "mode":
+		if !slices.Contains(loadgen.Modes, loadgen.Mode(v.(string))) {
+			bad("%q: want one of %s", v, joinModes(loadgen.Modes))
+		}
+	case "pacer":
+		if !slices.Contains(loadgen.Pacers, loadgen.Pacer(v.(string))) {
+			bad("%q: want one of %s", v, joinModes(loadgen.Pacers))
+		}
+	case "connections", "threads", "pipeline", "chunk_size", "listeners", "loops", "gomaxprocs", "workers":
+		atLeast(int64(v.(int)), 1)
+	case "backlog", "accept_batch":
+		atLeast(int64(v.(int)), 0)
+	case "max_requests":
+		atLeast(v.(int64), 1)
+	case "status":
+		if s := v.(int); s < 100 || s > 599 {
+			bad("%d is not an HTTP status code", s)
+		}
+	case "rate", "rate_to", "amplitude":
+		if v.(float64) < 0 {
+			bad("%g: must not be negative", v)
+		}
+	case "duration", "timeout", "period":
+		if d := v.(Duration); d <= 0 {
+			bad("%v: must be positive", d)
+		}
+	case "warmup":
+		if d := v.(Duration); d < 0 {
+			bad("%v: must not be negative", d)
+		}
+	case "method":
+		if m := v.(string); m == "" || strings.ContainsAny(m, " \t\r\n") {
+			bad("%q is not an HTTP method", m)
+		}
+	case "path":
+		if s := v.(string); !strings.HasPrefix(s, "/") || strings.ContainsAny(s, " \t\r\n") {
+			bad("%q: a path starts with / and has no spaces", s)
+		}
+	case "headers":
+		for i, h := range v.([]string) {
+			if _, err := loadgen.ParseHeader(h); err != nil {
+				b.problem(index(path, i), "%v", err)
+			}
+		}
+	case "rearm", "handler", "body":
+		// The registry knows the valid names; a model-free check finds
+		// a bad one even when only external servers use the knob.
+		if err := anyModel.Validate(Knobs{}.set(p, v).Options()); err != nil {
+			bad("%s", strings.TrimPrefix(err.Error(), "any server: "))
+		}
+	}
+}
+
+// anyModel has every knob, so validating against it checks values only.
+var anyModel = servers.Model{Name: "any", Knobs: []servers.Knob{servers.KnobLoops, servers.KnobAcceptBatch, servers.KnobRearm, servers.KnobWorkers}}
+
+func (k Knobs) set(p param, v any) Knobs {
+	var l Load
+	p.set(&l, &k, v)
+	return k
+}
+
+func joinModes[T ~string](ms []T) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ", ")
+}
+
+// resolveLoad fills in the defaults of every parameter not given.
+func resolveLoad(l Load, given func(name string) bool, loadCPUs int) Load {
+	if l.Mode == "" {
+		l.Mode = string(loadgen.Closed)
+	}
+	if !given("keep_alive") {
+		l.KeepAlive = true
+	}
+	if l.Connections == 0 {
+		l.Connections = loadgen.DefaultConnections
+	}
+	if l.Threads == 0 {
+		// loadgen's own default, made explicit for the manifest.
+		l.Threads = max(1, min(loadCPUs, l.Connections))
+	}
+	if l.Pipeline == 0 {
+		l.Pipeline = 1
+	}
+	if l.Duration == 0 {
+		l.Duration = Duration(loadgen.DefaultDuration)
+	}
+	if !given("warmup") {
+		l.Warmup = DefaultWarmup
+	}
+	if l.Timeout == 0 {
+		l.Timeout = Duration(loadgen.DefaultTimeout)
+	}
+	if l.Method == "" {
+		l.Method = "GET"
+	}
+	if l.Path == "" {
+		l.Path = DefaultPath
+	}
+	if l.Status == 0 {
+		l.Status = loadgen.DefaultStatus
+	}
+	switch loadgen.Mode(l.Mode) {
+	case loadgen.Open:
+		if l.Pacer == "" {
+			l.Pacer = string(loadgen.PacerConstant)
+		}
+	case loadgen.Stream:
+		if l.ChunkSize == 0 {
+			l.ChunkSize = loadgen.DefaultChunkSize
+		}
+	}
+	return l
+}
+
+// checkLoad finds a combination of load parameters the engines cannot run
+// (or that would be silently ignored) and names the parameter to change.
+// loadgen checks the same when an attack starts; here it is checked for
+// every cell before the first one runs.
+func checkLoad(l Load, given func(name string) bool) (field, msg string) {
+	mode := loadgen.Mode(l.Mode)
+	switch {
+	case l.Threads > l.Connections && mode != loadgen.Open:
+		return "threads", fmt.Sprintf("threads %d exceed connections %d: every event loop needs a connection", l.Threads, l.Connections)
+	case l.Pipeline > 1 && !l.KeepAlive:
+		return "pipeline", fmt.Sprintf("pipeline %d with keep_alive false: a connection that closes after one answer cannot pipeline", l.Pipeline)
+	case l.Pipeline > 1 && l.Rate > 0:
+		return "pipeline", fmt.Sprintf("pipeline %d with rate %g: paced requests leave one at a time; choose one", l.Pipeline, l.Rate)
+	case mode == loadgen.Open && l.Rate == 0:
+		return "mode", "open mode needs a rate: it sends at a set rate whatever the server does"
+	case mode == loadgen.Stream && l.Rate > 0:
+		return "rate", "stream mode writes raw bytes as fast as it can; a rate does not apply"
+	case mode == loadgen.Stream && l.Pipeline > 1:
+		return "pipeline", "stream mode writes raw bytes; pipelining does not apply"
+	case mode == loadgen.Stream && !l.KeepAlive:
+		return "keep_alive", "stream mode keeps its connections open; keep_alive false does not apply"
+	case mode != loadgen.Stream && given("chunk_size"):
+		return "chunk_size", "chunk_size applies to stream mode only"
+	}
+	if mode != loadgen.Open {
+		for _, f := range []string{"pacer", "rate_to", "amplitude", "period"} {
+			if given(f) {
+				return f, "pacers shape open-mode rates; set mode: open"
+			}
+		}
+		return "", ""
+	}
+	switch loadgen.Pacer(l.Pacer) {
+	case loadgen.PacerLinear:
+		if l.RateTo == 0 {
+			return "pacer", "the linear pacer needs rate_to, the rate it ramps to"
+		}
+	case loadgen.PacerSine:
+		if l.Period <= 0 || l.Amplitude == 0 || l.Amplitude > l.Rate {
+			return "pacer", "the sine pacer needs period > 0 and 0 < amplitude <= rate"
+		}
+	}
+	return "", ""
+}

@@ -1,0 +1,269 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+)
+
+// Plan is a configuration checked and expanded: everything a run
+// executes, in a form the results manifest stores, so that a run can be
+// resumed from its manifest alone.
+type Plan struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Output is the folder the run's own folder is created in.
+	Output      string `json:"output"`
+	Repetitions int    `json:"repetitions"`
+	CPUs        CPUs   `json:"cpus"`
+	LoadFrom    string `json:"load_from"`
+	// Axes are "server" and then the matrix axes, in the order written.
+	Axes []string `json:"axes"`
+	// Cells are in run order within a round: the server axis varies
+	// fastest, so cells that differ only in the server run side by side.
+	Cells        []Cell    `json:"cells"`
+	Calibrate    Calibrate `json:"calibrate"`
+	StartTimeout Duration  `json:"start_timeout"`
+	StopTimeout  Duration  `json:"stop_timeout"`
+}
+
+// Cell is one point of the matrix with every setting resolved.
+type Cell struct {
+	ID string `json:"id"`
+	// Axes holds the cell's value on every axis, as text.
+	Axes   map[string]string `json:"axes"`
+	Server Server            `json:"server"`
+	Load   Load              `json:"load"`
+}
+
+// Server is a cell's server: a built-in model (Model set) or an external
+// command (Command set).
+type Server struct {
+	Name  string `json:"name"`
+	Model string `json:"model,omitempty"`
+	// Knobs are the knobs set for this cell: serve flags for a built-in
+	// model, placeholder values for an external command.
+	Knobs   Knobs             `json:"knobs"`
+	Command []string          `json:"command,omitempty"`
+	URL     string            `json:"url,omitempty"`
+	Ready   Ready             `json:"ready"`
+	Files   map[string]string `json:"files,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	Verify  Verify            `json:"verify"`
+}
+
+// External reports whether the server is an external command.
+func (s Server) External() bool { return len(s.Command) > 0 }
+
+// LoadFile reads, checks and expands the configuration file at path.
+func LoadFile(path string) (*Plan, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse checks and expands a configuration; file names it in problems.
+func Parse(file string, data []byte) (*Plan, error) {
+	ps := &problems{file: file}
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		var ye yaml.Error
+		if errors.As(err, &ye) && ye.GetToken() != nil {
+			ps.add(ye.GetToken().Position.Line, "", "YAML syntax: %s", ye.GetMessage())
+			return nil, ps.err()
+		}
+		return nil, fmt.Errorf("%s: YAML syntax: %v", file, err)
+	}
+	var docs []ast.Node
+	for _, doc := range f.Docs {
+		if doc.Body != nil {
+			docs = append(docs, doc.Body)
+		}
+	}
+	switch {
+	case len(docs) == 0:
+		ps.add(1, "", "the configuration is empty")
+		return nil, ps.err()
+	case len(docs) > 1:
+		ps.add(lineOf(docs[1]), "", "a configuration is one YAML document; this file has %d", len(docs))
+		return nil, ps.err()
+	}
+	d := &decoder{problems: ps, lines: map[string]int{}, anchors: map[string]ast.Node{}}
+	var cfg Config
+	d.decode(docs[0], reflect.ValueOf(&cfg).Elem(), "")
+	if ps.err() != nil {
+		return nil, ps.err()
+	}
+	b := &builder{decoder: d, cfg: &cfg, file: file}
+	plan := b.build()
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// builder checks a decoded configuration and expands it.
+type builder struct {
+	*decoder
+	cfg  *Config
+	file string
+	// perCell and cellOrder collect the problems found in cells.
+	perCell   map[string]*cellProblem
+	cellOrder []string
+}
+
+// given reports whether the configuration gave a value at path.
+func (b *builder) given(path string) bool {
+	_, ok := b.lines[path]
+	return ok
+}
+
+// line is the line of path, or of the nearest enclosing value given.
+func (b *builder) line(path string) int {
+	for {
+		if l, ok := b.lines[path]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			return 1
+		}
+		path = path[:i]
+	}
+}
+
+func (b *builder) problem(path, format string, args ...any) {
+	b.add(b.line(path), path, format, args...)
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func (b *builder) build() *Plan {
+	cfg := b.cfg
+	p := &Plan{
+		Name: cfg.Name, Description: cfg.Description, Output: cfg.Output, Repetitions: cfg.Repetitions,
+		LoadFrom: cfg.LoadFrom, Calibrate: cfg.Calibrate, StartTimeout: cfg.StartTimeout, StopTimeout: cfg.StopTimeout,
+	}
+	switch {
+	case !b.given("version"):
+		b.problem("version", "missing; this sockbench reads version %d (add \"version: %d\")", Version, Version)
+	case cfg.Version != Version:
+		b.problem("version", "version %d is not one this sockbench reads (it reads %d)", cfg.Version, Version)
+	}
+	if p.Name == "" {
+		p.Name = strings.TrimSuffix(filepath.Base(b.file), filepath.Ext(b.file))
+	}
+	if !nameRE.MatchString(p.Name) {
+		b.problem("name", "%q: a name is letters, digits, '.', '_' and '-' (it becomes part of the run id)", p.Name)
+	}
+	if p.Output == "" {
+		p.Output = "results"
+	}
+	if !b.given("repetitions") {
+		p.Repetitions = DefaultRepetitions
+	} else if p.Repetitions < 1 {
+		b.problem("repetitions", "%d: at least 1", p.Repetitions)
+	}
+	switch cfg.LoadFrom {
+	case "", "local":
+		p.LoadFrom = "local"
+	case "agents":
+		b.problem("load_from", "agents on other machines are not implemented yet; use local")
+	default:
+		b.problem("load_from", "%q: want local", cfg.LoadFrom)
+	}
+	p.CPUs = b.cpus()
+	b.timeouts(p)
+	b.verifyOptions("verify", cfg.Verify)
+	if cfg.Calibrate.Requests == 0 {
+		p.Calibrate.Requests = DefaultCalibrationRequests
+	} else if cfg.Calibrate.Requests < 1 {
+		b.problem("calibrate.requests", "%d: at least 1", cfg.Calibrate.Requests)
+	}
+	for _, pr := range params {
+		path := b.fixedPath(pr)
+		if b.given(path) {
+			b.checkParam(pr, pr.get(&cfg.Load, &cfg.Knobs), path)
+		}
+	}
+	srvs := b.servers()
+	axes := b.matrix()
+	p.Axes = append([]string{ServerAxis}, axisNames(axes)...)
+	if len(b.list) > 0 {
+		return p
+	}
+	p.Cells = b.expand(axes, srvs, p.CPUs)
+	return p
+}
+
+// Defaults of the run-level settings; configs/README.md repeats them.
+const (
+	DefaultRepetitions         = 3
+	DefaultCalibrationRequests = 5000
+)
+
+func axisNames(axes Matrix) []string {
+	names := make([]string, len(axes))
+	for i, a := range axes {
+		names[i] = a.Name
+	}
+	return names
+}
+
+// fixedPath is where a parameter is fixed for every cell: under load or
+// under knobs.
+func (b *builder) fixedPath(p param) string {
+	if p.knob {
+		return "knobs." + p.name
+	}
+	return "load." + p.name
+}
+
+func (b *builder) timeouts(p *Plan) {
+	for _, t := range []struct {
+		name string
+		v    *Duration
+		def  Duration
+	}{{"start_timeout", &p.StartTimeout, DefaultStartTimeout}, {"stop_timeout", &p.StopTimeout, DefaultStopTimeout}} {
+		switch {
+		case !b.given(t.name):
+			*t.v = t.def
+		case *t.v <= 0:
+			b.problem(t.name, "%v: must be positive", *t.v)
+		}
+	}
+}
+
+// matrix checks the axes: each varies something not fixed elsewhere and
+// has distinct values.
+func (b *builder) matrix() Matrix {
+	var axes Matrix
+	for _, ax := range b.cfg.Matrix {
+		path := "matrix." + ax.Name
+		pr, _ := lookupParam(ax.Name)
+		if fixed := b.fixedPath(pr); b.given(fixed) {
+			b.problem(path, "also fixed at %s (line %d); give it in one place", fixed, b.line(fixed))
+			continue
+		}
+		seen := map[string]bool{}
+		for _, v := range ax.Values {
+			if seen[v.Text] {
+				b.problem(v.path, "%s appears twice in the axis", v.Text)
+			}
+			seen[v.Text] = true
+			b.checkParam(pr, v.v, v.path)
+		}
+		axes = append(axes, ax)
+	}
+	return axes
+}
