@@ -7,8 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
+	"github.com/sockbench/sockbench/servers"
 )
 
 // go test ./report -run TestWriteFixtures -update rewrites the checked-in
@@ -53,93 +59,91 @@ func TestWriteFixtures(t *testing.T) {
 	}
 }
 
-// writeStored writes a model run the way the runner stores one: the
-// inverse of loadRun, raw counters rather than ratios.
+// writeStored writes a model run the way the runner stores one, through
+// package results: the inverse of loadRun, raw counters rather than
+// ratios.
 func writeStored(t *testing.T, dir string, r *run) {
 	t.Helper()
-	var m storedManifest
-	m.FormatVersion = supportedFormat
-	m.RunID, m.Status, m.Started, m.Finished = r.ID, r.Status, r.Started, r.Finished
-	m.ConfigText = "# sockbench matrix\nname: keep-alive\nduration: 10s\nwarmup: 2s\nrepetitions: 2\nload:\n  mode: closed\n  connections: [100]\nservers:\n  - epoll\n  - poll\n  - nethttp\nmatrix:\n  keep_alive: [true, false]\n"
-	m.Machine.Kernel, m.Machine.CPUModel, m.Machine.CPUCount, m.Machine.Arch = "Linux 6.12.48", "AMD EPYC 7B13", 8, "amd64"
-	m.Machine.GoVersion = "go1.26.8"
-	m.Machine.GitCommit = r.Machine[5].Value
-	m.Machine.Sysctls = map[string]string{"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "4096", "net.ipv4.ip_local_port_range": "32768 60999"}
-	m.Axes = r.Axes
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := &results.Manifest{
+		RunID: r.ID, Status: results.Status(r.Status), Started: r.Started, Finished: r.Finished,
+		ConfigFile: "configs/keep-alive.yaml",
+		ConfigText: "# sockbench matrix\nversion: 1\nname: keep-alive\nrepetitions: 2\nservers: [epoll, poll, nethttp]\nload:\n  mode: closed\n  connections: 100\n  duration: 10s\n  warmup: 2s\nmatrix:\n  keep_alive: [true, false]\n",
+		Machine: results.Machine{
+			Kernel: "Linux 6.12.48", CPUModel: "AMD EPYC 7B13", CPUCount: 8, Arch: "amd64", GoVersion: "go1.26.8",
+			GitCommit: r.Machine[5].Value,
+			Sysctls:   map[string]string{"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "4096", "net.ipv4.ip_local_port_range": "32768 60999"},
+		},
+		Plan: config.Plan{
+			Name: "keep-alive", Output: "results", Repetitions: 2, LoadFrom: "local", Axes: r.Axes,
+			CPUs: config.CPUs{Server: config.CPUList{Text: "0", CPUs: []int{0}}, Load: config.CPUList{Text: "1-7", CPUs: []int{1, 2, 3, 4, 5, 6, 7}}},
+		},
+	}
 	for _, c := range r.Cells {
-		m.Cells = append(m.Cells, struct {
-			ID   string            `json:"id"`
-			Axes map[string]string `json:"axes"`
-			Reps int               `json:"reps"`
-		}{c.ID, c.Axes, len(c.Reps)})
+		m.Plan.Cells = append(m.Plan.Cells, config.Cell{
+			ID: c.ID, Axes: c.Axes,
+			Server: config.Server{Name: c.server(), Model: c.server()},
+			Load:   config.Load{Mode: "closed", Connections: 100, KeepAlive: c.Axes["keep_alive"] == "true", Duration: config.Duration(10 * time.Second)},
+		})
 		for _, rp := range c.Reps {
-			writeJSONFile(t, repPath(dir, c.ID, rp.Index), storedRepOf(t, c.ID, rp))
+			if err := results.WriteRep(dir, storedRepOf(t, c.ID, rp)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	writeJSONFile(t, filepath.Join(dir, manifestName), m)
+	if err := results.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
 }
 
-func storedRepOf(t *testing.T, cellID string, rp *rep) map[string]any {
+func storedRepOf(t *testing.T, cellID string, rp *rep) *results.Rep {
 	t.Helper()
-	out := map[string]any{"cell": cellID, "rep": rp.Index}
+	start := time.Date(2025, 11, 24, 10, 0, 0, 0, time.UTC)
+	out := &results.Rep{Cell: cellID, Rep: rp.Index, Started: start, Finished: start.Add(12 * time.Second)}
 	if !rp.OK {
-		out["status"], out["reason"] = "failed", rp.Reason
+		out.Status, out.Stage, out.Reason = results.Failed, results.StageLoad, rp.Reason
 		return out
 	}
-	out["status"] = "ok"
+	out.Status = results.OK
 	enc, err := rp.Hist.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var series []map[string]any
+	l := &loadgen.Result{
+		FormatVersion: loadgen.FormatVersion, Mode: loadgen.Closed, URL: "http://127.0.0.1:8080/", Connections: 100, Threads: 1,
+		Start: start, Duration: 10, Warmup: 2, Requests: rp.Requests, RequestsPerS: rp.RPS,
+		LatencyKind: loadgen.LatencyKind(rp.LatencyKind), LatencyHistogram: string(enc), Saturated: rp.Saturated,
+	}
 	for _, p := range rp.Series {
-		series = append(series, map[string]any{
-			"t": p.T, "requests": p.Requests, "errors": p.Errors, "bytes": p.Requests * 379,
-			"p50_us": math.Round(p.P50US), "p99_us": math.Round(p.P99US), "max_us": math.Round(p.MaxUS),
+		l.Series = append(l.Series, loadgen.Second{
+			T: p.T, Requests: p.Requests, Errors: p.Errors, Bytes: p.Requests * 379,
+			P50US: math.Round(p.P50US), P99US: math.Round(p.P99US), MaxUS: math.Round(p.MaxUS),
 		})
 	}
-	errs := map[string]int64{}
-	for k, v := range rp.ErrorKinds {
-		errs[k] = v
+	data, _ := json.Marshal(rp.ErrorKinds)
+	if err := json.Unmarshal(data, &l.Errors); err != nil {
+		t.Fatal(err)
 	}
-	out["load"] = map[string]any{
-		"requests": rp.Requests, "errors": errs, "requests_per_sec": rp.RPS,
-		"latency_kind": rp.LatencyKind, "latency_histogram": string(enc),
-		"series": series, "saturated": rp.Saturated,
-	}
+	out.Load = l
 	n := float64(rp.Requests)
-	server := map[string]any{
-		"cpu_user_seconds": rp.CPUUserUS * n / 1e6,
-		"cpu_sys_seconds":  rp.CPUSysUS * n / 1e6,
-	}
-	stats := map[string]any{"connections": 100, "requests": rp.Requests}
+	srv := &results.Server{CPUUserSeconds: rp.CPUUserUS * n / 1e6, CPUSysSeconds: rp.CPUSysUS * n / 1e6, Exit: "exit status 0"}
+	stats := &servers.Stats{Version: servers.StatsVersion, Server: "x", Connections: 100, Requests: uint64(rp.Requests)}
 	if !math.IsNaN(rp.AcceptsPerWakeup) && rp.AcceptsPerWakeup > 0 {
 		conns := 100.0
 		if rp.AcceptsPerWakeup > 1.5 {
 			conns = n // a connection per request without keep-alive
 		}
-		stats["connections"] = int64(conns)
-		stats["listener_wakeups"] = int64(math.Round(conns / rp.AcceptsPerWakeup))
+		stats.Connections = uint64(conns)
+		stats.ListenerWakeups = uint64(math.Round(conns / rp.AcceptsPerWakeup))
 	}
 	if rp.SyscallsPerReq > 0 {
 		total := rp.SyscallsPerReq * n
-		stats["syscalls"] = map[string]int64{"read": int64(total * 0.4), "write": int64(total * 0.4), "epoll_wait": int64(total) - 2*int64(total*0.4)}
+		stats.Syscalls = map[string]uint64{"read": uint64(total * 0.4), "write": uint64(total * 0.4), "epoll_wait": uint64(total) - 2*uint64(total*0.4)}
 	}
-	server["stats"] = stats
-	out["server"] = server
+	srv.Stats = stats
+	out.Server = srv
+	out.PerRequest = out.Cost(nil)
 	return out
-}
-
-func writeJSONFile(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

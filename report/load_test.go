@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // TestBadInputIsAClearError: every way a results folder can be broken
@@ -19,7 +21,7 @@ func TestBadInputIsAClearError(t *testing.T) {
 		words  string // and what it must say about it
 	}{
 		{"truncated rep", func(t *testing.T, dir string) { truncate(t, filepath.Join(dir, rep), 0.6) }, rep, "truncated"},
-		{"truncated manifest", func(t *testing.T, dir string) { truncate(t, filepath.Join(dir, manifestName), 0.5) }, manifestName, "truncated"},
+		{"truncated manifest", func(t *testing.T, dir string) { truncate(t, filepath.Join(dir, results.ManifestName), 0.5) }, results.ManifestName, "truncated"},
 		{"empty rep", func(t *testing.T, dir string) { write(t, filepath.Join(dir, rep), "") }, rep, "empty"},
 		{"rep not JSON", func(t *testing.T, dir string) { write(t, filepath.Join(dir, rep), "\x89PNG\r\n\x1a\n....") }, rep, "not JSON"},
 		{"foreign JSON rep", func(t *testing.T, dir string) {
@@ -40,11 +42,13 @@ func TestBadInputIsAClearError(t *testing.T) {
 			replaceIn(t, filepath.Join(dir, rep), `"status": "ok"`, `"status": "maybe"`)
 		}, rep, `"maybe"`},
 		{"missing rep of a complete run", func(t *testing.T, dir string) { remove(t, filepath.Join(dir, rep)) }, rep, "missing"},
-		{"no manifest", func(t *testing.T, dir string) { remove(t, filepath.Join(dir, manifestName)) }, "", "not a sockbench results folder"},
-		{"foreign manifest", func(t *testing.T, dir string) { write(t, filepath.Join(dir, manifestName), `{"compilerOptions": {}}`) }, manifestName, "not a sockbench manifest"},
+		{"no manifest", func(t *testing.T, dir string) { remove(t, filepath.Join(dir, results.ManifestName)) }, "", "not a sockbench results folder"},
+		{"foreign manifest", func(t *testing.T, dir string) {
+			write(t, filepath.Join(dir, results.ManifestName), `{"compilerOptions": {}}`)
+		}, results.ManifestName, "not a sockbench manifest"},
 		{"future manifest", func(t *testing.T, dir string) {
-			replaceIn(t, filepath.Join(dir, manifestName), `"format_version": 1`, `"format_version": 7`)
-		}, manifestName, "format version 7"},
+			replaceIn(t, filepath.Join(dir, results.ManifestName), `"format_version": 1`, `"format_version": 7`)
+		}, results.ManifestName, "format version 7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -80,7 +84,7 @@ func TestMissingFolderIsAClearError(t *testing.T) {
 // finished repetitions; the missing ones are listed, not an error.
 func TestInterruptedRunReportsWhatItHas(t *testing.T) {
 	dir := copyFixture(t, "run-a")
-	replaceIn(t, filepath.Join(dir, manifestName), `"status": "complete"`, `"status": "interrupted"`)
+	replaceIn(t, filepath.Join(dir, results.ManifestName), `"status": "complete"`, `"status": "interrupted"`)
 	remove(t, filepath.Join(dir, "cells", "c3", "rep-2.json"))
 	remove(t, filepath.Join(dir, "cells", "c3", "rep-1.json"))
 	p, err := Build(dir, Options{OutDir: t.TempDir(), Format: FormatMarkdown})

@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/sockbench/sockbench/loadgen"
 )
 
 // synthCell describes one cell of a synthetic run: the shape of real
@@ -78,7 +80,7 @@ func synthRun(id string, axes []string, cells []synthCell) *run {
 	for i, sc := range cells {
 		c := &cell{ID: "c" + strconv.Itoa(i+1), Axes: sc.Axes}
 		for j, rps := range sc.RPS {
-			rp := &rep{Index: j + 1, File: fmt.Sprintf("%s-r%d.json", c.ID, j+1), LatencyKind: "service"}
+			rp := &rep{Index: j + 1, File: fmt.Sprintf("%s-r%d.json", c.ID, j+1), LatencyKind: string(loadgen.ResponseTime)}
 			if math.IsNaN(rps) {
 				rp.Reason = sc.FailureReason
 				c.Reps = append(c.Reps, rp)

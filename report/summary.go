@@ -1,0 +1,81 @@
+package report
+
+import (
+	"io"
+	"strings"
+	"unicode/utf8"
+)
+
+// WriteSummary writes the short plain-text version of a run's results
+// that `sockbench run` prints when it ends: one line per cell with the
+// axes that vary, the median requests/s and its range over the
+// repetitions, latency percentiles, errors and flags, then every failed
+// or missing repetition with its reason.
+func WriteSummary(w io.Writer, runDir string) error {
+	r, err := loadRun(runDir)
+	if err != nil {
+		return err
+	}
+	a, err := analyse(r)
+	if err != nil {
+		return err
+	}
+	full := resultsTable(r, a.sums)
+	keep := map[string]bool{"req/s": true, "req/s min–max": true, "p50 ms": true, "p99 ms": true, "p99.9 ms": true, "errors": true, "reps": true, "flags": true}
+	var t table
+	var cols []int
+	for i, c := range full.Columns {
+		if i < len(r.varyingAxes()) || keep[c.Title] {
+			cols = append(cols, i)
+			t.Columns = append(t.Columns, c)
+		}
+	}
+	for _, row := range full.Rows {
+		var out []field
+		for _, i := range cols {
+			out = append(out, row[i])
+		}
+		t.Rows = append(t.Rows, out)
+	}
+	var b strings.Builder
+	t.writeText(&b)
+	for _, p := range a.problems() {
+		b.WriteString("! " + p + "\n")
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// writeText writes the table in aligned columns for a terminal.
+func (t table) writeText(b *strings.Builder) {
+	widths := make([]int, len(t.Columns))
+	for i, c := range t.Columns {
+		widths[i] = utf8.RuneCountInString(c.Title)
+		for _, row := range t.Rows {
+			widths[i] = max(widths[i], utf8.RuneCountInString(row[i].Text))
+		}
+	}
+	cell := func(i int, s string) {
+		pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(s))
+		if i > 0 {
+			b.WriteString("  ")
+		}
+		if t.Columns[i].Numeric {
+			b.WriteString(pad + s)
+		} else if i < len(t.Columns)-1 {
+			b.WriteString(s + pad)
+		} else {
+			b.WriteString(s)
+		}
+	}
+	for i, c := range t.Columns {
+		cell(i, c.Title)
+	}
+	b.WriteString("\n")
+	for _, row := range t.Rows {
+		for i, f := range row {
+			cell(i, f.Text)
+		}
+		b.WriteString("\n")
+	}
+}
