@@ -264,8 +264,12 @@ func HistogramLogPath(dir, cell string, rep int) string {
 
 // CalibrationPath is where a cell's strace calibration is stored, and
 // StraceOutputPath strace's own summary.
-func CalibrationPath(dir, cell string) string { return filepath.Join(CellDir(dir, cell), "strace.json") }
-func StraceOutputPath(dir, cell string) string { return filepath.Join(CellDir(dir, cell), "strace.txt") }
+func CalibrationPath(dir, cell string) string {
+	return filepath.Join(CellDir(dir, cell), "strace.json")
+}
+func StraceOutputPath(dir, cell string) string {
+	return filepath.Join(CellDir(dir, cell), "strace.txt")
+}
 
 // WriteManifest stores m atomically.
 func WriteManifest(dir string, m *Manifest) error {
