@@ -55,27 +55,31 @@ func (t table) writeText(b *strings.Builder) {
 			widths[i] = max(widths[i], utf8.RuneCountInString(row[i].Text))
 		}
 	}
-	cell := func(i int, s string) {
-		pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(s))
-		if i > 0 {
-			b.WriteString("  ")
+	line := func(texts []string) {
+		var l strings.Builder
+		for i, s := range texts {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(s))
+			if i > 0 {
+				l.WriteString("  ")
+			}
+			if t.Columns[i].Numeric {
+				l.WriteString(pad + s)
+			} else {
+				l.WriteString(s + pad)
+			}
 		}
-		if t.Columns[i].Numeric {
-			b.WriteString(pad + s)
-		} else if i < len(t.Columns)-1 {
-			b.WriteString(s + pad)
-		} else {
-			b.WriteString(s)
-		}
+		b.WriteString(strings.TrimRight(l.String(), " ") + "\n")
 	}
+	titles := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		cell(i, c.Title)
+		titles[i] = c.Title
 	}
-	b.WriteString("\n")
+	line(titles)
 	for _, row := range t.Rows {
+		texts := make([]string, len(row))
 		for i, f := range row {
-			cell(i, f.Text)
+			texts[i] = f.Text
 		}
-		b.WriteString("\n")
+		line(texts)
 	}
 }

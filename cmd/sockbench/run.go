@@ -1,0 +1,102 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sockbench/sockbench/runner"
+	"github.com/sockbench/sockbench/runner/config"
+)
+
+func init() { rootCmd.AddCommand(newRunCmd()) }
+
+func newRunCmd() *cobra.Command {
+	var (
+		resume string
+		out    string
+		dryRun bool
+	)
+	cmd := &cobra.Command{
+		Use:   "run CONFIG | run --resume RESULTS_DIR",
+		Short: "Run a benchmark matrix from a YAML configuration",
+		Long: `Run every cell of a configuration (servers × knobs × load parameters, see
+configs/README.md), repetition 1 of every cell first, then repetition 2, ...
+Each repetition starts its server afresh, pinned to the configured CPUs,
+checks it with the conformance cases of ` + "`sockbench verify`" + `, warms it up and
+measures it while sampling its CPU time from /proc. A server that fails is
+recorded with the reason and the run goes on.
+
+Results go to <output>/<run-id>/ (output is results/ unless the
+configuration or --out says otherwise; results/README.md describes the
+files), <output>/latest points at the newest run, and the report is built at
+the end. Ctrl-C stops after the current step and keeps every finished
+repetition; --resume runs only what did not finish or failed.
+
+Exit status: 0 when every repetition succeeded, 1 when some failed or did
+not run (the results and report are still written), 2 for a configuration
+or usage error.`,
+		Example: `  sockbench run configs/quick.yaml
+  sockbench run configs/quick.yaml --out /tmp/results
+  sockbench run configs/quick.yaml --dry-run          # check it, list the cells, run nothing
+  sockbench run --resume results/latest               # finish an interrupted run
+  sockbench run --resume results/20251125-101500-quick configs/quick.yaml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && resume == "" {
+				return errors.New("run needs a configuration file, or --resume with a results folder")
+			}
+			opts := runner.Options{Output: out, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout)}
+			var plan *config.Plan
+			if len(args) == 1 {
+				text, err := os.ReadFile(args[0])
+				if err != nil {
+					return fmt.Errorf("read configuration: %w", err)
+				}
+				if plan, err = config.Parse(args[0], text); err != nil {
+					return err
+				}
+				opts.ConfigFile, opts.ConfigText = args[0], string(text)
+			}
+			if dryRun {
+				if plan == nil {
+					return errors.New("--dry-run needs a configuration file")
+				}
+				return runner.Describe(cmd.OutOrStdout(), plan)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			// The first Ctrl-C stops the run gracefully; a second one
+			// is the default: the process ends at once.
+			go func() {
+				<-ctx.Done()
+				stop()
+			}()
+			var (
+				sum *runner.Summary
+				err error
+			)
+			if resume != "" {
+				sum, err = runner.Resume(ctx, resume, opts)
+			} else {
+				sum, err = runner.Run(ctx, plan, opts)
+			}
+			switch {
+			case err != nil:
+				return err
+			case !sum.OK():
+				return exitStatus{1, fmt.Errorf("run %s is %s: %d repetitions failed, %d did not run, %d strace calibrations failed", sum.RunID, sum.Status, sum.Failed, sum.Unfinished, sum.FailedCalibrations)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&resume, "resume", "", "carry on the run in this results folder: only what did not finish or failed")
+	f.StringVar(&out, "out", "", "create the run's folder in this folder instead of the configuration's output (default results)")
+	f.BoolVar(&dryRun, "dry-run", false, "check the configuration and list its cells and warnings; run nothing")
+	return cmd
+}

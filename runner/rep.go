@@ -1,0 +1,205 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sockbench/sockbench/internal/procstat"
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
+	"github.com/sockbench/sockbench/verify"
+)
+
+// runRep measures one repetition of a cell against a fresh server. A
+// server that fails at any step gives a failed result with the step and
+// the reason; nil means ctx ended first and there is nothing to keep.
+func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.Rep {
+	res := &results.Rep{Cell: cell.ID, Rep: rep, Started: time.Now().UTC()}
+	fail := func(stage results.Stage, format string, args ...any) *results.Rep {
+		if ctx.Err() != nil {
+			return nil
+		}
+		res.Status, res.Stage, res.Reason = results.Failed, stage, fmt.Sprintf(format, args...)
+		res.Finished = time.Now().UTC()
+		return res
+	}
+	dir, err := os.MkdirTemp("", "sockbench-"+cell.Server.Name+"-")
+	if err != nil {
+		return fail(results.StageStart, "create the server's folder: %v", err)
+	}
+	defer os.RemoveAll(dir)
+	stream := cell.Load.Mode == string(loadgen.Stream)
+	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageStart})
+	p, err := start(launch{server: cell.Server, cpus: r.m.Plan.CPUs.Server, stream: stream, exe: r.exe, dir: dir})
+	if err != nil {
+		return fail(results.StageStart, "%v", err)
+	}
+	stopLimit := r.m.Plan.StopTimeout.D()
+	defer p.stop(0, stopLimit)
+	res.Command = p.argv()
+	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageReady, PID: p.pid()})
+	if err := p.waitReady(ctx, cell.Server, r.m.Plan.StartTimeout.D()); err != nil {
+		return fail(results.StageReady, "%v", err)
+	}
+	target, err := targetURL(p.url, cell.Load.Path)
+	if err != nil {
+		return fail(results.StageReady, "server URL %q: %v", p.url, err)
+	}
+	res.URL = target
+	if !stream {
+		r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageVerify, PID: p.pid()})
+		report, err := verify.Run(ctx, target, verify.Options{Timeout: cell.Server.Verify.Timeout.D(), Skip: cell.Server.Verify.Skip})
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			return fail(results.StageVerify, "%v", err)
+		case !report.OK():
+			res.VerifyFailures = report.Failures()
+			return fail(results.StageVerify, "failed %s", describeFailures(report))
+		case p.hasExited():
+			return fail(results.StageVerify, "exited during the conformance check (%s): %s", p.exitText(), p.out.oneLine())
+		}
+	}
+
+	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageLoad, PID: p.pid()})
+	load, window, loadErr := r.measure(ctx, cell, p, target)
+	if ctx.Err() != nil {
+		return nil
+	}
+	res.Load = load
+	crashed := p.hasExited()
+	stoppedCleanly := p.stop(0, stopLimit)
+	srv := &results.Server{PID: p.pid(), Exit: p.exitText(), Output: p.out.text()}
+	res.Server = srv
+	if !stoppedCleanly {
+		srv.Exit = fmt.Sprintf("killed: it did not stop within %v of SIGTERM", stopLimit)
+	}
+	if window != nil {
+		srv.WindowSeconds = window.Wall.Seconds()
+		srv.CPUUserSeconds, srv.CPUSysSeconds = window.User.Seconds(), window.System.Seconds()
+		srv.RSSBytes, srv.Threads, srv.Processes = window.RSS, window.Threads, window.Processes
+		srv.VoluntarySwitches, srv.InvoluntarySwitches = window.VoluntarySwitches, window.InvoluntarySwitches
+	}
+	if st, err := p.stats(); err != nil {
+		srv.StatsError = err.Error()
+	} else {
+		srv.Stats = st
+	}
+	switch {
+	case crashed:
+		return fail(results.StageLoad, "the server exited during the measurement (%s): %s", srv.Exit, p.out.oneLine())
+	case loadErr != nil:
+		return fail(results.StageLoad, "%v", loadErr)
+	case load.Requests == 0:
+		return fail(results.StageLoad, "no request succeeded (%d failed: %s)", load.Errors.Total(), describeErrors(load.Errors))
+	}
+	res.Status = results.OK
+	res.Finished = time.Now().UTC()
+	res.PerRequest = res.Cost(nil)
+	return res
+}
+
+// measure runs the warm-up and the measured window, sampling the server
+// from /proc when the window opens and when it closes. A server that
+// exits ends the attack at once.
+func (r *run) measure(ctx context.Context, cell *config.Cell, p *serverProcess, target string) (*loadgen.Result, *procstat.Delta, error) {
+	l := cell.Load
+	// Bounded even if the engine overran its window: the runner never
+	// hangs on one cell.
+	limit := l.Warmup.D() + l.Duration.D() + 2*l.Timeout.D() + 10*time.Second
+	lctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.exited:
+			cancel()
+		case <-lctx.Done():
+		}
+	}()
+	var (
+		mu     sync.Mutex
+		before *procstat.Snapshot
+	)
+	sample := func() {
+		s, err := procstat.SampleTree(p.pid())
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil {
+			before = &s
+		}
+	}
+	// loadgen opens its window Warmup after Run is called.
+	opener := time.AfterFunc(l.Warmup.D(), sample)
+	opts := loadOptions(l, target)
+	opts.Progress = func(s loadgen.Second) {
+		r.event(Event{Kind: Measured, Cell: cell, Second: s, PID: p.pid()})
+	}
+	res, err := loadgen.Run(lctx, opts)
+	after, afterErr := procstat.SampleTree(p.pid())
+	opener.Stop()
+	if err == nil && lctx.Err() == context.DeadlineExceeded {
+		err = fmt.Errorf("the load generator ran past its window by %v and was stopped", limit-l.Warmup.D()-l.Duration.D())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if before == nil || afterErr != nil {
+		return res, nil, err
+	}
+	d := after.Sub(*before)
+	return res, &d, err
+}
+
+// loadOptions turns a cell's load parameters into loadgen's options.
+func loadOptions(l config.Load, target string) loadgen.Options {
+	o := loadgen.Options{
+		URL: target, Mode: loadgen.Mode(l.Mode), Connections: l.Connections, Threads: l.Threads,
+		Duration: l.Duration.D(), Warmup: l.Warmup.D(), Timeout: l.Timeout.D(), Close: !l.KeepAlive,
+		Pipeline: l.Pipeline, Rate: l.Rate, Pacer: loadgen.Pacer(l.Pacer), RateTo: l.RateTo,
+		Amplitude: l.Amplitude, Period: l.Period.D(), Method: l.Method, Status: l.Status,
+		ChunkSize: l.ChunkSize, MaxRequests: l.MaxRequests,
+	}
+	for _, h := range l.Headers {
+		// Checked when the configuration was read.
+		hd, _ := loadgen.ParseHeader(h)
+		o.Headers = append(o.Headers, hd)
+	}
+	return o
+}
+
+// describeFailures names the failed conformance cases and why, briefly.
+func describeFailures(rep verify.Report) string {
+	fs := rep.Failures()
+	parts := make([]string, 0, len(fs))
+	for _, f := range fs {
+		parts = append(parts, f.Name+": "+f.Reason)
+	}
+	const shown = 3
+	more := ""
+	if len(parts) > shown {
+		more = fmt.Sprintf("; and %d more", len(parts)-shown)
+		parts = parts[:shown]
+	}
+	return fmt.Sprintf("%d of %d conformance cases (%s%s)", len(fs), len(rep.Results), strings.Join(parts, "; "), more)
+}
+
+func describeErrors(e loadgen.Errors) string {
+	counts := results.ErrorCounts(e)
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "no errors counted either"
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,362 @@
+// Package runner executes a run: the cells of an expanded configuration
+// (package config), repetition by repetition in interleaved order, each
+// against a freshly started server pinned to its CPUs, checked with
+// package verify, then measured with package loadgen while /proc says
+// what the server cost. Every repetition's result is written atomically
+// as soon as it exists (package results), so an interrupted or crashed run
+// keeps what it finished and Resume runs only the rest. At the end the
+// report is built from the stored results (package report).
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/report"
+	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
+)
+
+// Options tune how a run is carried out; the zero value is usable.
+type Options struct {
+	// Output overrides the plan's output folder (the --out flag).
+	Output string
+	// ConfigFile and ConfigText are the configuration as given, stored in
+	// the manifest (Run only; a resume keeps the stored ones).
+	ConfigFile, ConfigText string
+	// Executable is the sockbench binary built-in servers are started
+	// from: `Executable serve MODEL ...`. Empty means this process's own.
+	Executable string
+	// SourceDir is the source tree whose git commit the manifest records;
+	// empty means the working directory.
+	SourceDir string
+	// Out receives what a person watching should read: where the results
+	// go, warnings, failures as they happen, the summary. nil discards.
+	Out io.Writer
+	// Live adds a progress line rewritten in place on Out (a terminal).
+	Live bool
+	// Observe, when set, is told of every step as it happens, on the
+	// runner's own goroutine or the load generator's; it must not block.
+	Observe func(Event)
+}
+
+// Summary is how a run ended.
+type Summary struct {
+	Dir    string
+	RunID  string
+	Status results.Status
+	// Failed counts repetitions with a failed result; Unfinished those
+	// with none; FailedCalibrations the strace passes that counted
+	// nothing.
+	Failed, Unfinished, FailedCalibrations int
+	// Report lists the report's files; ReportErr says why there is none.
+	Report    report.Paths
+	ReportErr error
+}
+
+// OK reports whether every planned repetition ran and succeeded.
+func (s *Summary) OK() bool {
+	return s.Status == results.Complete && s.Failed == 0 && s.Unfinished == 0 && s.FailedCalibrations == 0 && s.ReportErr == nil
+}
+
+// Run starts a new run of plan: it creates <output>/<run-id>/, points
+// <output>/latest at it and executes every cell. Cancelling ctx stops it
+// after the current step; the summary then says what did not finish.
+func Run(ctx context.Context, plan *config.Plan, opts Options) (*Summary, error) {
+	output := plan.Output
+	if opts.Output != "" {
+		output = opts.Output
+	}
+	// Servers run in folders of their own; every path handed to them
+	// (strace's table) must not depend on the working directory.
+	output, err := filepath.Abs(output)
+	if err != nil {
+		return nil, fmt.Errorf("results folder: %w", err)
+	}
+	if err := os.MkdirAll(output, 0o755); err != nil {
+		return nil, fmt.Errorf("create results folder: %w", err)
+	}
+	id, dir, err := newRunDir(output, plan.Name, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	m := &results.Manifest{
+		RunID: id, Status: results.Running, Started: stamp(time.Now()),
+		ConfigFile: opts.ConfigFile, ConfigText: opts.ConfigText, Plan: *plan,
+	}
+	if opts.ConfigText != "" {
+		if err := os.WriteFile(filepath.Join(dir, results.ConfigName), []byte(opts.ConfigText), 0o644); err != nil {
+			return nil, fmt.Errorf("store the configuration: %w", err)
+		}
+	}
+	if err := results.LinkLatest(output, id); err != nil {
+		return nil, err
+	}
+	return execute(ctx, dir, m, opts)
+}
+
+// Resume carries on the run in dir: it runs the repetitions that have no
+// result or a failed one (and any missing calibration), and rebuilds the
+// report.
+func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("results folder: %w", err)
+	}
+	m, err := results.ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ConfigText != "" && opts.ConfigText != m.ConfigText {
+		return nil, fmt.Errorf("%s differs from the configuration run %s was started with (%s); resume without it, or start a new run", opts.ConfigFile, m.RunID, m.ConfigFile)
+	}
+	return execute(ctx, dir, m, opts)
+}
+
+// Describe writes what Run would do with plan — its cells in run order
+// and the warnings about this machine — without running anything.
+func Describe(w io.Writer, plan *config.Plan) error {
+	fmt.Fprintf(w, "%d cells × %d repetitions; server on CPUs %s, load generator on CPUs %s\n", len(plan.Cells), plan.Repetitions, plan.CPUs.Server.Text, plan.CPUs.Load.Text)
+	for _, c := range plan.Cells {
+		fmt.Fprintf(w, "  %s\n", c.ID)
+	}
+	for _, warning := range warnings(plan, readMachine(".")) {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
+	return nil
+}
+
+// newRunDir creates the run's folder, named by the time and the plan's
+// name; a second run in the same second gets a suffix.
+func newRunDir(output, name string, now time.Time) (string, string, error) {
+	base := now.Format("20060102-150405") + "-" + name
+	for i := 1; i < 100; i++ {
+		id := base
+		if i > 1 {
+			id = fmt.Sprintf("%s-%d", base, i)
+		}
+		dir := filepath.Join(output, id)
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return id, dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", "", fmt.Errorf("create the run folder: %w", err)
+		}
+	}
+	return "", "", fmt.Errorf("create the run folder: %s-* all exist", filepath.Join(output, base))
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// job is one repetition of one cell, or a cell's calibration (rep 0).
+type job struct {
+	cell *config.Cell
+	rep  int
+}
+
+func (j job) calibration() bool { return j.rep == 0 }
+
+// schedule lists what is left to do in interleaved order: repetition 1 of
+// every cell, then repetition 2, ..., so that a drift of the machine over
+// the run spreads over all cells instead of favouring the ones measured
+// first; then the calibrations. done says whether a job already has a
+// good result.
+func schedule(plan *config.Plan, done func(job) bool) []job {
+	var jobs []job
+	for rep := 1; rep <= plan.Repetitions; rep++ {
+		for i := range plan.Cells {
+			if j := (job{&plan.Cells[i], rep}); !done(j) {
+				jobs = append(jobs, j)
+			}
+		}
+	}
+	if plan.Calibrate.Strace {
+		for i := range plan.Cells {
+			c := &plan.Cells[i]
+			if j := (job{c, 0}); c.Load.Mode != string(loadgen.Stream) && !done(j) {
+				jobs = append(jobs, j)
+			}
+		}
+	}
+	return jobs
+}
+
+// run is the state of one invocation.
+type run struct {
+	dir     string
+	m       *results.Manifest
+	opts    Options
+	exe     string
+	session *results.Session
+	show    *display
+}
+
+func execute(ctx context.Context, dir string, m *results.Manifest, opts Options) (*Summary, error) {
+	exe := opts.Executable
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find the sockbench binary to start servers with: %w", err)
+		}
+	}
+	src := opts.SourceDir
+	if src == "" {
+		src = "."
+	}
+	r := &run{dir: dir, m: m, opts: opts, exe: exe}
+	r.show = newDisplay(opts.Out, opts.Live)
+	mach := readMachine(src)
+	if len(m.Sessions) == 0 {
+		m.Machine = mach
+		m.Warnings = warnings(&m.Plan, mach)
+	} else if mach.GitCommit != m.Machine.GitCommit || mach.Kernel != m.Machine.Kernel {
+		r.show.say("warning: resuming on commit %s, kernel %s; the run started on commit %s, kernel %s", mach.GitCommit, mach.Kernel, m.Machine.GitCommit, m.Machine.Kernel)
+	}
+	m.Sessions = append(m.Sessions, results.Session{Started: stamp(time.Now()), Status: results.Running, GitCommit: mach.GitCommit})
+	r.session = &m.Sessions[len(m.Sessions)-1]
+	m.Status = results.Running
+
+	jobs := schedule(&m.Plan, r.done)
+	reps := 0
+	for _, j := range jobs {
+		if !j.calibration() {
+			reps++
+		}
+	}
+	r.show.say("run %s: %d cells × %d repetitions; %d to run, results in %s", m.RunID, len(m.Plan.Cells), m.Plan.Repetitions, reps, dir)
+	for _, w := range m.Warnings {
+		r.show.say("warning: %s", w)
+	}
+	if err := results.WriteManifest(dir, m); err != nil {
+		return nil, err
+	}
+
+	restore, err := pinLoad(m.Plan.CPUs.Load.CPUs)
+	if err != nil {
+		return nil, err
+	}
+	status, stopReason, runErr := r.work(ctx, jobs)
+	restore()
+
+	r.show.clear()
+	m.Status = status
+	m.Finished = stamp(time.Now())
+	r.session.Finished, r.session.Status = m.Finished, status
+	sum := &Summary{Dir: dir, RunID: m.RunID, Status: status}
+	m.Unfinished = nil
+	for rep := 1; rep <= m.Plan.Repetitions; rep++ {
+		for _, c := range m.Plan.Cells {
+			res, err := results.ReadRep(dir, c.ID, rep)
+			switch {
+			case err == nil && res.Status == results.Failed:
+				sum.Failed++
+			case err != nil:
+				m.Unfinished = append(m.Unfinished, results.Unfinished{Cell: c.ID, Rep: rep, Reason: stopReason})
+				sum.Unfinished++
+			}
+		}
+	}
+	if m.Plan.Calibrate.Strace {
+		for _, c := range m.Plan.Cells {
+			if c.Load.Mode == string(loadgen.Stream) {
+				continue
+			}
+			if cal, err := results.ReadCalibration(dir, c.ID); err != nil || cal == nil || cal.Error != "" {
+				sum.FailedCalibrations++
+			}
+		}
+	}
+	if err := results.WriteManifest(dir, m); err != nil {
+		return sum, errors.Join(runErr, err)
+	}
+	sum.Report, sum.ReportErr = report.Build(dir, report.Options{})
+	if opts.Out != nil {
+		if err := report.WriteSummary(opts.Out, dir); err != nil && sum.ReportErr == nil {
+			sum.ReportErr = err
+		}
+		switch {
+		case sum.ReportErr != nil:
+			fmt.Fprintf(opts.Out, "report: not built: %v\n", sum.ReportErr)
+		default:
+			fmt.Fprintf(opts.Out, "report: %s\n", sum.Report.HTML)
+		}
+		if status != results.Complete {
+			fmt.Fprintf(opts.Out, "run %s is %s; finish it with: sockbench run --resume %s\n", m.RunID, status, dir)
+		}
+	}
+	return sum, runErr
+}
+
+// done says whether a job already has a result that need not be redone.
+func (r *run) done(j job) bool {
+	if j.calibration() {
+		c, err := results.ReadCalibration(r.dir, j.cell.ID)
+		return err == nil && c != nil && c.Error == ""
+	}
+	res, err := results.ReadRep(r.dir, j.cell.ID, j.rep)
+	return err == nil && res.Status == results.OK
+}
+
+// work runs the jobs until they are done, ctx ends or a result cannot be
+// stored. It returns the run's status and, for repetitions that will have
+// no result, why.
+func (r *run) work(ctx context.Context, jobs []job) (results.Status, string, error) {
+	r.show.plan(jobs)
+	for i, j := range jobs {
+		if ctx.Err() != nil {
+			return results.Interrupted, "not run: the run was interrupted before it", nil
+		}
+		r.show.starting(i, j)
+		if j.calibration() {
+			cal := r.calibrate(ctx, j.cell)
+			if ctx.Err() != nil {
+				return results.Interrupted, "not run: the run was interrupted before it", nil
+			}
+			if err := results.WriteCalibration(r.dir, cal); err != nil {
+				return results.Aborted, "not run: " + err.Error(), err
+			}
+			r.show.calibrated(j, cal)
+			continue
+		}
+		res := r.runRep(ctx, j.cell, j.rep)
+		if res == nil {
+			// Interrupted while it ran: a partial window is not a result.
+			return results.Interrupted, "not run: the run was interrupted during or before it", nil
+		}
+		if err := results.WriteRep(r.dir, res); err != nil {
+			return results.Aborted, "not run: the run stopped when a result could not be written: " + err.Error(), err
+		}
+		r.session.Reps++
+		if err := results.WriteManifest(r.dir, r.m); err != nil {
+			return results.Aborted, "not run: " + err.Error(), err
+		}
+		r.show.finished(j, res)
+	}
+	return results.Complete, "", nil
+}
+
+// pinLoad pins this process — the load generator — to its CPUs and sizes
+// the Go runtime for them; the returned function undoes both.
+func pinLoad(cpus []int) (func(), error) {
+	before, err := affinity.Allowed(os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("read this process's CPUs: %w", err)
+	}
+	if err := affinity.PinSelf(cpus); err != nil {
+		return nil, fmt.Errorf("pin the load generator to CPUs %s: %w", affinity.FormatCPUList(cpus), err)
+	}
+	procs := runtime.GOMAXPROCS(len(cpus))
+	return func() {
+		runtime.GOMAXPROCS(procs)
+		affinity.PinSelf(before)
+	}, nil
+}

@@ -1,0 +1,108 @@
+package runner
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/internal/machine"
+	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
+)
+
+// The sysctls recorded with every run: each one changes what a benchmark
+// of connection handling measures.
+var recordedSysctls = []string{
+	"net.core.somaxconn",           // caps every listen backlog (thread post #5)
+	"net.ipv4.tcp_max_syn_backlog", // half-open connections before SYN cookies
+	"net.ipv4.ip_local_port_range", // client ports for new connections
+	"net.ipv4.tcp_tw_reuse",        // whether TIME_WAIT ports may be reused
+}
+
+func readMachine(src string) results.Machine {
+	m := results.Machine{
+		Kernel: machine.Kernel(), CPUModel: machine.CPUModel(), CPUCount: runtime.NumCPU(),
+		Arch: runtime.GOARCH, GoVersion: runtime.Version(), Sysctls: map[string]string{},
+	}
+	if online, err := affinity.Online(); err == nil {
+		m.CPUCount = len(online)
+	}
+	for _, name := range recordedSysctls {
+		m.Sysctls[name] = machine.Sysctl(name)
+	}
+	m.GitCommit, m.GitDirty = machine.Git(src)
+	return m
+}
+
+// timeWait is how long Linux keeps a closed connection's port in
+// TIME_WAIT (TCP_TIMEWAIT_LEN, fixed at 60 s).
+const timeWait = 60 * time.Second
+
+// warnings finds what in the setup will distort the results, before
+// anything runs.
+func warnings(plan *config.Plan, m results.Machine) []string {
+	var w []string
+	var shared []int
+	for _, c := range plan.CPUs.Server.CPUs {
+		if slices.Contains(plan.CPUs.Load.CPUs, c) {
+			shared = append(shared, c)
+		}
+	}
+	if len(shared) > 0 {
+		w = append(w, fmt.Sprintf("the server (CPUs %s) and the load generator (CPUs %s) share CPU %s: they take turns on it, so every number measures both",
+			plan.CPUs.Server.Text, plan.CPUs.Load.Text, affinity.FormatCPUList(shared)))
+	}
+	if somax, err := strconv.Atoi(m.Sysctls["net.core.somaxconn"]); err == nil {
+		var over []string
+		for _, c := range plan.Cells {
+			if b := c.Server.Knobs.Backlog; b != nil && *b > somax && !slices.Contains(over, strconv.Itoa(*b)) {
+				over = append(over, strconv.Itoa(*b))
+			}
+		}
+		if len(over) > 0 {
+			w = append(w, fmt.Sprintf("backlog %s is above net.core.somaxconn %d: the kernel silently caps it at %d", strings.Join(over, ", "), somax, somax))
+		}
+	}
+	if p := portWarning(plan, m.Sysctls); p != "" {
+		w = append(w, p)
+	}
+	return w
+}
+
+// portWarning: with keep_alive false every request takes a new local
+// port, and a port that ends in TIME_WAIT stays taken for a minute unless
+// tcp_tw_reuse lets new connections reuse it (1: always; 2, the default:
+// on loopback, where sockbench's servers are).
+func portWarning(plan *config.Plan, sysctls map[string]string) string {
+	if r := sysctls["net.ipv4.tcp_tw_reuse"]; r == "1" || r == "2" {
+		return ""
+	}
+	lo, hi, ok := strings.Cut(sysctls["net.ipv4.ip_local_port_range"], " ")
+	first, err1 := strconv.Atoi(lo)
+	last, err2 := strconv.Atoi(hi)
+	if !ok || err1 != nil || err2 != nil || last < first {
+		return ""
+	}
+	ports := float64(last - first + 1)
+	for _, c := range plan.Cells {
+		l := c.Load
+		if l.KeepAlive {
+			continue
+		}
+		window := min(l.Warmup.D()+l.Duration.D(), timeWait).Seconds()
+		sustainable := ports / timeWait.Seconds()
+		switch {
+		case l.Rate > 0 && l.Rate*window > ports:
+			return fmt.Sprintf("cell %s opens a connection per request at %g/s: about %.0f in %gs, more than the %.0f local ports of ip_local_port_range while TIME_WAIT holds each for 60s (tcp_tw_reuse is %s); connects will fail", c.ID, l.Rate, l.Rate*window, window, ports, sysctls["net.ipv4.tcp_tw_reuse"])
+		case l.Rate == 0:
+			return fmt.Sprintf("cell %s opens a connection per request as fast as it can: above about %.0f requests/s the %.0f local ports run out while TIME_WAIT holds each for 60s (tcp_tw_reuse is %s); connects will then fail", c.ID, ports/window, ports, sysctls["net.ipv4.tcp_tw_reuse"])
+		case l.Rate > sustainable && l.Warmup.D()+l.Duration.D() > timeWait:
+			return fmt.Sprintf("cell %s opens %g connections/s for longer than a minute; only about %.0f/s can be sustained with %.0f local ports and a 60s TIME_WAIT", c.ID, l.Rate, sustainable, ports)
+		}
+	}
+	return ""
+}
