@@ -217,8 +217,8 @@ func (o Options) withDefaults() (Options, *url.URL, error) {
 			return o, nil, fmt.Errorf("the linear pacer needs --rate-to, the rate it ramps to")
 		}
 	case PacerSine:
-		if o.Period <= 0 || o.Amplitude == 0 || o.Amplitude > o.Rate {
-			return o, nil, fmt.Errorf("the sine pacer needs --period > 0 and 0 < --amplitude <= --rate")
+		if o.Period <= 0 || o.Amplitude == 0 || o.Amplitude >= o.Rate {
+			return o, nil, fmt.Errorf("the sine pacer needs --period > 0 and 0 < --amplitude < --rate")
 		}
 	default:
 		return o, nil, fmt.Errorf("pacer %q: want one of constant, linear, sine", o.Pacer)

@@ -1,0 +1,309 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockbench/sockbench/internal/netpoll"
+)
+
+func init() { engines[Stream] = runStream }
+
+// The stream engine is the thread's first test (post #1): raw TCP, every
+// connection writes ChunkSize bytes as fast as the kernel takes them to a
+// server that reads and drops them, and bytes/s is the measure. Like the
+// closed engine, each loop is a locked OS thread with its own epoll
+// instance and non-blocking sockets, so a loop's busy fraction is its
+// thread's CPU and nothing is shared on the hot path.
+func runStream(ctx context.Context, o Options, target *url.URL, col *collector) error {
+	addr, err := hostPort(target)
+	if err != nil {
+		return err
+	}
+	tcpAddr, err := resolve(addr, o.Timeout)
+	if err != nil {
+		return err
+	}
+	// Every write sends the same bytes; the kernel only reads them, so
+	// the loops share one chunk.
+	chunk := make([]byte, o.ChunkSize)
+	loops := make([]*streamLoop, o.Threads)
+	for i := range loops {
+		// Each loop has its own socket address: x/sys/unix encodes
+		// into it on every connect.
+		sa, family := sockaddr(tcpAddr)
+		l, err := newStreamLoop(o, col.recorder(), sa, family, chunk)
+		if err != nil {
+			for _, l := range loops[:i] {
+				l.release()
+			}
+			return err
+		}
+		loops[i] = l
+	}
+	for g := range o.Connections {
+		l := loops[g%len(loops)]
+		l.conns = append(l.conns, &sconn{fd: -1})
+	}
+	woken := make(chan struct{})
+	stopWaking := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		for _, l := range loops {
+			l.wake()
+		}
+	})
+	var wg sync.WaitGroup
+	for _, l := range loops {
+		wg.Go(l.run)
+	}
+	wg.Wait()
+	if !stopWaking() {
+		<-woken // the wake-ups must be written before their eventfds close
+	}
+	for _, l := range loops {
+		l.release()
+	}
+	return nil
+}
+
+// hostPort is the target's address for dialling: http:// without a port
+// means port 80; tcp:// has no default.
+func hostPort(u *url.URL) (string, error) {
+	switch {
+	case u.Port() != "":
+		return u.Host, nil
+	case u.Scheme == "tcp":
+		return "", fmt.Errorf("URL %s: tcp:// needs a port", u)
+	}
+	return net.JoinHostPort(u.Hostname(), "80"), nil
+}
+
+// sconn is one connection of a stream loop.
+type sconn struct {
+	fd         int
+	connecting bool
+	// since is when the connect began (its timeout runs from there);
+	// retry is when a connection whose open failed may try again.
+	since, retry time.Time
+}
+
+// writesPerWake bounds the writes to one connection per wake-up: a server
+// that drains as fast as the loop fills would otherwise keep the loop
+// writing past the second's tick and the stop request, and starve the
+// loop's other connections.
+const writesPerWake = 64
+
+// connectRetry is the pause before a connection whose open failed tries
+// again, so a server that refuses everything is not hammered by a loop
+// spinning on connect (the closed engine pauses as long).
+const connectRetry = 10 * time.Millisecond
+
+type streamLoop struct {
+	rec    *recorder
+	poller *netpoll.Epoll
+	// sc is the poller's count of its own calls, which nothing reads: the
+	// generator's cost is measured as CPU time instead.
+	sc       netpoll.Syscalls
+	wakeFD   int
+	sa       unix.Sockaddr
+	family   int
+	timeout  time.Duration
+	chunk    []byte
+	conns    []*sconn
+	byFD     []*sconn
+	events   []netpoll.Event
+	nextScan time.Time
+	stopping bool
+}
+
+func newStreamLoop(o Options, rec *recorder, sa unix.Sockaddr, family int, chunk []byte) (*streamLoop, error) {
+	l := &streamLoop{rec: rec, sa: sa, family: family, timeout: o.Timeout, chunk: chunk, wakeFD: -1}
+	p, err := netpoll.NewEpoll(&l.sc)
+	if err != nil {
+		return nil, err
+	}
+	l.poller = p
+	l.wakeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err == nil {
+		err = p.Add(l.wakeFD, netpoll.Readable)
+	}
+	if err != nil {
+		l.release()
+		return nil, fmt.Errorf("stream loop wake-up eventfd: %w", err)
+	}
+	l.events = make([]netpoll.Event, 0, 256)
+	return l, nil
+}
+
+// wake interrupts the loop's wait; it is the one method called from
+// another goroutine.
+func (l *streamLoop) wake() {
+	one := [8]byte{1}
+	unix.Write(l.wakeFD, one[:])
+}
+
+func (l *streamLoop) release() {
+	if l.wakeFD >= 0 {
+		unix.Close(l.wakeFD)
+	}
+	if l.poller != nil {
+		l.poller.Close()
+	}
+}
+
+func (l *streamLoop) run() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	end := l.rec.c.windowEnd
+	now := time.Now()
+	l.nextScan = end
+	for _, c := range l.conns {
+		l.open(c, now)
+	}
+	for !l.stopping {
+		now = time.Now()
+		l.rec.tick(now)
+		if !now.Before(end) {
+			break
+		}
+		if !now.Before(l.nextScan) {
+			l.scan(now)
+		}
+		wait := min(l.rec.untilTick(now), end.Sub(now), l.nextScan.Sub(now))
+		// Rounded up: waking a little late costs nothing, waking early
+		// only another pass.
+		evs, err := l.poller.Wait(l.events, int((max(wait, 0)+time.Millisecond-1)/time.Millisecond))
+		if err != nil {
+			// The poller itself failed: nothing more can be measured.
+			break
+		}
+		l.events = evs
+		for _, ev := range evs {
+			if int(ev.FD) == l.wakeFD {
+				l.stopping = true
+				continue
+			}
+			if int(ev.FD) < len(l.byFD) && l.byFD[ev.FD] != nil {
+				l.handle(l.byFD[ev.FD], ev.Events, end)
+			}
+		}
+	}
+	for _, c := range l.conns {
+		l.drop(c)
+	}
+	l.rec.finish(time.Now())
+}
+
+// scan opens the connections whose retry time has come and gives up on
+// connects that outlasted the timeout; it is due again at the earliest of
+// their next deadlines.
+func (l *streamLoop) scan(now time.Time) {
+	l.nextScan = l.rec.c.windowEnd
+	for _, c := range l.conns {
+		switch {
+		case c.fd < 0 && !now.Before(c.retry):
+			l.open(c, now)
+		case c.connecting && now.Sub(c.since) >= l.timeout:
+			l.rec.fail(now, errTimeout)
+			l.drop(c)
+			l.open(c, now)
+		}
+		switch {
+		case c.fd < 0:
+			l.nextScan = minTime(l.nextScan, c.retry)
+		case c.connecting:
+			l.nextScan = minTime(l.nextScan, c.since.Add(l.timeout))
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func (l *streamLoop) open(c *sconn, now time.Time) {
+	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		l.connectFailed(c, now)
+		return
+	}
+	err = unix.Connect(fd, l.sa)
+	if err != nil && err != unix.EINPROGRESS {
+		unix.Close(fd)
+		l.connectFailed(c, now)
+		return
+	}
+	// Writability alone: a sink sends nothing, and a hang-up or reset is
+	// reported as Failed whatever is watched.
+	if err := l.poller.Add(fd, netpoll.Writable); err != nil {
+		unix.Close(fd)
+		l.connectFailed(c, now)
+		return
+	}
+	c.fd, c.connecting, c.since = fd, true, now
+	for fd >= len(l.byFD) {
+		l.byFD = append(l.byFD, nil)
+	}
+	l.byFD[fd] = c
+	l.nextScan = minTime(l.nextScan, now.Add(l.timeout))
+}
+
+func (l *streamLoop) connectFailed(c *sconn, now time.Time) {
+	l.rec.fail(now, errConnect)
+	c.retry = now.Add(connectRetry)
+	l.nextScan = minTime(l.nextScan, c.retry)
+}
+
+func (l *streamLoop) handle(c *sconn, ev netpoll.Events, end time.Time) {
+	if c.connecting {
+		if ev&netpoll.Failed != 0 {
+			// Refused, reset or unreachable before the handshake ended.
+			l.drop(c)
+			l.connectFailed(c, time.Now())
+			return
+		}
+		c.connecting = false
+	}
+	for range writesPerWake {
+		// Bytes count at the moment their write began, and no write
+		// begins after the window closes, so the window's bytes are
+		// exactly what its writes handed the kernel.
+		start := time.Now()
+		if !start.Before(end) {
+			return
+		}
+		n, err := netpoll.Write(c.fd, l.chunk)
+		switch err {
+		case nil:
+			l.rec.wrote(start, n)
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return
+		default:
+			// The server closed or reset the connection.
+			l.rec.fail(start, errWrite)
+			l.drop(c)
+			l.open(c, time.Now())
+			return
+		}
+	}
+}
+
+func (l *streamLoop) drop(c *sconn) {
+	if c.fd >= 0 {
+		l.byFD[c.fd] = nil
+		unix.Close(c.fd)
+		c.fd = -1
+	}
+	c.connecting = false
+}
