@@ -26,11 +26,8 @@ const (
 )
 
 func parseCPUs(text string) ([]int, error) {
-	cpus, err := affinity.ParseCPUList(text)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a CPU list such as 0, 1-3 or 0,2: %v", text, err)
-	}
-	return cpus, nil
+	// affinity's error names the list and the bad entry.
+	return affinity.ParseCPUList(text)
 }
 
 // cpus resolves the CPU sets: by default the server gets the first online

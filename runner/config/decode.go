@@ -118,8 +118,8 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	}
 }
 
-// eachKey calls f for every entry of a mapping with text keys, reporting
-// keys that repeat.
+// eachKey calls f for every entry of a mapping with text keys (the
+// parser has refused repeated keys already).
 func (d *decoder) eachKey(n ast.Node, path string, t reflect.Type, f func(key string, value ast.Node, keyPath string)) {
 	var values []*ast.MappingValueNode
 	switch m := n.(type) {
@@ -131,7 +131,6 @@ func (d *decoder) eachKey(n ast.Node, path string, t reflect.Type, f func(key st
 		d.wrongType(n, path, t)
 		return
 	}
-	seen := map[string]int{}
 	for _, mv := range values {
 		key, ok := d.resolve(mv.Key).(ast.ScalarNode)
 		line := lineOf(mv.Key)
@@ -140,11 +139,6 @@ func (d *decoder) eachKey(n ast.Node, path string, t reflect.Type, f func(key st
 			continue
 		}
 		name := fmt.Sprint(key.GetValue())
-		if first, dup := seen[name]; dup {
-			d.add(line, join(path, name), "given twice (first on line %d)", first)
-			continue
-		}
-		seen[name] = line
 		d.lines[join(path, name)] = line
 		f(name, mv.Value, join(path, name))
 	}
