@@ -31,11 +31,7 @@ func runOpen(ctx context.Context, o Options, target *url.URL, col *collector) er
 	if _, err := tgt.Request(); err != nil {
 		return fmt.Errorf("building the request: %w", err)
 	}
-	addr, err := hostPort(target)
-	if err != nil {
-		return err
-	}
-	if _, err := resolve(addr, o.Timeout); err != nil {
+	if _, err := resolve(target.Host, o.Timeout); err != nil {
 		return err
 	}
 	var encode vegeta.Encoder

@@ -27,8 +27,8 @@ func TestOpenHoldsTheRate(t *testing.T) {
 	if got := r.RequestsPerS; math.Abs(got-rate) > rate/100 {
 		t.Errorf("%d requests in %.3fs = %.1f/s, want %d/s within 1%%", r.Requests, r.Duration, got, rate)
 	}
-	if r.LatencyKind != Corrected || r.Pacer != PacerConstant {
-		t.Errorf("latency kind %q, pacer %q: want %q latencies from a %q pacer", r.LatencyKind, r.Pacer, Corrected, PacerConstant)
+	if r.LatencyKind != ResponseTime || r.Pacer != PacerConstant {
+		t.Errorf("latency kind %q, pacer %q: want %q latencies from a %q pacer", r.LatencyKind, r.Pacer, ResponseTime, PacerConstant)
 	}
 	t.Logf("%.1f requests/s, %.3f%% late, busy %.3f, p99 %.0fµs", r.RequestsPerS, 100*r.Client.Behind, r.Client.Busiest, r.Latency.P99US)
 }
@@ -236,7 +236,7 @@ func TestOpenRejectsWhatVegetaCannotDo(t *testing.T) {
 		want string
 	}{
 		{Options{Rate: 2e9}, "more than one request per nanosecond"},
-		{Options{Rate: 100, Method: "GET BAD"}, "invalid method"},
+		{Options{Rate: 100, Method: "GET BAD"}, "is not an HTTP token"},
 	} {
 		tc.o.URL, tc.o.Mode, tc.o.Duration = s.url, Open, time.Second
 		if _, err := Run(context.Background(), tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -9,6 +9,7 @@ package loadgen
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -151,6 +152,12 @@ func (o Options) withDefaults() (Options, *url.URL, error) {
 	if u.Path == "" {
 		u.Path = "/"
 	}
+	if u.Port() == "" {
+		if u.Scheme == "tcp" {
+			return o, nil, fmt.Errorf("URL %q: tcp:// needs a port", o.URL)
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), "80")
+	}
 	if o.Connections == 0 {
 		o.Connections = DefaultConnections
 	}
@@ -222,6 +229,9 @@ func (o Options) withDefaults() (Options, *url.URL, error) {
 		}
 	default:
 		return o, nil, fmt.Errorf("pacer %q: want one of constant, linear, sine", o.Pacer)
+	}
+	if o.Method == "" || strings.IndexFunc(o.Method, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) >= 0 {
+		return o, nil, fmt.Errorf("method %q is not an HTTP token", o.Method)
 	}
 	for _, h := range o.Headers {
 		if _, err := ParseHeader(h.Name + ": " + h.Value); err != nil {

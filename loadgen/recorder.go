@@ -345,7 +345,10 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 	switch {
 	case o.Mode == Stream:
 		r.LatencyKind = NoLatency
-	case o.Rate > 0:
+	case o.Mode == Closed && o.Rate > 0:
+		// Open mode sends on schedule whatever the answers, so its
+		// response times need no correction while it keeps up (Behind
+		// says when it did not).
 		r.LatencyKind = Corrected
 	}
 	windowEnd := c.windowEnd

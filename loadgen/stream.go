@@ -3,7 +3,6 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/url"
 	"runtime"
 	"sync"
@@ -23,11 +22,7 @@ func init() { engines[Stream] = runStream }
 // instance and non-blocking sockets, so a loop's busy fraction is its
 // thread's CPU and nothing is shared on the hot path.
 func runStream(ctx context.Context, o Options, target *url.URL, col *collector) error {
-	addr, err := hostPort(target)
-	if err != nil {
-		return err
-	}
-	tcpAddr, err := resolve(addr, o.Timeout)
+	tcpAddr, err := resolve(target.Host, o.Timeout)
 	if err != nil {
 		return err
 	}
@@ -71,18 +66,6 @@ func runStream(ctx context.Context, o Options, target *url.URL, col *collector) 
 		l.release()
 	}
 	return nil
-}
-
-// hostPort is the target's address for dialling: http:// without a port
-// means port 80; tcp:// has no default.
-func hostPort(u *url.URL) (string, error) {
-	switch {
-	case u.Port() != "":
-		return u.Host, nil
-	case u.Scheme == "tcp":
-		return "", fmt.Errorf("URL %s: tcp:// needs a port", u)
-	}
-	return net.JoinHostPort(u.Hostname(), "80"), nil
 }
 
 // sconn is one connection of a stream loop.
