@@ -70,7 +70,7 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 	}
 
 	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageLoad, PID: p.pid()})
-	load, window, loadErr := r.measure(ctx, cell, p, target)
+	load, window, loadErr := r.measure(ctx, cell, rep, p, target)
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -110,7 +110,7 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 // measure runs the warm-up and the measured window, sampling the server
 // from /proc when the window opens and when it closes. A server that
 // exits ends the attack at once.
-func (r *run) measure(ctx context.Context, cell *config.Cell, p *serverProcess, target string) (*loadgen.Result, *procstat.Delta, error) {
+func (r *run) measure(ctx context.Context, cell *config.Cell, rep int, p *serverProcess, target string) (*loadgen.Result, *procstat.Delta, error) {
 	l := cell.Load
 	// Bounded even if the engine overran its window: the runner never
 	// hangs on one cell.
@@ -140,7 +140,7 @@ func (r *run) measure(ctx context.Context, cell *config.Cell, p *serverProcess, 
 	opener := time.AfterFunc(l.Warmup.D(), sample)
 	opts := loadOptions(l, target)
 	opts.Progress = func(s loadgen.Second) {
-		r.event(Event{Kind: Measured, Cell: cell, Second: s, PID: p.pid()})
+		r.event(Event{Kind: Measured, Cell: cell, Rep: rep, Second: s, PID: p.pid()})
 	}
 	res, err := loadgen.Run(lctx, opts)
 	after, afterErr := procstat.SampleTree(p.pid())

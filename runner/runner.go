@@ -340,6 +340,9 @@ func (r *run) work(ctx context.Context, jobs []job) (results.Status, string, err
 			return results.Aborted, "not run: " + err.Error(), err
 		}
 		r.show.finished(j, res)
+		if r.opts.Observe != nil {
+			r.opts.Observe(Event{Kind: RepFinished, Cell: j.cell, Rep: j.rep, Result: res})
+		}
 	}
 	return results.Complete, "", nil
 }

@@ -1,0 +1,427 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
+)
+
+// sockbenchBin is the sockbench binary the runner starts servers from,
+// built once: inside a test the runner's own executable is the test.
+var sockbenchBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sockbench-runner-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	sockbenchBin = filepath.Join(dir, "sockbench")
+	if out, err := exec.Command("go", "build", "-o", sockbenchBin, "../cmd/sockbench").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build sockbench: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func parse(t *testing.T, yaml string) *config.Plan {
+	t.Helper()
+	p, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// observer records the events of a run; act, when set, sees each one.
+type observer struct {
+	mu     sync.Mutex
+	events []Event
+	act    func(Event)
+}
+
+func (o *observer) observe(e Event) {
+	o.mu.Lock()
+	o.events = append(o.events, e)
+	o.mu.Unlock()
+	if o.act != nil {
+		o.act(e)
+	}
+}
+
+// started lists "cell/rep" in the order repetitions (and, as rep 0,
+// calibrations) started their server.
+func (o *observer) started() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for _, e := range o.events {
+		if e.Kind == StageStarted && (e.Stage == results.StageStart || e.Rep == 0 && e.Stage == results.StageReady) {
+			out = append(out, fmt.Sprintf("%s/%d", e.Cell.ID, e.Rep))
+		}
+	}
+	return out
+}
+
+func options(t *testing.T, out *bytes.Buffer, o *observer) Options {
+	return Options{Output: t.TempDir(), Executable: sockbenchBin, SourceDir: "..", Out: out, Observe: o.observe, ConfigText: "# test\n", ConfigFile: "test.yaml"}
+}
+
+func readRep(t *testing.T, dir, cell string, rep int) *results.Rep {
+	t.Helper()
+	r, err := results.ReadRep(dir, cell, rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestSchedule: repetition 1 of every cell, then repetition 2, ...; what
+// is done already is left out; calibrations come last, none for stream.
+func TestSchedule(t *testing.T) {
+	p := parse(t, `version: 1
+cpus: {server: 0, load: 1}
+repetitions: 2
+servers: [epoll, poll]
+calibrate: {strace: true}
+matrix:
+  mode: [closed, stream]
+`)
+	jobs := schedule(p, func(j job) bool { return j.cell.ID == p.Cells[1].ID && j.rep == 1 })
+	var got []string
+	for _, j := range jobs {
+		got = append(got, fmt.Sprintf("%s/%d", j.cell.ID, j.rep))
+	}
+	want := []string{
+		"c1-epoll-mode=closed/1", "c3-epoll-mode=stream/1", "c4-poll-mode=stream/1",
+		"c1-epoll-mode=closed/2", "c2-poll-mode=closed/2", "c3-epoll-mode=stream/2", "c4-poll-mode=stream/2",
+		"c1-epoll-mode=closed/0", "c2-poll-mode=closed/0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("order:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestRunTwoServers runs a tiny matrix end to end: a built-in server and
+// an external one (a second sockbench process started from its command
+// line), two repetitions each, and a strace calibration. Both are
+// measured the same way, and the folder holds everything the format
+// promises.
+func TestRunTwoServers(t *testing.T) {
+	p := parse(t, `version: 1
+name: e2e
+repetitions: 2
+cpus: {server: 0, load: 1}
+knobs: {backlog: 128}
+servers:
+  - nethttp
+  - name: ext-epoll
+    command: ["{sockbench}", serve, epoll, --addr, "{addr}", --stats-file, "{stats_file}", --backlog, "{backlog}"]
+    url: http://{addr}/
+load: {connections: 4, duration: 1s, warmup: 200ms}
+calibrate: {strace: true, requests: 300}
+`)
+	var out bytes.Buffer
+	var o observer
+	opts := options(t, &out, &o)
+	sum, err := Run(context.Background(), p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.OK() || sum.Status != results.Complete {
+		t.Fatalf("summary %+v\n%s", sum, out.String())
+	}
+	if link, err := os.Readlink(filepath.Join(opts.Output, "latest")); err != nil || link != sum.RunID {
+		t.Errorf("latest -> %q (%v), want %s", link, err, sum.RunID)
+	}
+	m, err := results.ReadManifest(sum.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Sessions) != 1 || m.Sessions[0].Reps != 4 || m.Finished == "" || len(m.Unfinished) != 0 {
+		t.Errorf("manifest sessions %+v, finished %q, unfinished %v", m.Sessions, m.Finished, m.Unfinished)
+	}
+	mach := m.Machine
+	if mach.Kernel == "" || mach.CPUModel == "" || mach.CPUCount < 1 || mach.GoVersion == "" || len(mach.GitCommit) != 40 {
+		t.Errorf("machine %+v", mach)
+	}
+	for _, s := range recordedSysctls {
+		if mach.Sysctls[s] == "" || mach.Sysctls[s] == "unknown" {
+			t.Errorf("sysctl %s not recorded: %q", s, mach.Sysctls[s])
+		}
+	}
+	if text, err := os.ReadFile(filepath.Join(sum.Dir, results.ConfigName)); err != nil || string(text) != opts.ConfigText {
+		t.Errorf("config.yaml: %q, %v", text, err)
+	}
+
+	nethttp, ext := p.Cells[0].ID, p.Cells[1].ID
+	for _, cell := range []string{nethttp, ext} {
+		for rep := 1; rep <= 2; rep++ {
+			r := readRep(t, sum.Dir, cell, rep)
+			if r.Status != results.OK || r.Load.Requests == 0 || r.Load.Errors.Total() != 0 {
+				t.Fatalf("%s rep %d: %s %s, %d requests, %d errors", cell, rep, r.Status, r.Reason, r.Load.Requests, r.Load.Errors.Total())
+			}
+			s := r.Server
+			if s.CPUUserSeconds+s.CPUSysSeconds <= 0 || s.WindowSeconds < 0.9 || s.RSSBytes == 0 || s.Stats == nil || s.Stats.Requests < uint64(r.Load.Requests) || s.Exit != "exit status 0" {
+				t.Errorf("%s rep %d: server %+v", cell, rep, s)
+			}
+			cal, err := results.ReadCalibration(sum.Dir, cell)
+			if err != nil || cal == nil || cal.Error != "" || cal.Syscalls == 0 || cal.Requests < 300 {
+				t.Fatalf("%s calibration %+v, %v", cell, cal, err)
+			}
+			cost := r.Cost(cal)
+			wantFrom := map[string]string{nethttp: "strace", ext: "server"}[cell]
+			if cost == nil || cost.CPUTotalUS <= 0 || cost.Syscalls <= 0 || cost.SyscallsFrom != wantFrom {
+				t.Errorf("%s rep %d: cost %+v, want syscalls from %s", cell, rep, cost, wantFrom)
+			}
+			log, err := os.ReadFile(results.HistogramLogPath(sum.Dir, cell, rep))
+			if err != nil || !bytes.Contains(log, []byte("Histogram log format")) {
+				t.Errorf("%s rep %d histogram log: %v %.80q", cell, rep, err, log)
+			}
+		}
+	}
+	if r := readRep(t, sum.Dir, ext, 1); r.Command[0] != sockbenchBin || strings.Contains(strings.Join(r.Command, " "), "{") ||
+		!slices.Contains(r.Command, "128") || r.Server.Stats.Syscalls == nil {
+		t.Errorf("external server ran as %q, stats %+v", r.Command, r.Server.Stats)
+	}
+	if r := readRep(t, sum.Dir, nethttp, 1); !slices.Contains(r.Command, "--backlog=128") {
+		t.Errorf("built-in server ran as %q", r.Command)
+	}
+
+	// Interleaved: rep 1 of both cells before rep 2 of either.
+	want := []string{nethttp + "/1", ext + "/1", nethttp + "/2", ext + "/2", nethttp + "/0", ext + "/0"}
+	if got := o.started(); !slices.Equal(got, want) {
+		t.Errorf("ran %v, want %v", got, want)
+	}
+	for _, f := range []string{sum.Report.HTML, sum.Report.Markdown} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("report file %s: %v", f, err)
+		}
+	}
+	for _, s := range []string{"nethttp", "ext-epoll", "report: " + sum.Report.HTML, "2/2"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestFailingServersAreRecorded: a server that dies in the middle of its
+// measurement and one that fails the conformance check are both recorded
+// as failed, with the stage and the reason, and the run goes on to the
+// next server and ends complete.
+func TestFailingServersAreRecorded(t *testing.T) {
+	p := parse(t, `version: 1
+repetitions: 1
+cpus: {server: 0, load: 1}
+servers:
+  - epoll
+  - name: sink
+    command: ["{sockbench}", serve, epoll, --stream, --addr, "{addr}"]
+    url: http://{addr}/
+    verify: {timeout: 250ms}
+  - gonet
+load: {connections: 4, duration: 2s, warmup: 200ms}
+`)
+	var out bytes.Buffer
+	var once sync.Once
+	o := observer{act: func(e Event) {
+		// The first measured second of epoll: kill its server.
+		if e.Kind == Measured && e.Cell.Server.Name == "epoll" {
+			once.Do(func() { syscall.Kill(e.PID, syscall.SIGKILL) })
+		}
+	}}
+	sum, err := Run(context.Background(), p, options(t, &out, &o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != results.Complete || sum.Failed != 2 || sum.Unfinished != 0 || sum.OK() {
+		t.Fatalf("summary %+v\n%s", sum, out.String())
+	}
+	crashed := readRep(t, sum.Dir, p.Cells[0].ID, 1)
+	if crashed.Status != results.Failed || crashed.Stage != results.StageLoad ||
+		!strings.Contains(crashed.Reason, "exited during the measurement (signal: killed)") {
+		t.Errorf("killed server: %s at %s: %s", crashed.Status, crashed.Stage, crashed.Reason)
+	}
+	sink := readRep(t, sum.Dir, p.Cells[1].ID, 1)
+	if sink.Status != results.Failed || sink.Stage != results.StageVerify || len(sink.VerifyFailures) == 0 || sink.Load != nil ||
+		!strings.Contains(sink.Reason, "conformance cases") {
+		t.Errorf("sink: %s at %s: %s (%d verify failures)", sink.Status, sink.Stage, sink.Reason, len(sink.VerifyFailures))
+	}
+	if ok := readRep(t, sum.Dir, p.Cells[2].ID, 1); ok.Status != results.OK || ok.Load.Requests == 0 {
+		t.Errorf("gonet after the failures: %s %s", ok.Status, ok.Reason)
+	}
+	if sum.ReportErr != nil {
+		t.Fatal(sum.ReportErr)
+	}
+	for _, s := range []string{"c1-epoll rep 1: FAILED at load", "c2-sink rep 1: FAILED at verify", "! server=epoll, rep 1: failed: load: the server exited"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("output lacks %q:\n%s", s, out.String())
+		}
+	}
+}
+
+// TestResume: a run interrupted half-way keeps its finished repetitions
+// and says which did not run; resuming runs only those and any that
+// failed, and leaves the good ones alone.
+func TestResume(t *testing.T) {
+	p := parse(t, `version: 1
+repetitions: 2
+cpus: {server: 0, load: 1}
+servers: [epoll, poll]
+load: {connections: 4, duration: 500ms, warmup: 100ms}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out bytes.Buffer
+	finished := 0
+	o := observer{act: func(e Event) {
+		if e.Kind == RepFinished {
+			if finished++; finished == 2 {
+				cancel()
+			}
+		}
+	}}
+	opts := options(t, &out, &o)
+	sum, err := Run(ctx, p, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != results.Interrupted || sum.Unfinished != 2 || sum.ReportErr != nil {
+		t.Fatalf("interrupted run: %+v\n%s", sum, out.String())
+	}
+	m, err := results.ReadManifest(sum.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoll, poll := p.Cells[0].ID, p.Cells[1].ID
+	if len(m.Unfinished) != 2 || m.Unfinished[0].Cell != epoll || m.Unfinished[0].Rep != 2 || m.Unfinished[1].Cell != poll ||
+		!strings.Contains(m.Unfinished[0].Reason, "interrupted") || m.Status != results.Interrupted {
+		t.Errorf("manifest: %s, unfinished %+v", m.Status, m.Unfinished)
+	}
+	if !strings.Contains(out.String(), "sockbench run --resume "+sum.Dir) {
+		t.Errorf("output does not say how to resume:\n%s", out.String())
+	}
+
+	// A failed repetition is redone too.
+	failed := readRep(t, sum.Dir, epoll, 1)
+	failed.Status, failed.Stage, failed.Reason, failed.Load, failed.Server = results.Failed, results.StageVerify, "simulated", nil, nil
+	if err := results.WriteRep(sum.Dir, failed); err != nil {
+		t.Fatal(err)
+	}
+	kept := readRep(t, sum.Dir, poll, 1)
+
+	if _, err := Resume(context.Background(), sum.Dir, Options{ConfigText: "something else\n", ConfigFile: "other.yaml", Executable: sockbenchBin}); err == nil ||
+		!strings.Contains(err.Error(), "other.yaml differs from the configuration") {
+		t.Errorf("resume with another configuration: %v", err)
+	}
+	var o2 observer
+	opts2 := options(t, &out, &o2)
+	opts2.ConfigText = ""
+	sum2, err := Resume(context.Background(), sum.Dir, opts2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum2.OK() || sum2.RunID != sum.RunID {
+		t.Fatalf("resumed: %+v\n%s", sum2, out.String())
+	}
+	if got, want := o2.started(), []string{epoll + "/1", epoll + "/2", poll + "/2"}; !slices.Equal(got, want) {
+		t.Errorf("resume ran %v, want %v", got, want)
+	}
+	if again := readRep(t, sum.Dir, poll, 1); !again.Started.Equal(kept.Started) {
+		t.Errorf("resume redid a finished repetition: started %v, was %v", again.Started, kept.Started)
+	}
+	m, err = results.ReadManifest(sum.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != results.Complete || len(m.Sessions) != 2 || m.Sessions[1].Reps != 3 || len(m.Unfinished) != 0 || m.Started != m.Sessions[0].Started {
+		t.Errorf("manifest after resume: %s, sessions %+v, unfinished %v", m.Status, m.Sessions, m.Unfinished)
+	}
+}
+
+// TestResumeOfNoRun: a folder that is not a run is a clear error.
+func TestResumeOfNoRun(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Resume(context.Background(), dir, Options{Executable: sockbenchBin})
+	if err == nil || !strings.Contains(err.Error(), "is not a sockbench results folder") {
+		t.Errorf("Resume: %v", err)
+	}
+}
+
+// TestWarnings: shared CPUs, a backlog the kernel caps, and close without
+// enough ports are each said before the run starts.
+func TestWarnings(t *testing.T) {
+	p := parse(t, `version: 1
+cpus: {server: 0, load: 0-1}
+servers: [epoll]
+knobs: {backlog: 100000}
+load: {keep_alive: false}
+`)
+	m := results.Machine{Sysctls: map[string]string{
+		"net.core.somaxconn": "4096", "net.ipv4.ip_local_port_range": "32768 60999", "net.ipv4.tcp_tw_reuse": "0",
+	}}
+	got := warnings(p, m)
+	want := []string{
+		"the server (CPUs 0) and the load generator (CPUs 0-1) share CPU 0: they take turns on it, so every number measures both",
+		"backlog 100000 is above net.core.somaxconn 4096: the kernel silently caps it at 4096",
+		"cell c1-epoll opens a connection per request as fast as it can: above about 2353 requests/s the 28232 local ports run out while TIME_WAIT holds each for 60s (tcp_tw_reuse is 0); connects will then fail",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	m.Sysctls["net.ipv4.tcp_tw_reuse"] = "2"
+	if got := warnings(p, m); len(got) != 2 {
+		t.Errorf("with tcp_tw_reuse=2 (reuse on loopback) the port warning stays: %v", got)
+	}
+}
+
+// TestParseStraceTable reads strace's -c table, blank errors column and
+// total line included.
+func TestParseStraceTable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "strace.txt")
+	table := `% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 70.14    0.485745       15179        32         3 futex
+  6.93    0.048021          23      2002           write
+  0.01    0.000010          10         1           epoll_pwait
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.533776         264      2035         3 total
+`
+	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	byName, total, err := parseStraceTable(path)
+	if err != nil || total != 2035 || byName["write"] != 2002 || byName["futex"] != 32 || len(byName) != 3 {
+		t.Errorf("parsed %v, total %d, %v", byName, total, err)
+	}
+	os.WriteFile(path, []byte("strace: exec: No such file or directory\n"), 0o644)
+	if _, _, err := parseStraceTable(path); err == nil || !strings.Contains(err.Error(), "holds no syscall counts") {
+		t.Errorf("a table without counts: %v", err)
+	}
+}
+
+// TestDescribe lists the cells without running anything.
+func TestDescribe(t *testing.T) {
+	p := parse(t, "version: 1\ncpus: {server: 0, load: 1}\nservers: [epoll, poll]\n")
+	var b bytes.Buffer
+	if err := Describe(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	want := "2 cells × 3 repetitions; server on CPUs 0, load generator on CPUs 1\n  c1-epoll\n  c2-poll\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
