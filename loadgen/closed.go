@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/url"
 	"runtime"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -30,19 +29,11 @@ func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) 
 	}
 	req := buildRequest(o, target)
 	t0 := time.Now()
-	loops := make([]*closedLoop, o.Threads)
-	for i := range loops {
-		// Each loop has its own socket address: x/sys/unix encodes
-		// into it on every connect.
-		sa, family := sockaddr(addr)
-		l, err := newClosedLoop(o, col.recorder(), sa, family, req)
-		if err != nil {
-			for _, l := range loops[:i] {
-				l.release()
-			}
-			return err
-		}
-		loops[i] = l
+	loops, err := newLoops(o.Threads, func() (*closedLoop, error) {
+		return newClosedLoop(o, col.recorder(), addr, req)
+	})
+	if err != nil {
+		return err
 	}
 	// Connections, quota and schedule offsets are dealt out in turn so
 	// every loop's share differs from another's by at most one.
@@ -62,28 +53,7 @@ func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) 
 			}
 		}
 	}
-	stop := make(chan struct{})
-	watcherDone := make(chan struct{})
-	go func() {
-		defer close(watcherDone)
-		select {
-		case <-ctx.Done():
-			for _, l := range loops {
-				l.wake()
-			}
-		case <-stop:
-		}
-	}()
-	var wg sync.WaitGroup
-	for _, l := range loops {
-		wg.Go(l.run)
-	}
-	wg.Wait()
-	close(stop)
-	<-watcherDone
-	for _, l := range loops {
-		l.release()
-	}
+	runLoops(ctx, loops)
 	return nil
 }
 
@@ -146,20 +116,12 @@ type cconn struct {
 }
 
 type closedLoop struct {
-	o      *Options
-	rec    *recorder
-	poller *netpoll.Epoll
-	// sc is the poller's count of its own calls, which nothing reads: the
-	// generator's cost is measured as CPU time instead.
-	sc     netpoll.Syscalls
-	wakeFD int
-	sa     unix.Sockaddr
-	family int
-	req    []byte
-	conns  []*cconn
-	byFD   []*cconn
-	rbuf   []byte
-	events []netpoll.Event
+	epollLoop
+	o     *Options
+	req   []byte
+	conns []*cconn
+	byFD  []*cconn
+	rbuf  []byte
 	// waiting holds paced connections by due time.
 	waiting dueHeap
 	// interval is each connection's share of the paced schedule.
@@ -170,46 +132,17 @@ type closedLoop struct {
 	sent     int64
 	inFlight int
 	nextScan time.Time
-	stopping bool
 }
 
-func newClosedLoop(o Options, rec *recorder, sa unix.Sockaddr, family int, req []byte) (*closedLoop, error) {
-	l := &closedLoop{o: &o, rec: rec, sa: sa, family: family, req: req, wakeFD: -1}
-	p, err := netpoll.NewEpoll(&l.sc)
-	if err != nil {
+func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*closedLoop, error) {
+	l := &closedLoop{o: &o, req: req, rbuf: make([]byte, 64<<10)}
+	if err := l.init(rec, addr); err != nil {
 		return nil, err
-	}
-	l.poller = p
-	l.wakeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err == nil {
-		err = p.Add(l.wakeFD, netpoll.Readable)
-	}
-	if err != nil {
-		l.release()
-		return nil, fmt.Errorf("loop wake-up eventfd: %w", err)
 	}
 	if o.Rate > 0 {
 		l.interval = time.Duration(float64(o.Connections) / o.Rate * float64(time.Second))
 	}
-	l.rbuf = make([]byte, 64<<10)
-	l.events = make([]netpoll.Event, 0, 256)
 	return l, nil
-}
-
-// wake interrupts the loop's wait; it is the one method called from
-// another goroutine.
-func (l *closedLoop) wake() {
-	one := [8]byte{1}
-	unix.Write(l.wakeFD, one[:])
-}
-
-func (l *closedLoop) release() {
-	if l.wakeFD >= 0 {
-		unix.Close(l.wakeFD)
-	}
-	if l.poller != nil {
-		l.poller.Close()
-	}
 }
 
 func (l *closedLoop) run() {
@@ -247,8 +180,7 @@ func (l *closedLoop) run() {
 		l.events = evs
 		now = time.Now()
 		for _, ev := range evs {
-			if int(ev.FD) == l.wakeFD {
-				l.stopping = true
+			if l.woken(ev) {
 				continue
 			}
 			if c := l.conn(int(ev.FD)); c != nil {
@@ -333,20 +265,8 @@ func (l *closedLoop) send(c *cconn, now time.Time) {
 }
 
 func (l *closedLoop) open(c *cconn) {
-	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := l.dial(netpoll.Readable | netpoll.Writable)
 	if err != nil {
-		l.connectFailed(c, time.Now())
-		return
-	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	err = unix.Connect(fd, l.sa)
-	if err != nil && err != unix.EINPROGRESS {
-		unix.Close(fd)
-		l.connectFailed(c, time.Now())
-		return
-	}
-	if err := l.poller.Add(fd, netpoll.Readable|netpoll.Writable); err != nil {
-		unix.Close(fd)
 		l.connectFailed(c, time.Now())
 		return
 	}
@@ -366,7 +286,7 @@ func (l *closedLoop) connectFailed(c *cconn, now time.Time) {
 	l.inFlight -= c.pending
 	c.pending = 0
 	c.state = csIdle
-	c.retry = now.Add(10 * time.Millisecond)
+	c.retry = now.Add(connectRetry)
 	if c.retry.Before(l.nextScan) {
 		l.nextScan = c.retry
 	}

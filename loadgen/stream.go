@@ -2,10 +2,8 @@ package loadgen
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"runtime"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,42 +27,18 @@ func runStream(ctx context.Context, o Options, target *url.URL, col *collector) 
 	// Every write sends the same bytes; the kernel only reads them, so
 	// the loops share one chunk.
 	chunk := make([]byte, o.ChunkSize)
-	loops := make([]*streamLoop, o.Threads)
-	for i := range loops {
-		// Each loop has its own socket address: x/sys/unix encodes
-		// into it on every connect.
-		sa, family := sockaddr(tcpAddr)
-		l, err := newStreamLoop(o, col.recorder(), sa, family, chunk)
-		if err != nil {
-			for _, l := range loops[:i] {
-				l.release()
-			}
-			return err
-		}
-		loops[i] = l
+	loops, err := newLoops(o.Threads, func() (*streamLoop, error) {
+		l := &streamLoop{timeout: o.Timeout, chunk: chunk}
+		return l, l.init(col.recorder(), tcpAddr)
+	})
+	if err != nil {
+		return err
 	}
 	for g := range o.Connections {
 		l := loops[g%len(loops)]
 		l.conns = append(l.conns, &sconn{fd: -1})
 	}
-	woken := make(chan struct{})
-	stopWaking := context.AfterFunc(ctx, func() {
-		defer close(woken)
-		for _, l := range loops {
-			l.wake()
-		}
-	})
-	var wg sync.WaitGroup
-	for _, l := range loops {
-		wg.Go(l.run)
-	}
-	wg.Wait()
-	if !stopWaking() {
-		<-woken // the wake-ups must be written before their eventfds close
-	}
-	for _, l := range loops {
-		l.release()
-	}
+	runLoops(ctx, loops)
 	return nil
 }
 
@@ -83,62 +57,13 @@ type sconn struct {
 // loop's other connections.
 const writesPerWake = 64
 
-// connectRetry is the pause before a connection whose open failed tries
-// again, so a server that refuses everything is not hammered by a loop
-// spinning on connect (the closed engine pauses as long).
-const connectRetry = 10 * time.Millisecond
-
 type streamLoop struct {
-	rec    *recorder
-	poller *netpoll.Epoll
-	// sc is the poller's count of its own calls, which nothing reads: the
-	// generator's cost is measured as CPU time instead.
-	sc       netpoll.Syscalls
-	wakeFD   int
-	sa       unix.Sockaddr
-	family   int
+	epollLoop
 	timeout  time.Duration
 	chunk    []byte
 	conns    []*sconn
 	byFD     []*sconn
-	events   []netpoll.Event
 	nextScan time.Time
-	stopping bool
-}
-
-func newStreamLoop(o Options, rec *recorder, sa unix.Sockaddr, family int, chunk []byte) (*streamLoop, error) {
-	l := &streamLoop{rec: rec, sa: sa, family: family, timeout: o.Timeout, chunk: chunk, wakeFD: -1}
-	p, err := netpoll.NewEpoll(&l.sc)
-	if err != nil {
-		return nil, err
-	}
-	l.poller = p
-	l.wakeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err == nil {
-		err = p.Add(l.wakeFD, netpoll.Readable)
-	}
-	if err != nil {
-		l.release()
-		return nil, fmt.Errorf("stream loop wake-up eventfd: %w", err)
-	}
-	l.events = make([]netpoll.Event, 0, 256)
-	return l, nil
-}
-
-// wake interrupts the loop's wait; it is the one method called from
-// another goroutine.
-func (l *streamLoop) wake() {
-	one := [8]byte{1}
-	unix.Write(l.wakeFD, one[:])
-}
-
-func (l *streamLoop) release() {
-	if l.wakeFD >= 0 {
-		unix.Close(l.wakeFD)
-	}
-	if l.poller != nil {
-		l.poller.Close()
-	}
 }
 
 func (l *streamLoop) run() {
@@ -169,8 +94,7 @@ func (l *streamLoop) run() {
 		}
 		l.events = evs
 		for _, ev := range evs {
-			if int(ev.FD) == l.wakeFD {
-				l.stopping = true
+			if l.woken(ev) {
 				continue
 			}
 			if int(ev.FD) < len(l.byFD) && l.byFD[ev.FD] != nil {
@@ -215,21 +139,10 @@ func minTime(a, b time.Time) time.Time {
 }
 
 func (l *streamLoop) open(c *sconn, now time.Time) {
-	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		l.connectFailed(c, now)
-		return
-	}
-	err = unix.Connect(fd, l.sa)
-	if err != nil && err != unix.EINPROGRESS {
-		unix.Close(fd)
-		l.connectFailed(c, now)
-		return
-	}
 	// Writability alone: a sink sends nothing, and a hang-up or reset is
 	// reported as Failed whatever is watched.
-	if err := l.poller.Add(fd, netpoll.Writable); err != nil {
-		unix.Close(fd)
+	fd, err := l.dial(netpoll.Writable)
+	if err != nil {
 		l.connectFailed(c, now)
 		return
 	}

@@ -1,0 +1,148 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockbench/sockbench/internal/netpoll"
+)
+
+// epollLoop is what the closed and stream engines' loops share: one epoll
+// instance, an eventfd that wakes the loop when the attack is cancelled,
+// and the target's socket address. Each loop is used by one locked OS
+// thread, so nothing on its hot path is shared.
+type epollLoop struct {
+	rec    *recorder
+	poller *netpoll.Epoll
+	// sc is the poller's count of its own calls, which nothing reads: the
+	// generator's cost is measured as CPU time instead.
+	sc       netpoll.Syscalls
+	wakeFD   int
+	sa       unix.Sockaddr
+	family   int
+	events   []netpoll.Event
+	stopping bool
+}
+
+func (l *epollLoop) init(rec *recorder, addr *net.TCPAddr) error {
+	l.rec, l.wakeFD = rec, -1
+	// Each loop has its own socket address: x/sys/unix encodes into it on
+	// every connect.
+	l.sa, l.family = sockaddr(addr)
+	p, err := netpoll.NewEpoll(&l.sc)
+	if err != nil {
+		return err
+	}
+	l.poller = p
+	l.wakeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err == nil {
+		err = p.Add(l.wakeFD, netpoll.Readable)
+	}
+	if err != nil {
+		l.release()
+		return fmt.Errorf("loop wake-up eventfd: %w", err)
+	}
+	l.events = make([]netpoll.Event, 0, 256)
+	return nil
+}
+
+// wake interrupts the loop's wait; it is the one method called from
+// another goroutine.
+func (l *epollLoop) wake() {
+	one := [8]byte{1}
+	unix.Write(l.wakeFD, one[:])
+}
+
+func (l *epollLoop) release() {
+	if l.wakeFD >= 0 {
+		unix.Close(l.wakeFD)
+	}
+	if l.poller != nil {
+		l.poller.Close()
+	}
+}
+
+// woken reports whether ev is the cancellation wake-up, and if so stops
+// the loop.
+func (l *epollLoop) woken(ev netpoll.Event) bool {
+	if int(ev.FD) != l.wakeFD {
+		return false
+	}
+	l.stopping = true
+	return true
+}
+
+// dial starts a non-blocking connect to the target and watches the socket
+// for ev; the connect completes when the socket turns writable.
+func (l *epollLoop) dial(ev netpoll.Events) (int, error) {
+	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	if err := unix.Connect(fd, l.sa); err != nil && err != unix.EINPROGRESS {
+		unix.Close(fd)
+		return -1, err
+	}
+	if err := l.poller.Add(fd, ev); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// connectRetry is the pause before a connection whose open failed tries
+// again, so a server that refuses everything is not hammered by a loop
+// spinning on connect.
+const connectRetry = 10 * time.Millisecond
+
+// loop is an engine's event loop as runLoops drives it.
+type loop interface {
+	run()
+	wake()
+	release()
+}
+
+// newLoops makes n loops, releasing those already made if one fails.
+func newLoops[L loop](n int, make1 func() (L, error)) ([]L, error) {
+	loops := make([]L, n)
+	for i := range loops {
+		l, err := make1()
+		if err != nil {
+			for _, l := range loops[:i] {
+				l.release()
+			}
+			return nil, err
+		}
+		loops[i] = l
+	}
+	return loops, nil
+}
+
+// runLoops runs every loop on a goroutine of its own until all return,
+// waking them when ctx is cancelled, then releases them.
+func runLoops[L loop](ctx context.Context, loops []L) {
+	woken := make(chan struct{})
+	stopWaking := context.AfterFunc(ctx, func() {
+		defer close(woken)
+		for _, l := range loops {
+			l.wake()
+		}
+	})
+	var wg sync.WaitGroup
+	for _, l := range loops {
+		wg.Go(l.run)
+	}
+	wg.Wait()
+	if !stopWaking() {
+		<-woken // the wake-ups must be written before their eventfds close
+	}
+	for _, l := range loops {
+		l.release()
+	}
+}
