@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// runSockbench runs the built binary in dir and returns its exit code and
+// output; the test fails if it does not end within limit.
+func runSockbench(t *testing.T, dir string, limit time.Duration, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binPath, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("sockbench %v did not end within %v:\n%s%s", args, limit, stdout.String(), stderr.String())
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+}
+
+// TestRunUsageErrors: a broken configuration, a missing argument and an
+// unknown flag each end with status 2 and one clear message, before
+// anything runs.
+func TestRunUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := "version: 1\nservers: [epoll]\nload:\n  conections: 5\n"
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "bad.yaml"}, "sockbench: bad.yaml:4: load.conections: unknown field; load takes mode,"},
+		{[]string{"run"}, "sockbench: run needs a configuration file, or --resume with a results folder"},
+		{[]string{"run", "missing.yaml"}, "sockbench: read configuration: open missing.yaml: no such file or directory"},
+		{[]string{"run", "bad.yaml", "--fast"}, "unknown flag: --fast"},
+		{[]string{"run", "--resume", "nowhere"}, "results folder " + filepath.Join(dir, "nowhere") + " does not exist"},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runSockbench(t, dir, 30*time.Second, tt.args...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("sockbench %v: exit %d, stderr %q, want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+		if stdout != "" {
+			t.Errorf("sockbench %v printed %q", tt.args, stdout)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("a refused run created files: %v", entries)
+	}
+}
+
+// TestRunDryRun lists the cells and runs nothing.
+func TestRunDryRun(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "version: 1\ncpus: {server: 0, load: 1}\nservers: [epoll, nethttp]\nmatrix:\n  keep_alive: [true, false]\n"
+	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(cfg), 0o644)
+	code, stdout, stderr := runSockbench(t, dir, 30*time.Second, "run", "c.yaml", "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "4 cells × 3 repetitions") || !strings.Contains(stdout, "c4-nethttp-keep_alive=false") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "results")); !os.IsNotExist(err) {
+		t.Errorf("a dry run created results: %v", err)
+	}
+}
+
+// TestRunInterruptedBySignal: SIGINT in the middle of a run stops it,
+// keeps what finished, records the rest as not run, still builds the
+// report, and exits 1 saying how to resume.
+func TestRunInterruptedBySignal(t *testing.T) {
+	dir := t.TempDir()
+	cfg := "version: 1\nname: sig\nrepetitions: 3\ncpus: {server: 0, load: 1}\nservers: [epoll]\nload: {connections: 2, duration: 1s, warmup: 100ms}\n"
+	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(cfg), 0o644)
+	cmd := exec.Command(binPath, "run", "c.yaml")
+	cmd.Dir = dir
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first repetition's result exists, then interrupt.
+	rep1 := filepath.Join(dir, "results", "latest", "cells", "c1-epoll", "rep-1.json")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(rep1); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no first result within 30s:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("sockbench run did not stop within 30s of SIGINT:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(out.String(), "finish it with: sockbench run --resume") {
+		t.Errorf("exit %d:\n%s", code, out.String())
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "results", "latest", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Status     string `json:"status"`
+		Unfinished []struct {
+			Rep    int    `json:"rep"`
+			Reason string `json:"reason"`
+		} `json:"unfinished"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != "interrupted" || len(m.Unfinished) == 0 || m.Unfinished[len(m.Unfinished)-1].Rep != 3 {
+		t.Errorf("manifest: %s", data)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "results", "latest", "report", "index.html")); err != nil {
+		t.Errorf("no report after the interrupt: %v", err)
+	}
+}
