@@ -13,6 +13,7 @@ import (
 
 	"github.com/sockbench/sockbench/servers"
 	_ "github.com/sockbench/sockbench/servers/all"
+	"github.com/sockbench/sockbench/servers/servertest"
 )
 
 // testServer is a tiny HTTP/1.1 server whose every answer the test
@@ -111,26 +112,8 @@ func startModel(t *testing.T, name string, opts servers.Options) (string, func()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Addr = "127.0.0.1:0"
-	srv, err := m.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	var once sync.Once
-	stop := func() servers.Stats {
-		once.Do(func() {
-			cancel()
-			if err := <-served; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-		})
-		return srv.Stats()
-	}
-	t.Cleanup(func() { stop() })
-	return "http://" + srv.Addr().String() + "/", stop
+	addr, stop := servertest.Start(t, m, opts)
+	return "http://" + addr + "/", stop
 }
 
 func TestCountsMatchTheServerExactly(t *testing.T) {

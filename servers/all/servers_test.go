@@ -2,7 +2,6 @@ package all
 
 import (
 	"bufio"
-	"context"
 	"io"
 	"net"
 	"runtime"
@@ -12,39 +11,8 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/servertest"
 )
-
-// start runs a model in-process on a free loopback port; the returned
-// function stops it and returns its final stats.
-func start(t *testing.T, m servers.Model, opts servers.Options) (string, func() servers.Stats) {
-	t.Helper()
-	opts.Addr = "127.0.0.1:0"
-	srv, err := m.Start(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	stopped := false
-	stop := func() servers.Stats {
-		if !stopped {
-			stopped = true
-			cancel()
-			select {
-			case err := <-served:
-				if err != nil {
-					t.Errorf("Serve: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("Serve did not return within 5s of cancel")
-			}
-		}
-		return srv.Stats()
-	}
-	t.Cleanup(func() { stop() })
-	return srv.Addr().String(), stop
-}
 
 func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
 	t.Helper()
@@ -88,7 +56,7 @@ func readStatus(t *testing.T, br *bufio.Reader) int {
 func TestStatsCountExactly(t *testing.T) {
 	for _, m := range servers.Models() {
 		t.Run(m.Name, func(t *testing.T) {
-			addr, stop := start(t, m, servers.Options{})
+			addr, stop := servertest.Start(t, m, servers.Options{})
 			c, br := dial(t, addr)
 			const keepAlive = 25
 			for i := 0; i < keepAlive; i++ {
@@ -127,7 +95,7 @@ func TestStatsCountExactly(t *testing.T) {
 func TestStreamCountsBytes(t *testing.T) {
 	for _, m := range servers.Models() {
 		t.Run(m.Name, func(t *testing.T) {
-			addr, stop := start(t, m, servers.Options{Stream: true})
+			addr, stop := servertest.Start(t, m, servers.Options{Stream: true})
 			const total = 3 << 20
 			chunk := make([]byte, 64<<10)
 			for i := 0; i < 2; i++ {
@@ -158,7 +126,7 @@ func TestStopUnderLoadLeaksNothing(t *testing.T) {
 	for _, m := range servers.Models() {
 		t.Run(m.Name, func(t *testing.T) {
 			before := runtime.NumGoroutine()
-			addr, stop := start(t, m, servers.Options{})
+			addr, stop := servertest.Start(t, m, servers.Options{})
 			done := make(chan struct{})
 			finished := make(chan struct{})
 			const clients = 20

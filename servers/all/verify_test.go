@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/servertest"
 	"github.com/sockbench/sockbench/verify"
 )
 
@@ -78,30 +78,12 @@ func TestEveryServerPassesVerify(t *testing.T) {
 		for _, opts := range knobSets(m) {
 			t.Run(m.Name+"/"+describe(opts), func(t *testing.T) {
 				t.Parallel()
-				opts.Addr = "127.0.0.1:0"
-				srv, err := m.Start(opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctx, cancel := context.WithCancel(context.Background())
-				served := make(chan error, 1)
-				go func() { served <- srv.Serve(ctx) }()
-				defer func() {
-					cancel()
-					select {
-					case err := <-served:
-						if err != nil {
-							t.Errorf("Serve: %v", err)
-						}
-					case <-time.After(5 * time.Second):
-						t.Error("server did not stop within 5s")
-					}
-				}()
+				addr, _ := servertest.Start(t, m, opts)
 				expect := []string{"<title>sockbench</title>"}
 				if opts.Handler != servers.HandlerStatic {
 					expect = append(expect, "Your address is 127.0.0.1.")
 				}
-				rep, err := verify.Run(ctx, "http://"+srv.Addr().String()+"/", verify.Options{ExpectBodyContains: expect})
+				rep, err := verify.Run(context.Background(), "http://"+addr+"/", verify.Options{ExpectBodyContains: expect})
 				if err != nil {
 					t.Fatal(err)
 				}

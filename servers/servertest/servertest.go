@@ -1,0 +1,44 @@
+// Package servertest runs sockbench's servers inside a test process, for
+// the tests of the servers themselves and of the clients that drive them.
+package servertest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockbench/sockbench/servers"
+)
+
+// Start runs model m on a free loopback port until the test ends. stop
+// stops it earlier and returns its final counters; it may be called more
+// than once.
+func Start(t testing.TB, m servers.Model, opts servers.Options) (addr string, stop func() servers.Stats) {
+	t.Helper()
+	opts.Addr = "127.0.0.1:0"
+	srv, err := m.Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	var once sync.Once
+	stop = func() servers.Stats {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Errorf("%s: Serve: %v", m.Name, err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Errorf("%s did not stop within 5s of cancel", m.Name)
+			}
+		})
+		return srv.Stats()
+	}
+	t.Cleanup(func() { stop() })
+	return srv.Addr().String(), stop
+}
