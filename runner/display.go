@@ -118,30 +118,31 @@ func (d *display) event(e Event) {
 }
 
 func (d *display) finished(j job, res *results.Rep) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.learn()
-	d.clearLocked()
 	label := fmt.Sprintf("%s rep %d", j.cell.ID, j.rep)
-	switch {
-	case res.Status == results.Failed:
-		fmt.Fprintf(d.w, "%s: FAILED at %s: %s\n", label, res.Stage, res.Reason)
-	case d.live:
-		fmt.Fprintf(d.w, "%s: %.0f req/s, p99 %.2f ms, %d errors\n", label, res.Load.RequestsPerS, res.Load.Latency.P99US/1000, res.Load.Errors.Total())
+	if res.Status == results.Failed {
+		d.ended(true, "%s: FAILED at %s: %s", label, res.Stage, res.Reason)
+		return
 	}
-	d.drawLocked()
+	d.ended(false, "%s: %.0f req/s, p99 %.2f ms, %d errors", label, res.Load.RequestsPerS, res.Load.Latency.P99US/1000, res.Load.Errors.Total())
 }
 
 func (d *display) calibrated(j job, c *results.Calibration) {
+	if c.Error != "" {
+		d.ended(true, "%s strace calibration: FAILED: %s", j.cell.ID, c.Error)
+		return
+	}
+	d.ended(false, "%s strace calibration: %d syscalls for %d requests", j.cell.ID, c.Syscalls, c.Requests)
+}
+
+// ended reports a job that ended: failures always, results only on a
+// terminal, where they scroll above the status line.
+func (d *display) ended(failure bool, format string, args ...any) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.learn()
 	d.clearLocked()
-	switch {
-	case c.Error != "":
-		fmt.Fprintf(d.w, "%s strace calibration: FAILED: %s\n", j.cell.ID, c.Error)
-	case d.live:
-		fmt.Fprintf(d.w, "%s strace calibration: %d syscalls for %d requests\n", j.cell.ID, c.Syscalls, c.Requests)
+	if failure || d.live {
+		fmt.Fprintf(d.w, format+"\n", args...)
 	}
 	d.drawLocked()
 }

@@ -64,7 +64,10 @@ func start(l launch) (*serverProcess, error) {
 			argv = append(argv, "--stream")
 		}
 	} else {
-		addr, err := freeLoopbackAddr()
+		// Another process could take the port before the server binds
+		// it; the server then fails to start, or verify finds that what
+		// answers is not a conforming server: nothing wrong is measured.
+		addr, err := servers.FreeLoopbackAddr()
 		if err != nil {
 			return nil, err
 		}
@@ -266,19 +269,6 @@ func (p *serverProcess) stats() (*servers.Stats, error) {
 		return nil, err
 	}
 	return &st, nil
-}
-
-// freeLoopbackAddr asks the kernel for a free port for an external server.
-// Another process could take it before the server binds; the server then
-// fails to start, or the readiness check reaches the other process and
-// verify finds that it is not the server — either way nothing is measured.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // outputWatch keeps the end of a server's output, for error messages, and

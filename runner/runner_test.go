@@ -211,9 +211,14 @@ calibrate: {strace: true, requests: 300}
 			t.Errorf("report file %s: %v", f, err)
 		}
 	}
-	for _, s := range []string{"nethttp", "ext-epoll", "report: " + sum.Report.HTML, "2/2"} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("output lacks %q:\n%s", s, out.String())
+	wantOutput(t, out.String(), "nethttp", "ext-epoll", "report: "+sum.Report.HTML, "2/2")
+}
+
+func wantOutput(t *testing.T, out string, want ...string) {
+	t.Helper()
+	for _, s := range want {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
 		}
 	}
 }
@@ -266,11 +271,7 @@ load: {connections: 4, duration: 2s, warmup: 200ms}
 	if sum.ReportErr != nil {
 		t.Fatal(sum.ReportErr)
 	}
-	for _, s := range []string{"c1-epoll rep 1: FAILED at load", "c2-sink rep 1: FAILED at verify", "! server=epoll, rep 1: failed: load: the server exited"} {
-		if !strings.Contains(out.String(), s) {
-			t.Errorf("output lacks %q:\n%s", s, out.String())
-		}
-	}
+	wantOutput(t, out.String(), "c1-epoll rep 1: FAILED at load", "c2-sink rep 1: FAILED at verify", "! server=epoll, rep 1: failed: load: the server exited")
 }
 
 // TestResume: a run interrupted half-way keeps its finished repetitions

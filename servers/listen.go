@@ -151,3 +151,16 @@ func TCPAddr(sa unix.Sockaddr) *net.TCPAddr {
 	}
 	return &net.TCPAddr{}
 }
+
+// FreeLoopbackAddr asks the kernel for a free port on 127.0.0.1, for a
+// server that cannot be started on port 0 and say which port it got.
+// Another process could take the port before the server binds it, so a
+// caller must check that what answers there is its server.
+func FreeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sockbench/sockbench/bench/nginx"
 	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/servers"
 )
 
 // ourServers are the models `sockbench serve` may know; the others are
@@ -108,7 +109,7 @@ type runningServer struct {
 // accepts connections and checks that it answers GET / with a page: a
 // server that fails the check is never measured.
 func startServer(l serverLauncher, name string, cpus []int) (*runningServer, error) {
-	addr, err := freeLoopbackAddr()
+	addr, err := servers.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -223,18 +224,6 @@ func checkPage(url string) (int, error) {
 		return 0, fmt.Errorf("GET %s: %s with %d body bytes, want 200 with a page", url, resp.Status, len(body))
 	}
 	return len(body), nil
-}
-
-// freeLoopbackAddr asks the kernel for a free port. Another process could
-// take it in the moment before the server binds; startServer then sees the
-// server exit and refuses to measure whatever answered.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // tailBuffer keeps the last max bytes written to it: enough of a server's

@@ -12,72 +12,45 @@ import (
 	"time"
 )
 
-// runSockbench runs the built binary in dir and returns its exit code and
-// output; the test fails if it does not end within limit.
-func runSockbench(t *testing.T, dir string, limit time.Duration, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		cmd.Process.Kill()
-		<-done
-		t.Fatalf("sockbench %v did not end within %v:\n%s%s", args, limit, stdout.String(), stderr.String())
-	}
-	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
-}
-
 // TestRunUsageErrors: a broken configuration, a missing argument and an
 // unknown flag each end with status 2 and one clear message, before
 // anything runs.
 func TestRunUsageErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := "version: 1\nservers: [epoll]\nload:\n  conections: 5\n"
-	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(bad), 0o644); err != nil {
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("version: 1\nservers: [epoll]\nload:\n  conections: 5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		args []string
 		want string
 	}{
-		{[]string{"run", "bad.yaml"}, "sockbench: bad.yaml:4: load.conections: unknown field; load takes mode,"},
+		{[]string{"run", bad}, "sockbench: " + bad + ":4: load.conections: unknown field; load takes mode,"},
 		{[]string{"run"}, "sockbench: run needs a configuration file, or --resume with a results folder"},
-		{[]string{"run", "missing.yaml"}, "sockbench: read configuration: open missing.yaml: no such file or directory"},
-		{[]string{"run", "bad.yaml", "--fast"}, "unknown flag: --fast"},
-		{[]string{"run", "--resume", "nowhere"}, "results folder " + filepath.Join(dir, "nowhere") + " does not exist"},
+		{[]string{"run", filepath.Join(dir, "missing.yaml")}, "sockbench: read configuration: open " + filepath.Join(dir, "missing.yaml") + ": no such file or directory"},
+		{[]string{"run", bad, "--fast"}, "unknown flag: --fast"},
+		{[]string{"run", "--resume", filepath.Join(dir, "nowhere")}, "results folder " + filepath.Join(dir, "nowhere") + " does not exist"},
 	}
 	for _, tt := range tests {
-		code, stdout, stderr := runSockbench(t, dir, 30*time.Second, tt.args...)
-		if code != 2 || !strings.Contains(stderr, tt.want) {
-			t.Errorf("sockbench %v: exit %d, stderr %q, want 2 and %q", tt.args, code, stderr, tt.want)
-		}
-		if stdout != "" {
-			t.Errorf("sockbench %v printed %q", tt.args, stdout)
+		out, code := runCLI(t, tt.args...)
+		if code != 2 || !strings.Contains(out, tt.want) || strings.Count(out, "\n") != 1 {
+			t.Errorf("sockbench %v: exit %d, output %q, want 2 and the one line %q", tt.args, code, out, tt.want)
 		}
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
-		t.Errorf("a refused run created files: %v", entries)
+	if _, err := os.Stat("results"); !os.IsNotExist(err) {
+		t.Errorf("a refused run created results: %v", err)
 	}
 }
 
 // TestRunDryRun lists the cells and runs nothing.
 func TestRunDryRun(t *testing.T) {
-	dir := t.TempDir()
-	cfg := "version: 1\ncpus: {server: 0, load: 1}\nservers: [epoll, nethttp]\nmatrix:\n  keep_alive: [true, false]\n"
-	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(cfg), 0o644)
-	code, stdout, stderr := runSockbench(t, dir, 30*time.Second, "run", "c.yaml", "--dry-run")
-	if code != 0 || !strings.Contains(stdout, "4 cells × 3 repetitions") || !strings.Contains(stdout, "c4-nethttp-keep_alive=false") {
-		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("version: 1\ncpus: {server: 0, load: 1}\nservers: [epoll, nethttp]\nmatrix:\n  keep_alive: [true, false]\n"), 0o644)
+	out, code := runCLI(t, "run", cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "4 cells × 3 repetitions") || !strings.Contains(out, "c4-nethttp-keep_alive=false") {
+		t.Errorf("exit %d\n%s", code, out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "results")); !os.IsNotExist(err) {
+	if _, err := os.Stat("results"); !os.IsNotExist(err) {
 		t.Errorf("a dry run created results: %v", err)
 	}
 }

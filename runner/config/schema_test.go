@@ -29,11 +29,8 @@ func loadSchema(t *testing.T) schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s schema
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatalf("%s: %v", schemaPath, err)
-	}
-	return s
+	// JSON is YAML.
+	return yamlAsJSON(t, data).(schema)
 }
 
 // deref follows a local "$ref" (a JSON pointer into the schema itself).
@@ -305,27 +302,28 @@ func typeMatches(typ, v any) bool {
 	if ts, ok := typ.([]any); ok {
 		return slices.ContainsFunc(ts, func(t any) bool { return typeMatches(t, v) })
 	}
-	switch typ {
-	case "object":
-		_, ok := v.(map[string]any)
-		return ok
-	case "array":
-		_, ok := v.([]any)
-		return ok
-	case "string":
-		_, ok := v.(string)
-		return ok
-	case "boolean":
-		_, ok := v.(bool)
-		return ok
-	case "number":
-		_, ok := v.(float64)
-		return ok
-	case "integer":
-		f, ok := v.(float64)
-		return ok && f == math.Trunc(f)
+	got := jsonType(v)
+	return typ == got || typ == "number" && got == "integer"
+}
+
+// jsonType names the JSON Schema type of a decoded JSON value.
+func jsonType(v any) string {
+	switch x := v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	case float64:
+		if x == math.Trunc(x) {
+			return "integer"
+		}
+		return "number"
 	}
-	return false
+	return "null"
 }
 
 // yamlAsJSON reads YAML into the values JSON decoding gives, as an editor
