@@ -1,0 +1,78 @@
+package results
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/servers"
+)
+
+// TestCost: CPU per request comes from the window and the answered
+// requests; syscalls from the server's own counts when it has them, else
+// from the calibration; nothing for a failed repetition.
+func TestCost(t *testing.T) {
+	rep := func(st *servers.Stats) *Rep {
+		return &Rep{Status: OK, Load: &loadgen.Result{Requests: 1000}, Server: &Server{CPUUserSeconds: 0.002, CPUSysSeconds: 0.006, Stats: st}}
+	}
+	cal := &Calibration{Requests: 500, Syscalls: 1500}
+	own := &servers.Stats{Requests: 2000, Connections: 40, ListenerWakeups: 10, Syscalls: map[string]uint64{"read": 2000, "write": 2000, "epoll_wait": 1000}}
+
+	c := rep(own).Cost(cal)
+	if c.CPUUserUS != 2 || c.CPUSysUS != 6 || c.CPUTotalUS != 8 || c.Syscalls != 2.5 || c.SyscallsFrom != "server" || c.AcceptsPerWakeup != 4 {
+		t.Errorf("with the server's counts: %+v", c)
+	}
+	c = rep(&servers.Stats{Requests: 2000}).Cost(cal)
+	if c.Syscalls != 3 || c.SyscallsFrom != "strace" || c.AcceptsPerWakeup != 0 {
+		t.Errorf("from the calibration: %+v", c)
+	}
+	if c := rep(nil).Cost(&Calibration{Error: "strace is not installed"}); c.Syscalls != 0 || c.SyscallsFrom != "" {
+		t.Errorf("with a failed calibration: %+v", c)
+	}
+	failed := rep(own)
+	failed.Status = Failed
+	if c := failed.Cost(cal); c != nil {
+		t.Errorf("a failed repetition has a cost: %+v", c)
+	}
+}
+
+// TestLinkLatest: the link is replaced, never removed first, so it always
+// names a run.
+func TestLinkLatest(t *testing.T) {
+	dir := t.TempDir()
+	for _, id := range []string{"run-1", "run-2"} {
+		if err := LinkLatest(dir, id); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.Readlink(filepath.Join(dir, LatestLink)); err != nil || got != id {
+			t.Errorf("latest -> %q, %v; want %s", got, err, id)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+}
+
+// TestReadRepChecksWhatItReads: a result written for one repetition and
+// read as another, or of another format version, is an error naming it.
+func TestReadRepChecksWhatItReads(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteRep(dir, &Rep{Cell: "c1", Rep: 1, Status: Failed, Stage: StageVerify, Reason: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadRep(dir, "c1", 1)
+	if err != nil || got.FormatVersion != FormatVersion || got.Stage != StageVerify {
+		t.Fatalf("read back %+v, %v", got, err)
+	}
+	os.Rename(RepPath(dir, "c1", 1), RepPath(dir, "c1", 2))
+	if _, err := ReadRep(dir, "c1", 2); err == nil || !strings.Contains(err.Error(), `holds cell "c1" rep 1, expected cell "c1" rep 2`) {
+		t.Errorf("moved file: %v", err)
+	}
+	data, _ := os.ReadFile(RepPath(dir, "c1", 2))
+	os.WriteFile(RepPath(dir, "c1", 2), []byte(strings.Replace(string(data), `"format_version": 1`, `"format_version": 2`, 1)), 0o644)
+	if _, err := ReadRep(dir, "c1", 2); err == nil || !strings.Contains(err.Error(), "format version 2; this sockbench reads version 1") {
+		t.Errorf("future file: %v", err)
+	}
+}
