@@ -71,13 +71,20 @@ func (s *Summary) OK() bool {
 // <output>/latest at it and executes every cell. Cancelling ctx stops it
 // after the current step; the summary then says what did not finish.
 func Run(ctx context.Context, plan *config.Plan, opts Options) (*Summary, error) {
+	// Pinning first: a CPU set this process cannot have ends the run
+	// before it leaves a folder behind.
+	restore, err := pinLoad(plan.CPUs.Load.CPUs)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
 	output := plan.Output
 	if opts.Output != "" {
 		output = opts.Output
 	}
 	// Servers run in folders of their own; every path handed to them
 	// (strace's table) must not depend on the working directory.
-	output, err := filepath.Abs(output)
+	output, err = filepath.Abs(output)
 	if err != nil {
 		return nil, fmt.Errorf("results folder: %w", err)
 	}
@@ -118,6 +125,11 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	if opts.ConfigText != "" && opts.ConfigText != m.ConfigText {
 		return nil, fmt.Errorf("%s differs from the configuration run %s was started with (%s); resume without it, or start a new run", opts.ConfigFile, m.RunID, m.ConfigFile)
 	}
+	restore, err := pinLoad(m.Plan.CPUs.Load.CPUs)
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
 	return execute(ctx, dir, m, opts)
 }
 
@@ -240,12 +252,7 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 		return nil, err
 	}
 
-	restore, err := pinLoad(m.Plan.CPUs.Load.CPUs)
-	if err != nil {
-		return nil, err
-	}
 	status, stopReason, runErr := r.work(ctx, jobs)
-	restore()
 
 	r.show.clear()
 	m.Status = status
@@ -347,8 +354,9 @@ func (r *run) work(ctx context.Context, jobs []job) (results.Status, string, err
 	return results.Complete, "", nil
 }
 
-// pinLoad pins this process — the load generator — to its CPUs and sizes
-// the Go runtime for them; the returned function undoes both.
+// pinLoad pins this process — the load generator — to its CPUs for the
+// whole run and sizes the Go runtime for them; the returned function
+// undoes both.
 func pinLoad(cpus []int) (func(), error) {
 	before, err := affinity.Allowed(os.Getpid())
 	if err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -30,22 +31,22 @@ func parseCPUs(text string) ([]int, error) {
 	return affinity.ParseCPUList(text)
 }
 
-// cpus resolves the CPU sets: by default the server gets the first online
-// CPU and the load generator the others.
+// cpus resolves the CPU sets: by default the server gets the first CPU
+// this process may run on and the load generator the others.
 func (b *builder) cpus() CPUs {
 	c := b.cfg.CPUs
-	online, err := affinity.Online()
+	usable, err := affinity.Allowed(os.Getpid())
 	if err != nil {
-		b.problem("cpus", "cannot read the online CPUs: %v", err)
+		b.problem("cpus", "cannot read the CPUs this process may run on: %v", err)
 		return c
 	}
 	if c.Server.CPUs == nil {
-		c.Server = CPUList{Text: affinity.FormatCPUList(online[:1]), CPUs: online[:1]}
+		c.Server = CPUList{Text: affinity.FormatCPUList(usable[:1]), CPUs: usable[:1]}
 	}
 	if c.Load.CPUs == nil {
-		rest := online[1:]
+		rest := usable[1:]
 		if len(rest) == 0 {
-			rest = online
+			rest = usable
 		}
 		c.Load = CPUList{Text: affinity.FormatCPUList(rest), CPUs: rest}
 	}
@@ -54,8 +55,8 @@ func (b *builder) cpus() CPUs {
 		cpus []int
 	}{{"cpus.server", c.Server.CPUs}, {"cpus.load", c.Load.CPUs}} {
 		for _, cpu := range l.cpus {
-			if !slices.Contains(online, cpu) {
-				b.problem(l.path, "CPU %d is not online (online: %s)", cpu, affinity.FormatCPUList(online))
+			if !slices.Contains(usable, cpu) {
+				b.problem(l.path, "CPU %d is not one this process may run on (%s)", cpu, affinity.FormatCPUList(usable))
 				break
 			}
 		}

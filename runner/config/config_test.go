@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/verify"
 )
 
@@ -64,6 +65,8 @@ func TestProblems(t *testing.T) {
 			[]string{`c.yaml:9: matrix.keep_alive[1]: want true or false, got "sometimes"`}},
 		{"bad CPU list", strings.Replace(base, "load: 1}", "load: one}", 1),
 			[]string{`c.yaml:3: cpus.load: cpu list "one": entry "one": "one" is not a CPU number`}},
+		{"CPU this process may not use", strings.Replace(base, "load: 1}", "load: 1000}", 1),
+			[]string{"c.yaml:3: cpus.load: CPU 1000 is not one this process may run on (" + affinity.FormatCPUList(usableCPUs()) + ")"}},
 		{"missing version", strings.Replace(base, "version: 1\n", "", 1),
 			[]string{`c.yaml:1: version: missing; this sockbench reads version 1 (add "version: 1")`}},
 		{"impossible value", strings.Replace(base, "connections: 10", "connections: 0", 1),
@@ -269,3 +272,8 @@ func TestSubstitute(t *testing.T) {
 }
 
 func verifyCases() []string { return verify.Cases() }
+
+func usableCPUs() []int {
+	cpus, _ := affinity.Allowed(os.Getpid())
+	return cpus
+}

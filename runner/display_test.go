@@ -1,0 +1,59 @@
+package runner
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
+)
+
+// TestDisplay: on a terminal a status line is rewritten in place with the
+// cell, its live requests/s, the count and the time left, and results
+// scroll above it; elsewhere only failures are printed.
+func TestDisplay(t *testing.T) {
+	cell := &config.Cell{ID: "c1-epoll", Load: config.Load{Duration: config.Duration(time.Second)}}
+	jobs := []job{{cell, 1}, {cell, 2}}
+	ok := &results.Rep{Status: results.OK, Load: &loadgen.Result{RequestsPerS: 1234.4, Latency: loadgen.Latency{P99US: 2500}}}
+	failed := &results.Rep{Status: results.Failed, Stage: results.StageVerify, Reason: "failed 1 of 25 conformance cases"}
+
+	var live bytes.Buffer
+	d := newDisplay(&live, true)
+	d.plan(jobs)
+	d.starting(0, jobs[0])
+	d.event(Event{Kind: StageStarted, Cell: cell, Rep: 1, Stage: results.StageVerify})
+	d.event(Event{Kind: Measured, Cell: cell, Rep: 1, Second: loadgen.Second{Requests: 1234}})
+	d.finished(jobs[0], ok)
+	d.starting(1, jobs[1])
+	d.finished(jobs[1], failed)
+	d.clear()
+	out := live.String()
+	for _, want := range []string{
+		"\r\033[K[1/2] c1-epoll rep 1: verify — about ",
+		"\r\033[K[1/2] c1-epoll rep 1: measuring 1234 req/s — about ",
+		"\r\033[Kc1-epoll rep 1: 1234 req/s, p99 2.50 ms, 0 errors\n[1/2]",
+		"\r\033[Kc1-epoll rep 2: FAILED at verify: failed 1 of 25 conformance cases\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, out)
+		}
+	}
+	if !strings.HasSuffix(out, "\r\033[K") {
+		t.Errorf("the status line is not cleared at the end: %q", out)
+	}
+
+	var quiet bytes.Buffer
+	d = newDisplay(&quiet, false)
+	d.plan(jobs)
+	d.starting(0, jobs[0])
+	d.event(Event{Kind: Measured, Cell: cell, Rep: 1, Second: loadgen.Second{Requests: 1234}})
+	d.finished(jobs[0], ok)
+	d.starting(1, jobs[1])
+	d.finished(jobs[1], failed)
+	if got, want := quiet.String(), "c1-epoll rep 2: FAILED at verify: failed 1 of 25 conformance cases\n"; got != want {
+		t.Errorf("output off a terminal: %q, want only the failure %q", got, want)
+	}
+}
