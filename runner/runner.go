@@ -236,6 +236,9 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 	m.Sessions = append(m.Sessions, results.Session{Started: stamp(time.Now()), Status: results.Running, GitCommit: mach.GitCommit})
 	r.session = &m.Sessions[len(m.Sessions)-1]
 	m.Status = results.Running
+	// Recomputed at the end; while running, a missing result speaks for
+	// itself, and a stale list would name repetitions this session redid.
+	m.Unfinished = nil
 
 	jobs := schedule(&m.Plan, r.done)
 	reps := 0

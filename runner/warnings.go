@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"os/exec"
 	"runtime"
 	"slices"
 	"strconv"
@@ -69,6 +70,11 @@ func warnings(plan *config.Plan, m results.Machine) []string {
 	}
 	if p := portWarning(plan, m.Sysctls); p != "" {
 		w = append(w, p)
+	}
+	if plan.Calibrate.Strace {
+		if _, err := exec.LookPath("strace"); err != nil {
+			w = append(w, "calibrate.strace is on but strace is not installed (Debian: apt-get install strace): every calibration will fail")
+		}
 	}
 	return w
 }
