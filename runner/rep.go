@@ -98,7 +98,9 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 		return fail(results.StageLoad, "the server exited during the measurement (%s): %s", srv.Exit, p.out.oneLine())
 	case loadErr != nil:
 		return fail(results.StageLoad, "%v", loadErr)
-	case load.Requests == 0:
+	case stream && load.BytesWritten == 0:
+		return fail(results.StageLoad, "no byte was written to the sink (%s)", describeErrors(load.Errors))
+	case !stream && load.Requests == 0:
 		return fail(results.StageLoad, "no request succeeded (%d failed: %s)", load.Errors.Total(), describeErrors(load.Errors))
 	}
 	res.Status = results.OK

@@ -426,3 +426,24 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
 }
+
+// TestStreamCell: in stream mode the server runs as a sink, nothing is
+// verified (a sink speaks no HTTP), and the repetition counts bytes.
+func TestStreamCell(t *testing.T) {
+	p := parse(t, "version: 1\nrepetitions: 1\ncpus: {server: 0, load: 1}\nservers: [epoll]\nload: {mode: stream, connections: 2, duration: 500ms, warmup: 0s}\n")
+	var out bytes.Buffer
+	var o observer
+	sum, err := Run(context.Background(), p, options(t, &out, &o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := readRep(t, sum.Dir, p.Cells[0].ID, 1)
+	if !sum.OK() || r.Status != results.OK || r.Load.BytesWritten == 0 || r.Server.Stats == nil || r.Server.Stats.BytesRead == 0 || !slices.Contains(r.Command, "--stream") {
+		t.Fatalf("stream cell: %+v\n%+v\n%s", sum, r, out.String())
+	}
+	for _, e := range o.events {
+		if e.Kind == StageStarted && e.Stage == results.StageVerify {
+			t.Error("a sink was verified")
+		}
+	}
+}
