@@ -295,8 +295,7 @@ func (l *closedLoop) connectFailed(c *cconn, now time.Time) {
 func (l *closedLoop) handle(c *cconn, ev netpoll.Events, now time.Time) {
 	switch c.state {
 	case csConnecting:
-		if ev&netpoll.Failed != 0 {
-			// Refused, reset or unreachable before the handshake ended.
+		if ev&netpoll.Failed != 0 && neverConnected(c.fd) {
 			l.dropConn(c)
 			l.connectFailed(c, now)
 			return

@@ -101,6 +101,15 @@ func (l *epollLoop) dial(ev netpoll.Events) (int, error) {
 // spinning on connect.
 const connectRetry = 10 * time.Millisecond
 
+// neverConnected tells, for a socket that failed while connecting, a
+// connect that was refused, unreachable or timed out from a connection the
+// server accepted and then reset before the loop saw it complete: only the
+// first is a connect error; the second fails its first write or read.
+func neverConnected(fd int) bool {
+	errno, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	return err != nil || (unix.Errno(errno) != unix.ECONNRESET && unix.Errno(errno) != unix.EPIPE)
+}
+
 // loop is an engine's event loop as runLoops drives it.
 type loop interface {
 	run()

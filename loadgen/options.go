@@ -124,37 +124,63 @@ type Options struct {
 	VegetaResults io.Writer
 }
 
+// OptionError names the option to change when options cannot work, alone
+// or together.
+type OptionError struct {
+	// Option is the option's name as the attack command's flag has it,
+	// without dashes ("rate-to").
+	Option string
+	Msg    string
+}
+
+func (e *OptionError) Error() string { return e.Msg }
+
+// FlagName is how the attack command names an option.
+func FlagName(option string) string { return "--" + option }
+
+// Check reports, as an *OptionError, the first option that cannot work.
+// name renders an option's name in the caller's words (FlagName for the
+// command line; a configuration file has its own keys), so the message
+// tells its reader what to change.
+func (o Options) Check(name func(option string) string) error {
+	_, _, err := o.withDefaults(name)
+	return err
+}
+
 // withDefaults fills in the defaults and checks every option, so that an
 // engine starts only on a plan it can carry out.
-func (o Options) withDefaults() (Options, *url.URL, error) {
+func (o Options) withDefaults(name func(string) string) (Options, *url.URL, error) {
+	bad := func(option, format string, args ...any) (Options, *url.URL, error) {
+		return o, nil, &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
+	}
 	if o.Mode == "" {
 		o.Mode = Closed
 	}
 	switch o.Mode {
 	case Closed, Open, Stream:
 	default:
-		return o, nil, fmt.Errorf("mode %q: want one of closed, open, stream", o.Mode)
+		return bad("mode", "%s %q: want one of closed, open, stream", name("mode"), o.Mode)
 	}
 	u, err := url.Parse(o.URL)
 	if err != nil {
-		return o, nil, fmt.Errorf("URL %q: %v", o.URL, err)
+		return bad("url", "URL %q: %v", o.URL, err)
 	}
 	switch {
 	case u.Scheme == "https":
-		return o, nil, fmt.Errorf("URL %q: https is not supported; sockbench measures plain HTTP/1.1", o.URL)
+		return bad("url", "URL %q: https is not supported; sockbench measures plain HTTP/1.1", o.URL)
 	case u.Scheme == "tcp" && o.Mode != Stream:
-		return o, nil, fmt.Errorf("URL %q: tcp:// is for --mode stream; use http://", o.URL)
+		return bad("url", "URL %q: tcp:// is for stream mode; use http://", o.URL)
 	case u.Scheme != "http" && u.Scheme != "tcp":
-		return o, nil, fmt.Errorf("URL %q: want http://host:port/path", o.URL)
+		return bad("url", "URL %q: want http://host:port/path", o.URL)
 	case u.Host == "":
-		return o, nil, fmt.Errorf("URL %q has no host", o.URL)
+		return bad("url", "URL %q has no host", o.URL)
 	}
 	if u.Path == "" {
 		u.Path = "/"
 	}
 	if u.Port() == "" {
 		if u.Scheme == "tcp" {
-			return o, nil, fmt.Errorf("URL %q: tcp:// needs a port", o.URL)
+			return bad("url", "URL %q: tcp:// needs a port", o.URL)
 		}
 		u.Host = net.JoinHostPort(u.Hostname(), "80")
 	}
@@ -176,9 +202,6 @@ func (o Options) withDefaults() (Options, *url.URL, error) {
 	if o.Status == 0 {
 		o.Status = DefaultStatus
 	}
-	if o.ChunkSize == 0 {
-		o.ChunkSize = DefaultChunkSize
-	}
 	if o.Pacer == "" {
 		o.Pacer = PacerConstant
 	}
@@ -187,55 +210,78 @@ func (o Options) withDefaults() (Options, *url.URL, error) {
 	}
 	switch {
 	case o.Connections < 0:
-		return o, nil, fmt.Errorf("connections %d: must be at least 1", o.Connections)
+		return bad("connections", "%s %d: must be at least 1", name("connections"), o.Connections)
 	case o.Threads < 0:
-		return o, nil, fmt.Errorf("threads %d: must be at least 1", o.Threads)
+		return bad("threads", "%s %d: must be at least 1", name("threads"), o.Threads)
 	case o.Threads > o.Connections && o.Mode != Open:
-		return o, nil, fmt.Errorf("threads %d exceed connections %d: every event loop needs a connection", o.Threads, o.Connections)
-	case o.Duration < 0 || o.Warmup < 0 || o.Timeout < 0:
-		return o, nil, fmt.Errorf("duration, warmup and timeout must not be negative")
+		return bad("threads", "%s %d exceed %s %d: every event loop needs a connection", name("threads"), o.Threads, name("connections"), o.Connections)
+	case o.Duration < 0:
+		return bad("duration", "%s must not be negative", name("duration"))
+	case o.Warmup < 0:
+		return bad("warmup", "%s must not be negative", name("warmup"))
+	case o.Timeout < 0:
+		return bad("timeout", "%s must not be negative", name("timeout"))
 	case o.Pipeline < 1:
-		return o, nil, fmt.Errorf("pipeline %d: must be at least 1", o.Pipeline)
+		return bad("pipeline", "%s %d: must be at least 1", name("pipeline"), o.Pipeline)
 	case o.Pipeline > 1 && o.Close:
-		return o, nil, fmt.Errorf("pipeline %d with close: a connection that closes after one answer cannot pipeline", o.Pipeline)
+		return bad("pipeline", "%s %d with %s: a connection that closes after one answer cannot pipeline", name("pipeline"), o.Pipeline, name("close"))
 	case o.Pipeline > 1 && o.Rate > 0:
-		return o, nil, fmt.Errorf("pipeline with rate: paced requests leave one at a time; choose one")
-	case o.Rate < 0 || o.RateTo < 0 || o.Amplitude < 0:
-		return o, nil, fmt.Errorf("rates must not be negative")
+		return bad("pipeline", "%s %d with %s %g: paced requests leave one at a time; choose one", name("pipeline"), o.Pipeline, name("rate"), o.Rate)
+	case o.Rate < 0:
+		return bad("rate", "%s must not be negative", name("rate"))
+	case o.RateTo < 0:
+		return bad("rate-to", "%s must not be negative", name("rate-to"))
+	case o.Amplitude < 0:
+		return bad("amplitude", "%s must not be negative", name("amplitude"))
 	case o.Mode == Open && o.Rate == 0:
-		return o, nil, fmt.Errorf("open mode needs --rate: it sends at a set rate whatever the server does")
-	case o.Mode == Stream && (o.Rate > 0 || o.Pipeline > 1 || o.Close):
-		return o, nil, fmt.Errorf("stream mode writes raw bytes as fast as it can: rate, pipeline and close do not apply")
-	case o.Mode != Open && (o.Pacer != PacerConstant || o.RateTo > 0 || o.Amplitude > 0 || o.Period > 0):
-		return o, nil, fmt.Errorf("pacers (linear, sine) shape open-mode rates; use --mode open")
-	case o.ChunkSize < 1:
-		return o, nil, fmt.Errorf("chunk size %d: must be at least 1 byte", o.ChunkSize)
+		return bad("mode", "open mode needs %s: it sends at a set rate whatever the server does", name("rate"))
+	case o.Mode == Stream && o.Rate > 0:
+		return bad("rate", "stream mode writes raw bytes as fast as it can: %s does not apply", name("rate"))
+	case o.Mode == Stream && o.Pipeline > 1:
+		return bad("pipeline", "stream mode writes raw bytes: %s does not apply", name("pipeline"))
+	case o.Mode == Stream && o.Close:
+		return bad("close", "stream mode keeps its connections open: %s does not apply", name("close"))
+	case o.Mode != Stream && o.ChunkSize != 0:
+		return bad("chunk-size", "%s applies to stream mode only", name("chunk-size"))
+	case o.Mode != Open && o.Pacer != PacerConstant:
+		return bad("pacer", "pacers shape open-mode rates: %s needs open mode", name("pacer"))
+	case o.Mode != Open && o.RateTo > 0:
+		return bad("rate-to", "pacers shape open-mode rates: %s needs open mode", name("rate-to"))
+	case o.Mode != Open && o.Amplitude > 0:
+		return bad("amplitude", "pacers shape open-mode rates: %s needs open mode", name("amplitude"))
+	case o.Mode != Open && o.Period > 0:
+		return bad("period", "pacers shape open-mode rates: %s needs open mode", name("period"))
+	case o.ChunkSize < 0:
+		return bad("chunk-size", "%s %d: must be at least 1 byte", name("chunk-size"), o.ChunkSize)
 	case o.Status < 100 || o.Status > 599:
-		return o, nil, fmt.Errorf("expected status %d is not an HTTP status code", o.Status)
+		return bad("status", "%s %d is not an HTTP status code", name("status"), o.Status)
 	case o.MaxRequests < 0:
-		return o, nil, fmt.Errorf("max requests %d: must not be negative", o.MaxRequests)
+		return bad("requests", "%s %d: must not be negative", name("requests"), o.MaxRequests)
 	case o.VegetaResults != nil && o.Mode != Open:
-		return o, nil, fmt.Errorf("vegeta-encoded results come from open mode only")
+		return bad("vegeta-out", "vegeta-encoded results come from open mode only")
+	}
+	if o.Mode == Stream && o.ChunkSize == 0 {
+		o.ChunkSize = DefaultChunkSize
 	}
 	switch o.Pacer {
 	case PacerConstant:
 	case PacerLinear:
 		if o.RateTo == 0 {
-			return o, nil, fmt.Errorf("the linear pacer needs --rate-to, the rate it ramps to")
+			return bad("rate-to", "the linear pacer needs %s, the rate it ramps to", name("rate-to"))
 		}
 	case PacerSine:
 		if o.Period <= 0 || o.Amplitude == 0 || o.Amplitude >= o.Rate {
-			return o, nil, fmt.Errorf("the sine pacer needs --period > 0 and 0 < --amplitude < --rate")
+			return bad("amplitude", "the sine pacer needs %s > 0 and 0 < %s < %s", name("period"), name("amplitude"), name("rate"))
 		}
 	default:
-		return o, nil, fmt.Errorf("pacer %q: want one of constant, linear, sine", o.Pacer)
+		return bad("pacer", "%s %q: want one of constant, linear, sine", name("pacer"), o.Pacer)
 	}
 	if o.Method == "" || strings.IndexFunc(o.Method, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) >= 0 {
-		return o, nil, fmt.Errorf("method %q is not an HTTP token", o.Method)
+		return bad("method", "%s %q is not an HTTP token", name("method"), o.Method)
 	}
 	for _, h := range o.Headers {
 		if _, err := ParseHeader(h.Name + ": " + h.Value); err != nil {
-			return o, nil, err
+			return bad("header", "%v", err)
 		}
 	}
 	return o, u, nil

@@ -19,7 +19,7 @@ var engines = map[Mode]engine{}
 // the attack could not run at all: bad options, or a target that refuses
 // every connection.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	o, target, err := o.withDefaults()
+	o, target, err := o.withDefaults(FlagName)
 	if err != nil {
 		return nil, err
 	}

@@ -162,8 +162,7 @@ func (l *streamLoop) connectFailed(c *sconn, now time.Time) {
 
 func (l *streamLoop) handle(c *sconn, ev netpoll.Events, end time.Time) {
 	if c.connecting {
-		if ev&netpoll.Failed != 0 {
-			// Refused, reset or unreachable before the handshake ended.
+		if ev&netpoll.Failed != 0 && neverConnected(c.fd) {
 			l.drop(c)
 			l.connectFailed(c, time.Now())
 			return

@@ -140,7 +140,7 @@ func (r *run) measure(ctx context.Context, cell *config.Cell, rep int, p *server
 	}
 	// loadgen opens its window Warmup after Run is called.
 	opener := time.AfterFunc(l.Warmup.D(), sample)
-	opts := loadOptions(l, target)
+	opts := l.Options(target)
 	opts.Progress = func(s loadgen.Second) {
 		r.event(Event{Kind: Measured, Cell: cell, Rep: rep, Second: s, PID: p.pid()})
 	}
@@ -157,23 +157,6 @@ func (r *run) measure(ctx context.Context, cell *config.Cell, rep int, p *server
 	}
 	d := after.Sub(*before)
 	return res, &d, err
-}
-
-// loadOptions turns a cell's load parameters into loadgen's options.
-func loadOptions(l config.Load, target string) loadgen.Options {
-	o := loadgen.Options{
-		URL: target, Mode: loadgen.Mode(l.Mode), Connections: l.Connections, Threads: l.Threads,
-		Duration: l.Duration.D(), Warmup: l.Warmup.D(), Timeout: l.Timeout.D(), Close: !l.KeepAlive,
-		Pipeline: l.Pipeline, Rate: l.Rate, Pacer: loadgen.Pacer(l.Pacer), RateTo: l.RateTo,
-		Amplitude: l.Amplitude, Period: l.Period.D(), Method: l.Method, Status: l.Status,
-		ChunkSize: l.ChunkSize, MaxRequests: l.MaxRequests,
-	}
-	for _, h := range l.Headers {
-		// Checked when the configuration was read.
-		hd, _ := loadgen.ParseHeader(h)
-		o.Headers = append(o.Headers, hd)
-	}
-	return o
 }
 
 // describeFailures names the failed conformance cases and why, briefly.

@@ -62,7 +62,7 @@ func (r *run) calibrate(ctx context.Context, cell *config.Cell) *results.Calibra
 	if err != nil {
 		return fail("%v", err)
 	}
-	opts := loadOptions(cell.Load, target)
+	opts := cell.Load.Options(target)
 	opts.Warmup, opts.Duration, opts.MaxRequests = 0, calibrationWindow, r.m.Plan.Calibrate.Requests
 	lctx, cancel := context.WithTimeout(ctx, calibrationWindow+2*opts.Timeout+10*time.Second)
 	defer cancel()

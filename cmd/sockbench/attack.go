@@ -138,7 +138,7 @@ when it ran but had errors, 2 when it could not run.`,
 	f.StringVarP(&o.Method, "method", "X", "GET", "request method")
 	f.StringArrayVarP(&headers, "header", "H", nil, "request header 'Name: value' (repeatable)")
 	f.IntVar(&o.Status, "status", loadgen.DefaultStatus, "status code that counts as success")
-	f.IntVar(&o.ChunkSize, "chunk-size", loadgen.DefaultChunkSize, "stream mode: bytes per write")
+	f.IntVar(&o.ChunkSize, "chunk-size", 0, fmt.Sprintf("stream mode: bytes per write (default %d)", loadgen.DefaultChunkSize))
 	f.Int64Var(&o.MaxRequests, "requests", 0, "stop after this many answers (0: run for --duration)")
 	f.StringVarP(&out, "output", "o", "", "write the result as JSON to this file")
 	f.StringVar(&histLog, "hist-log", "", "write the latency histogram in HdrHistogram's log format to this file")

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -62,8 +64,8 @@ func TestAttackStopsOnCtrlCAndKeepsTheResult(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	cmd.Stderr = &out
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -75,26 +77,25 @@ func TestAttackStopsOnCtrlCAndKeepsTheResult(t *testing.T) {
 		t.Fatalf("first line %q (%v), want the Running line", line, err)
 	}
 	cmd.Process.Signal(syscall.SIGINT)
-	copied := make(chan struct{})
-	go func() { out.ReadFrom(br); close(copied) }()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		<-copied
-		if err != nil {
-			t.Fatalf("attack exited with %v after Ctrl-C:\n%s", err, out.String())
-		}
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("attack still running 10s after Ctrl-C:\n%s", out.String())
+	var killed atomic.Bool
+	timer := time.AfterFunc(10*time.Second, func() { killed.Store(true); cmd.Process.Kill() })
+	// Everything up to EOF before Wait, which closes the pipe.
+	rest, _ := io.ReadAll(br)
+	err = cmd.Wait()
+	timer.Stop()
+	out := string(rest) + stderr.String()
+	if killed.Load() {
+		t.Fatalf("attack still running 10s after Ctrl-C:\n%s", out)
+	}
+	if err != nil {
+		t.Fatalf("attack exited with %v after Ctrl-C:\n%s", err, out)
 	}
 	r, err := loadgen.ReadFile(res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Interrupted || r.Duration >= 30 || !strings.Contains(out.String(), "Interrupted") {
-		t.Errorf("result interrupted=%v after %.1fs; output:\n%s", r.Interrupted, r.Duration, out.String())
+	if !r.Interrupted || r.Duration >= 30 || !strings.Contains(out, "Interrupted") {
+		t.Errorf("result interrupted=%v after %.1fs; output:\n%s", r.Interrupted, r.Duration, out)
 	}
 }
 

@@ -1,7 +1,7 @@
 package config
 
 import (
-	"fmt"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -205,46 +205,45 @@ func resolveLoad(l Load, given func(name string) bool, loadCPUs int) Load {
 }
 
 // checkLoad finds a combination of load parameters the engines cannot run
-// (or that would be silently ignored) and names the parameter to change.
-// loadgen checks the same when an attack starts; here it is checked for
-// every cell before the first one runs.
-func checkLoad(l Load, given func(name string) bool) (field, msg string) {
-	mode := loadgen.Mode(l.Mode)
-	switch {
-	case l.Threads > l.Connections && mode != loadgen.Open:
-		return "threads", fmt.Sprintf("threads %d exceed connections %d: every event loop needs a connection", l.Threads, l.Connections)
-	case l.Pipeline > 1 && !l.KeepAlive:
-		return "pipeline", fmt.Sprintf("pipeline %d with keep_alive false: a connection that closes after one answer cannot pipeline", l.Pipeline)
-	case l.Pipeline > 1 && l.Rate > 0:
-		return "pipeline", fmt.Sprintf("pipeline %d with rate %g: paced requests leave one at a time; choose one", l.Pipeline, l.Rate)
-	case mode == loadgen.Open && l.Rate == 0:
-		return "mode", "open mode needs a rate: it sends at a set rate whatever the server does"
-	case mode == loadgen.Stream && l.Rate > 0:
-		return "rate", "stream mode writes raw bytes as fast as it can; a rate does not apply"
-	case mode == loadgen.Stream && l.Pipeline > 1:
-		return "pipeline", "stream mode writes raw bytes; pipelining does not apply"
-	case mode == loadgen.Stream && !l.KeepAlive:
-		return "keep_alive", "stream mode keeps its connections open; keep_alive false does not apply"
-	case mode != loadgen.Stream && given("chunk_size"):
-		return "chunk_size", "chunk_size applies to stream mode only"
-	}
-	if mode != loadgen.Open {
-		for _, f := range []string{"pacer", "rate_to", "amplitude", "period"} {
-			if given(f) {
-				return f, "pacers shape open-mode rates; set mode: open"
-			}
-		}
+// (or that would be silently ignored) and names the parameter to change,
+// by loadgen's own rules, for every cell before the first one runs.
+func checkLoad(l Load) (field, msg string) {
+	// Any address will do: the rules are about the parameters.
+	err := l.Options("http://127.0.0.1:1/").Check(loadKey)
+	var oe *loadgen.OptionError
+	if !errors.As(err, &oe) {
 		return "", ""
 	}
-	switch loadgen.Pacer(l.Pacer) {
-	case loadgen.PacerLinear:
-		if l.RateTo == 0 {
-			return "pacer", "the linear pacer needs rate_to, the rate it ramps to"
-		}
-	case loadgen.PacerSine:
-		if l.Period <= 0 || l.Amplitude == 0 || l.Amplitude > l.Rate {
-			return "pacer", "the sine pacer needs period > 0 and 0 < amplitude <= rate"
-		}
+	field, _, _ = strings.Cut(loadKey(oe.Option), " ")
+	return field, oe.Msg
+}
+
+// loadKey is the configuration's word for one of loadgen's options.
+func loadKey(option string) string {
+	switch option {
+	case "close":
+		return "keep_alive false"
+	case "requests":
+		return "max_requests"
+	case "header":
+		return "headers"
 	}
-	return "", ""
+	return strings.ReplaceAll(option, "-", "_")
+}
+
+// Options turns a cell's load parameters into loadgen's options.
+func (l Load) Options(target string) loadgen.Options {
+	o := loadgen.Options{
+		URL: target, Mode: loadgen.Mode(l.Mode), Connections: l.Connections, Threads: l.Threads,
+		Duration: l.Duration.D(), Warmup: l.Warmup.D(), Timeout: l.Timeout.D(), Close: !l.KeepAlive,
+		Pipeline: l.Pipeline, Rate: l.Rate, Pacer: loadgen.Pacer(l.Pacer), RateTo: l.RateTo,
+		Amplitude: l.Amplitude, Period: l.Period.D(), Method: l.Method, Status: l.Status,
+		ChunkSize: l.ChunkSize, MaxRequests: l.MaxRequests,
+	}
+	for _, h := range l.Headers {
+		// Checked when the configuration was read.
+		hd, _ := loadgen.ParseHeader(h)
+		o.Headers = append(o.Headers, hd)
+	}
+	return o
 }

@@ -93,7 +93,7 @@ func TestProblems(t *testing.T) {
 			[]string{"c.yaml:10: knobs.listeners: epoll server: listeners 2 needs reuseport (without SO_REUSEPORT only one socket can bind the address) (in 2 cells, the first server=epoll, keep_alive=true)",
 				"c.yaml:10: knobs.listeners: nethttp server: listeners 2 needs reuseport (without SO_REUSEPORT only one socket can bind the address) (in 2 cells, the first server=nethttp, keep_alive=true)"}},
 		{"open mode without a rate", inLoad("  mode: open"),
-			[]string{"c.yaml:8: load.mode: open mode needs a rate: it sends at a set rate whatever the server does (in 4 cells, the first server=epoll, keep_alive=true)"}},
+			[]string{"c.yaml:8: load.mode: open mode needs rate: it sends at a set rate whatever the server does (in 4 cells, the first server=epoll, keep_alive=true)"}},
 		{"exclude with an unknown axis", base + "exclude: [{conections: 10}]\n",
 			[]string{"c.yaml:10: exclude[0].conections: not an axis of this matrix (axes: server, keep_alive)"}},
 		{"exclude with a value not in the axis", base + "exclude: [{server: nginx}]\n",

@@ -319,7 +319,7 @@ func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus CPUs
 	cell.Server = s.Server
 	cell.Server.Knobs = knobs
 	label := cellLabel(cell.Axes, axes)
-	if field, msg := checkLoad(cell.Load, given); field != "" {
+	if field, msg := checkLoad(cell.Load); field != "" {
 		path, ok := sources[field]
 		if !ok {
 			path = "load." + field
