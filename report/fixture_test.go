@@ -114,6 +114,8 @@ func storedRepOf(t *testing.T, cellID string, rp *rep) *results.Rep {
 	l := &loadgen.Result{
 		FormatVersion: loadgen.FormatVersion, Mode: loadgen.Closed, URL: "http://127.0.0.1:8080/", Connections: 100, Threads: 1,
 		Start: start, Duration: 10, Warmup: 2, Requests: rp.Requests, RequestsPerS: rp.RPS,
+		// Each answer carries the thread's 379-byte page and its head.
+		BytesRead: rp.Requests * 533, BytesPerS: rp.RPS * 533,
 		LatencyKind: loadgen.LatencyKind(rp.LatencyKind), LatencyHistogram: string(enc), Saturated: rp.Saturated,
 	}
 	for _, p := range rp.Series {

@@ -107,6 +107,7 @@ func adaptRep(path string, sr *results.Rep, cal *results.Calibration) *rep {
 	rp.OK = true
 	rp.Requests = l.Requests
 	rp.RPS = l.RequestsPerS
+	rp.BytesPerS = l.BytesPerS
 	rp.LatencyKind = string(l.LatencyKind)
 	rp.Saturated = l.Saturated
 	rp.ErrorKinds = results.ErrorCounts(l.Errors)

@@ -62,6 +62,9 @@ type rep struct {
 	Errors      int64
 	ErrorKinds  map[string]int64
 	RPS         float64
+	// BytesPerS is what the generator read (HTTP) or wrote (stream) per
+	// second.
+	BytesPerS float64
 	LatencyKind string
 	Hist        *hdrhistogram.Histogram
 	Series      []secondPoint

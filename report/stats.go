@@ -48,6 +48,7 @@ func (s spread) overlaps(o spread) bool { return s.Min <= o.Max && o.Min <= s.Ma
 type summary struct {
 	Cell     *cell
 	RPS      spread
+	MBps     spread
 	OK       int
 	Failed   int
 	Requests int64
@@ -67,7 +68,7 @@ type summary struct {
 
 func summarise(c *cell) (summary, error) {
 	s := summary{Cell: c, ErrorKinds: map[string]int64{}}
-	var rps, user, sys, sc, apw []float64
+	var rps, mbps, user, sys, sc, apw []float64
 	var kinds []string
 	for _, r := range c.Reps {
 		if !r.OK {
@@ -76,6 +77,7 @@ func summarise(c *cell) (summary, error) {
 		}
 		s.OK++
 		rps = append(rps, r.RPS)
+		mbps = append(mbps, r.BytesPerS/1e6)
 		user = append(user, r.CPUUserUS)
 		sys = append(sys, r.CPUSysUS)
 		sc = append(sc, r.SyscallsPerReq)
@@ -101,6 +103,7 @@ func summarise(c *cell) (summary, error) {
 		}
 	}
 	s.RPS = spreadOf(rps)
+	s.MBps = spreadOf(mbps)
 	s.CPUUser = spreadOf(user)
 	s.CPUSys = spreadOf(sys)
 	s.Syscalls = spreadOf(syscallsOrNaN(sc))
