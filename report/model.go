@@ -58,13 +58,13 @@ type rep struct {
 	OK     bool
 	Reason string
 
-	Requests    int64
-	Errors      int64
-	ErrorKinds  map[string]int64
-	RPS         float64
+	Requests   int64
+	Errors     int64
+	ErrorKinds map[string]int64
+	RPS        float64
 	// BytesPerS is what the generator read (HTTP) or wrote (stream) per
 	// second.
-	BytesPerS float64
+	BytesPerS   float64
 	LatencyKind string
 	Hist        *hdrhistogram.Histogram
 	Series      []secondPoint

@@ -91,6 +91,10 @@ when it ran but had errors, 2 when it could not run.`,
 			}
 			ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Refuse bad options before announcing anything.
+			if err := o.Check(loadgen.FlagName); err != nil {
+				return err
+			}
 			// Like wrk, say what starts before the wait; only now is
 			// Ctrl-C handled.
 			fmt.Fprintf(cmd.OutOrStdout(), "Running %s %s test @ %s\n", o.Duration, mode, o.URL)

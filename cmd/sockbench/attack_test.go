@@ -117,9 +117,15 @@ func TestAttackUsageErrors(t *testing.T) {
 		{"cannot pipeline", []string{"attack", "http://127.0.0.1:1/", "--close", "--pipeline", "2"}},
 		{`header "X-Broken"`, []string{"attack", "http://127.0.0.1:1/", "-H", "X-Broken"}},
 		{"https is not supported", []string{"attack", "https://127.0.0.1:1/"}},
-		{"threads 3 exceed connections 2", []string{"attack", "http://127.0.0.1:1/", "-c", "2", "-t", "3"}},
+		{"--threads 3 exceed --connections 2", []string{"attack", "http://127.0.0.1:1/", "-c", "2", "-t", "3"}},
 		{"nothing accepts connections at " + closed, []string{"attack", "http://" + closed + "/", "-d", "1s"}},
 	} {
-		t.Run(c.want, func(t *testing.T) { wantUsageError(t, c.want, c.args...) })
+		t.Run(c.want, func(t *testing.T) {
+			out := wantUsageError(t, c.want, c.args...)
+			// Options are refused before the attack announces itself.
+			if strings.Contains(out, "Running") && !strings.HasPrefix(c.want, "nothing accepts") {
+				t.Errorf("bad options announced a run:\n%s", out)
+			}
+		})
 	}
 }

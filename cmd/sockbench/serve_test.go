@@ -361,8 +361,8 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 }
 
 // wantUsageError checks that sockbench refuses args with status 2 and a
-// message that says want.
-func wantUsageError(t *testing.T, want string, args ...string) {
+// message that says want, and returns all it printed.
+func wantUsageError(t *testing.T, want string, args ...string) string {
 	t.Helper()
 	out, code := runCLI(t, args...)
 	if code != 2 {
@@ -371,4 +371,5 @@ func wantUsageError(t *testing.T, want string, args ...string) {
 	if !strings.Contains(out, want) {
 		t.Fatalf("output does not say %q:\n%s", want, out)
 	}
+	return out
 }
