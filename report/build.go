@@ -127,23 +127,10 @@ func buildRun(r *run, format Format, out string) (Paths, error) {
 // writeHTML draws every chart into plots/ and writes index.html around them.
 func (a *analysis) writeHTML(p *Paths) error {
 	r := a.run
-	plotDir := filepath.Join(p.Dir, "plots")
-	if err := os.MkdirAll(plotDir, 0o755); err != nil {
-		return fmt.Errorf("create plot folder: %w", err)
-	}
 	pal := newPalette(r.servers())
-	var figs []pageFigure
-	for _, ch := range newChartBuilder(r, a.sums, pal).all() {
-		png, svg, err := ch.save(plotDir)
-		if err != nil {
-			return err
-		}
-		p.Plots = append(p.Plots, png, svg)
-		f, err := figureFor(ch, png, svg, p.Dir)
-		if err != nil {
-			return err
-		}
-		figs = append(figs, f)
+	figs, err := p.drawCharts(newChartBuilder(r, a.sums, pal).all())
+	if err != nil {
+		return err
 	}
 
 	results, err := resultsTable(r, a.sums).html()
@@ -214,4 +201,27 @@ func writeFile(path string, render func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return atomicfile.Write(path, buf.Bytes())
+}
+
+// drawCharts saves every chart as PNG and SVG under plots/, lists the files
+// in p, and returns the figures the page embeds.
+func (p *Paths) drawCharts(charts []*chart) ([]pageFigure, error) {
+	plotDir := filepath.Join(p.Dir, "plots")
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create plot folder: %w", err)
+	}
+	var figs []pageFigure
+	for _, ch := range charts {
+		png, svg, err := ch.save(plotDir)
+		if err != nil {
+			return nil, err
+		}
+		p.Plots = append(p.Plots, png, svg)
+		f, err := figureFor(ch, png, svg, p.Dir)
+		if err != nil {
+			return nil, err
+		}
+		figs = append(figs, f)
+	}
+	return figs, nil
 }

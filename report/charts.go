@@ -187,7 +187,7 @@ func (b *chartBuilder) throughputBars(l barLayout) *chart {
 	var ticks []plot.Tick
 	bs.Bars, ticks, p.X.Label.Text = b.placeBars(l, func(c *cell, bb *bar) {
 		s := b.byCell[c]
-		if !s.RPS.known() {
+		if !s.RPS.Known() {
 			bb.Label = "no data"
 			return
 		}
@@ -215,7 +215,7 @@ func (b *chartBuilder) cpuBars(l barLayout) *chart {
 	var any bool
 	for _, c := range l.Group.Cells {
 		s := b.byCell[c]
-		any = any || s.CPUUser.known() || s.CPUSys.known()
+		any = any || s.CPUUser.Known() || s.CPUSys.Known()
 	}
 	if !any {
 		return nil
@@ -229,7 +229,7 @@ func (b *chartBuilder) cpuBars(l barLayout) *chart {
 	var ticks []plot.Tick
 	bs.Bars, ticks, p.X.Label.Text = b.placeBars(l, func(c *cell, bb *bar) {
 		s := b.byCell[c]
-		if !s.CPUUser.known() && !s.CPUSys.known() {
+		if !s.CPUUser.Known() && !s.CPUSys.Known() {
 			bb.Label = "n/a"
 			return
 		}
@@ -549,7 +549,7 @@ func (b *chartBuilder) sweepChart(axis string, g group, latency bool) *chart {
 				minY, maxY = math.Min(minY, p5/1000), math.Max(maxY, p99/1000)
 				continue
 			}
-			if !sum.RPS.known() {
+			if !sum.RPS.Known() {
 				continue
 			}
 			med = append(med, plotter.XY{X: x, Y: sum.RPS.Median})

@@ -107,11 +107,11 @@ func changeVerdict(p cellPair) string {
 		return "only in B"
 	case p.B == nil:
 		return "only in A"
-	case !p.A.RPS.known() || !p.B.RPS.known():
+	case !p.A.RPS.Known() || !p.B.RPS.Known():
 		return verdictNoData
 	case p.A.RPS.N < 2 || p.B.RPS.N < 2:
 		return verdictOneRep
-	case p.A.RPS.overlaps(p.B.RPS):
+	case p.A.RPS.Overlaps(p.B.RPS):
 		return verdictNoise
 	case p.B.RPS.Median > p.A.RPS.Median:
 		return "yes, faster"
@@ -294,23 +294,10 @@ func (cmp comparison) writeMarkdown(w io.Writer, t table) error {
 }
 
 func (cmp comparison) writeHTML(p *Paths, t table) error {
-	plotDir := filepath.Join(p.Dir, "plots")
-	if err := os.MkdirAll(plotDir, 0o755); err != nil {
-		return fmt.Errorf("create plot folder: %w", err)
-	}
 	pal := newPalette(cmp.a.run.servers(), cmp.b.run.servers())
-	var figs []pageFigure
-	for _, ch := range cmp.charts(pal) {
-		png, svg, err := ch.save(plotDir)
-		if err != nil {
-			return err
-		}
-		p.Plots = append(p.Plots, png, svg)
-		f, err := figureFor(ch, png, svg, p.Dir)
-		if err != nil {
-			return err
-		}
-		figs = append(figs, f)
+	figs, err := p.drawCharts(cmp.charts(pal))
+	if err != nil {
+		return err
 	}
 	h, err := t.html()
 	if err != nil {
@@ -390,7 +377,7 @@ func (cmp comparison) charts(pal palette) []*chart {
 				switch {
 				case s == nil:
 					bb.Label = "absent"
-				case !s.RPS.known():
+				case !s.RPS.Known():
 					bb.Label = "no data"
 				default:
 					c := col

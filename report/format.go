@@ -38,7 +38,7 @@ func fmtCount(v float64) string {
 // fmtRange writes "min–max" of a spread, or the single value when there was
 // one repetition (a range of one is no range).
 func fmtRange(s spread) string {
-	if !s.known() {
+	if !s.Known() {
 		return missing
 	}
 	if s.N == 1 {

@@ -116,7 +116,7 @@ func rankGroup(g group, byCell map[*cell]summary) []ranked {
 	for i := range out {
 		e := &out[i]
 		switch {
-		case !e.RPS.known():
+		case !e.RPS.Known():
 			e.Ratio, e.Verdict = math.NaN(), verdictNoData
 		case i == 0 && len(out) == 1:
 			e.Ratio, e.Verdict = 1, verdictNoGroup
@@ -124,7 +124,7 @@ func rankGroup(g group, byCell map[*cell]summary) []ranked {
 			e.Ratio, e.Verdict = 1, verdictBest
 		case e.RPS.N < 2 || best.N < 2:
 			e.Ratio, e.Verdict = e.RPS.Median/best.Median, verdictOneRep
-		case e.RPS.overlaps(best):
+		case e.RPS.Overlaps(best):
 			e.Ratio, e.Verdict = e.RPS.Median/best.Median, verdictNoise
 		default:
 			e.Ratio, e.Verdict = e.RPS.Median/best.Median, verdictClear
@@ -135,13 +135,13 @@ func rankGroup(g group, byCell map[*cell]summary) []ranked {
 
 func sortRanked(rs []ranked) {
 	slices.SortFunc(rs, func(a, b ranked) int {
-		if a.RPS.known() != b.RPS.known() {
-			if a.RPS.known() {
+		if a.RPS.Known() != b.RPS.Known() {
+			if a.RPS.Known() {
 				return -1
 			}
 			return 1
 		}
-		if a.RPS.known() {
+		if a.RPS.Known() {
 			if c := cmp.Compare(b.RPS.Median, a.RPS.Median); c != 0 {
 				return c
 			}

@@ -8,40 +8,13 @@ import (
 	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	spreadpkg "github.com/sockbench/sockbench/internal/spread"
 )
 
 // spread is a median with the range it came from.
-type spread struct {
-	Median, Min, Max float64
-	N                int
-}
-
-func (s spread) known() bool { return s.N > 0 }
-
-// spreadOf summarises the finite values; NaNs (not measured) are skipped so
-// one repetition without a counter does not hide the others.
-func spreadOf(vs []float64) spread {
-	var xs []float64
-	for _, v := range vs {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			xs = append(xs, v)
-		}
-	}
-	if len(xs) == 0 {
-		return spread{Median: math.NaN(), Min: math.NaN(), Max: math.NaN()}
-	}
-	slices.Sort(xs)
-	n := len(xs)
-	med := xs[n/2]
-	if n%2 == 0 {
-		med = (xs[n/2-1] + xs[n/2]) / 2
-	}
-	return spread{Median: med, Min: xs[0], Max: xs[n-1], N: n}
-}
-
-// overlaps reports whether two ranges share any value: when they do, the
-// repetitions cannot tell the two cells apart.
-func (s spread) overlaps(o spread) bool { return s.Min <= o.Max && o.Min <= s.Max }
+// spread is how the tables quote repetitions.
+type spread = spreadpkg.Spread
 
 // summary is everything the tables say about one cell, computed from its
 // repetitions.
@@ -102,12 +75,12 @@ func summarise(c *cell) (summary, error) {
 			return s, fmt.Errorf("cell %s: merging the latency histogram of repetition %d dropped %d values (histograms of different ranges)", c.ID, r.Index, dropped)
 		}
 	}
-	s.RPS = spreadOf(rps)
-	s.MBps = spreadOf(mbps)
-	s.CPUUser = spreadOf(user)
-	s.CPUSys = spreadOf(sys)
-	s.Syscalls = spreadOf(syscallsOrNaN(sc))
-	s.Accepts = spreadOf(apw)
+	s.RPS = spreadpkg.Of(rps)
+	s.MBps = spreadpkg.Of(mbps)
+	s.CPUUser = spreadpkg.Of(user)
+	s.CPUSys = spreadpkg.Of(sys)
+	s.Syscalls = spreadpkg.Of(syscallsOrNaN(sc))
+	s.Accepts = spreadpkg.Of(apw)
 	slices.Sort(kinds)
 	s.LatencyKind = strings.Join(kinds, "+")
 	return s, nil

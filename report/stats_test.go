@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	spreadpkg "github.com/sockbench/sockbench/internal/spread"
 )
 
 func TestSpreadOf(t *testing.T) {
@@ -23,9 +25,9 @@ func TestSpreadOf(t *testing.T) {
 	}
 	same := func(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
 	for _, tt := range tests {
-		s := spreadOf(tt.in)
-		if !same(s.Median, tt.med) || !same(s.Min, tt.lo) || !same(s.Max, tt.hi) || s.N != tt.n || s.known() != tt.wantKnown {
-			t.Errorf("spreadOf(%v) = %+v, want median %v min %v max %v n %d", tt.in, s, tt.med, tt.lo, tt.hi, tt.n)
+		s := spreadpkg.Of(tt.in)
+		if !same(s.Median, tt.med) || !same(s.Min, tt.lo) || !same(s.Max, tt.hi) || s.N != tt.n || s.Known() != tt.wantKnown {
+			t.Errorf("spreadpkg.Of(%v) = %+v, want median %v min %v max %v n %d", tt.in, s, tt.med, tt.lo, tt.hi, tt.n)
 		}
 	}
 }
@@ -68,7 +70,7 @@ func TestZeroSyscallsMeanNotCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Syscalls.known() || s.Accepts.known() {
+	if s.Syscalls.Known() || s.Accepts.Known() {
 		t.Errorf("syscalls %+v accepts %+v: want both unknown, not zero", s.Syscalls, s.Accepts)
 	}
 	if got := fmtFixed(s.Syscalls.Median, 2); got != missing {

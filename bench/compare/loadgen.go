@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/internal/procstat"
+	"github.com/sockbench/sockbench/internal/spread"
 )
 
 // defaultGenerators is the interleaving order of one round.
@@ -231,10 +232,10 @@ func loadgenTable(names []string, cells map[string]map[int]generatorCell, skippe
 		if n := len(failures[name]); n > 0 {
 			notes = append(notes, fmt.Sprintf("%d rounds failed (below)", n))
 		}
-		rs := summarize(rps)
-		t.add(name, fmtRate(rs.median), fmtRange(rs), fmtMicros(summarize(user).median), fmtMicros(summarize(sys).median),
-			fmtMicros(summarize(total).median), fmtRatio(summarize(vsWrk).median), fmtPercent(summarize(util).median),
-			fmtMicros(summarize(srv).median), strings.Join(notes, "; "))
+		rs := spread.Of(rps)
+		t.add(name, fmtRate(rs.Median), fmtRange(rs), fmtMicros(spread.Of(user).Median), fmtMicros(spread.Of(sys).Median),
+			fmtMicros(spread.Of(total).Median), fmtRatio(spread.Of(vsWrk).Median), fmtPercent(spread.Of(util).Median),
+			fmtMicros(spread.Of(srv).Median), strings.Join(notes, "; "))
 	}
 	return t
 }

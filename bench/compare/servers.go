@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sockbench/sockbench/internal/spread"
 )
 
 // serverResult collects one server's runs over all rounds.
@@ -166,14 +168,14 @@ func serversTable(names []string, results map[string]*serverResult, rounds int) 
 		if len(r.failures) > 0 {
 			notes = append(notes, fmt.Sprintf("%d rounds failed (below)", len(r.failures)))
 		}
-		rs := summarize(rps)
+		rs := spread.Of(rps)
 		body := "–"
 		if r.bodyLen > 0 {
 			body = fmt.Sprint(r.bodyLen)
 		}
-		t.add(name, fmtRate(rs.median), fmtRange(rs), fmtMicros(summarize(user).median), fmtMicros(summarize(sys).median),
-			fmtMicros(summarize(total).median), fmtRatio(summarize(vsNginx).median), fmtPercent(summarize(util).median),
-			fmtPercent(summarize(wrkUtil).median), body, strings.Join(notes, "; "))
+		t.add(name, fmtRate(rs.Median), fmtRange(rs), fmtMicros(spread.Of(user).Median), fmtMicros(spread.Of(sys).Median),
+			fmtMicros(spread.Of(total).Median), fmtRatio(spread.Of(vsNginx).Median), fmtPercent(spread.Of(util).Median),
+			fmtPercent(spread.Of(wrkUtil).Median), body, strings.Join(notes, "; "))
 	}
 	return t
 }

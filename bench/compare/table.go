@@ -4,37 +4,14 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sockbench/sockbench/internal/spread"
 )
 
 // spread summarises one metric over the rounds: the median, which one noisy
 // round cannot drag, and the range, which shows how noisy they were.
-type spread struct {
-	median, min, max float64
-	n                int
-}
-
-// summarize ignores NaN (a round that produced no value).
-func summarize(xs []float64) spread {
-	var vals []float64
-	for _, x := range xs {
-		if !math.IsNaN(x) {
-			vals = append(vals, x)
-		}
-	}
-	if len(vals) == 0 {
-		return spread{median: math.NaN(), min: math.NaN(), max: math.NaN()}
-	}
-	slices.Sort(vals)
-	n := len(vals)
-	m := vals[n/2]
-	if n%2 == 0 {
-		m = (vals[n/2-1] + vals[n/2]) / 2
-	}
-	return spread{median: m, min: vals[0], max: vals[n-1], n: n}
-}
 
 // perRequestMicros is CPU seconds spread over requests, in µs.
 func perRequestMicros(cpuSeconds float64, requests int64) float64 {
@@ -61,11 +38,11 @@ func fmtRate(x float64) string {
 	return fmt.Sprintf("%.0f", x)
 }
 
-func fmtRange(s spread) string {
-	if s.n == 0 {
+func fmtRange(s spread.Spread) string {
+	if s.N == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f–%.0f", s.min, s.max)
+	return fmt.Sprintf("%.0f–%.0f", s.Min, s.Max)
 }
 
 func fmtMicros(x float64) string {

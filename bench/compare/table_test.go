@@ -7,29 +7,12 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/internal/procstat"
+	"github.com/sockbench/sockbench/internal/spread"
 )
 
-func TestSummarize(t *testing.T) {
-	nan := math.NaN()
-	cases := []struct {
-		in               []float64
-		median, min, max float64
-		n                int
-	}{
-		{[]float64{3}, 3, 3, 3, 1},
-		{[]float64{5, 1, 3}, 3, 1, 5, 3},
-		{[]float64{4, 1, 3, 2}, 2.5, 1, 4, 4},
-		{[]float64{100, 1, 2}, 2, 1, 100, 3}, // one outlier does not move the median
-		{[]float64{nan, 2, 4}, 3, 2, 4, 2},
-	}
-	for _, c := range cases {
-		s := summarize(c.in)
-		if s.median != c.median || s.min != c.min || s.max != c.max || s.n != c.n {
-			t.Errorf("summarize(%v) = %+v, want median %v min %v max %v n %d", c.in, s, c.median, c.min, c.max, c.n)
-		}
-	}
-	if s := summarize(nil); !math.IsNaN(s.median) || s.n != 0 || fmtRange(s) != "–" {
-		t.Errorf("summarize(nil) = %+v", s)
+func TestFmtRangeOfNothing(t *testing.T) {
+	if got := fmtRange(spread.Of(nil)); got != "–" {
+		t.Errorf("fmtRange of no values = %q, want –", got)
 	}
 }
 
