@@ -102,6 +102,10 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 		return fail(results.StageLoad, "no byte was written to the sink (%s)", describeErrors(load.Errors))
 	case !stream && load.Requests == 0:
 		return fail(results.StageLoad, "no request succeeded (%d failed: %s)", load.Errors.Total(), describeErrors(load.Errors))
+	case !stoppedCleanly:
+		// A server that ignores SIGTERM was hung, most likely during
+		// the window too: its numbers are not ones to compare.
+		return fail(results.StageStop, "the server did not stop within %v of SIGTERM and was killed; it may have hung while measured (%s)", stopLimit, describeErrors(load.Errors))
 	}
 	res.Status = results.OK
 	res.Finished = time.Now().UTC()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -272,6 +273,50 @@ load: {connections: 4, duration: 2s, warmup: 200ms}
 		t.Fatal(sum.ReportErr)
 	}
 	wantOutput(t, out.String(), "c1-epoll rep 1: FAILED at load", "c2-sink rep 1: FAILED at verify", "! server=epoll, rep 1: failed: load: the server exited")
+}
+
+// TestHangingServerIsRecorded: a server that stops answering mid-cell
+// (SIGSTOP: alive, connections open, nothing served) costs the run its
+// timeouts, not a hang; its repetition says so and the run completes.
+func TestHangingServerIsRecorded(t *testing.T) {
+	p := parse(t, `version: 1
+repetitions: 1
+cpus: {server: 0, load: 1}
+servers: [epoll, gonet]
+load: {connections: 4, duration: 2s, warmup: 200ms, timeout: 300ms}
+`)
+	var out bytes.Buffer
+	var once sync.Once
+	var hung atomic.Int32
+	o := observer{act: func(e Event) {
+		if e.Kind == Measured && e.Cell.Server.Name == "epoll" {
+			once.Do(func() {
+				hung.Store(int32(e.PID))
+				syscall.Kill(e.PID, syscall.SIGSTOP)
+			})
+		}
+	}}
+	sum, err := Run(context.Background(), p, options(t, &out, &o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hung.Load() == 0 {
+		t.Fatalf("the epoll server was never stopped:\n%s", out.String())
+	}
+	if sum.Status != results.Complete || sum.Unfinished != 0 {
+		t.Fatalf("summary %+v\n%s", sum, out.String())
+	}
+	r := readRep(t, sum.Dir, p.Cells[0].ID, 1)
+	if r.Status != results.Failed || r.Stage != results.StageStop || r.Load == nil || r.Load.Errors.Timeout == 0 ||
+		!strings.Contains(r.Reason, "did not stop within") || !strings.Contains(r.Reason, "timeout") {
+		t.Errorf("hung server: %s at %s: %s", r.Status, r.Stage, r.Reason)
+	}
+	if err := syscall.Kill(int(hung.Load()), 0); err == nil {
+		t.Errorf("the hung server (pid %d) is still alive after the run", hung.Load())
+	}
+	if ok := readRep(t, sum.Dir, p.Cells[1].ID, 1); ok.Status != results.OK || ok.Load.Requests == 0 {
+		t.Errorf("gonet after the hang: %s %s", ok.Status, ok.Reason)
+	}
 }
 
 // TestResume: a run interrupted half-way keeps its finished repetitions
