@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -31,7 +32,8 @@ func newAttackCmd() *cobra.Command {
 		Short: "Drive a server with load and measure it (wrk-style closed loop, open loop, raw stream)",
 		Long: `Send load to URL for --duration and print a wrk-style summary; -o writes
 the full result as JSON (with the latency histogram, a per-second series and
-errors by kind) for the runner and the reporter.
+errors by kind) for the runner and the reporter, and the histogram beside it
+in HdrHistogram's log format (.hlog).
 
 Modes:
   closed  (default) -c connections over -t event loops, each sending its next
@@ -113,6 +115,11 @@ when it ran but had errors, 2 when it could not run.`,
 					return fmt.Errorf("writing %s: %w", out, err)
 				}
 			}
+			if histLog == "" && out != "" && r.Mode != loadgen.Stream {
+				// The result's histogram also goes where HdrHistogram's
+				// own tools read it, beside the JSON.
+				histLog = strings.TrimSuffix(out, filepath.Ext(out)) + ".hlog"
+			}
 			if histLog != "" {
 				if err := r.WriteHistogramLog(histLog); err != nil {
 					return fmt.Errorf("writing %s: %w", histLog, err)
@@ -145,7 +152,7 @@ when it ran but had errors, 2 when it could not run.`,
 	f.IntVar(&o.ChunkSize, "chunk-size", 0, fmt.Sprintf("stream mode: bytes per write (default %d)", loadgen.DefaultChunkSize))
 	f.Int64Var(&o.MaxRequests, "requests", 0, "stop after this many answers (0: run for --duration)")
 	f.StringVarP(&out, "output", "o", "", "write the result as JSON to this file")
-	f.StringVar(&histLog, "hist-log", "", "write the latency histogram in HdrHistogram's log format to this file")
+	f.StringVar(&histLog, "hist-log", "", "write the latency histogram in HdrHistogram's log format to this file (default with -o: beside it, as .hlog)")
 	f.StringVar(&vegetaOut, "vegeta-out", "", "open mode: write every result in vegeta's encoding (grows with the run)")
 	f.BoolVarP(&quietTicks, "quiet", "q", false, "no per-second progress line")
 	cmd.RegisterFlagCompletionFunc("mode", fixedCompletion("closed", "open", "stream"))

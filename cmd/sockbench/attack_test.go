@@ -23,7 +23,7 @@ func TestAttackPrintsAndWritesItsResult(t *testing.T) {
 	srv := startServe(t, "epoll")
 	dir := t.TempDir()
 	out, code := runCLI(t, "attack", "http://"+srv.addr+"/", "-c", "4", "-t", "1", "-d", "1s",
-		"-o", filepath.Join(dir, "r.json"), "--hist-log", filepath.Join(dir, "r.hlog"))
+		"-o", filepath.Join(dir, "r.json"))
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
