@@ -163,24 +163,14 @@ func (a *analysis) writeHTML(p *Paths) error {
 		secs = append(secs, setup)
 	}
 
-	d := pageData{
-		Title:       "sockbench run " + r.ID,
-		Subtitle:    "Comparison of HTTP server I/O models: requests/s, latency percentiles and server cost per request.",
-		FactColumns: splitFacts(a.facts(), r.Machine),
-		Warnings:    a.warnings(),
-		Sections:    secs,
-	}
-	for _, s := range pal.names {
-		d.Servers = append(d.Servers, serverSwatch{Name: s, CSS: cssColour(pal.colour(s))})
-	}
-	for _, f := range append(append([]string{p.Markdown}, p.CSV...), p.Benchstat...) {
-		if f != "" {
-			d.Files = append(d.Files, pageLink{Name: filepath.Base(f), Href: filepath.Base(f)})
-		}
-	}
+	d := pageFor(pal, *p)
+	d.Title = "sockbench run " + r.ID
+	d.Subtitle = "Comparison of HTTP server I/O models: requests/s, latency percentiles and server cost per request."
+	d.FactColumns = splitFacts(a.facts(), r.Machine)
+	d.Warnings = a.warnings()
+	d.Sections = secs
 	d.Files = append(d.Files, pageLink{Name: "plots/", Href: "plots/"})
-	p.HTML = filepath.Join(p.Dir, "index.html")
-	return writeFile(p.HTML, func(w io.Writer) error { return writePage(w, d) })
+	return p.writePage(d)
 }
 
 // keyValueTable shows settings as a two-column table.
@@ -201,27 +191,4 @@ func writeFile(path string, render func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return atomicfile.Write(path, buf.Bytes())
-}
-
-// drawCharts saves every chart as PNG and SVG under plots/, lists the files
-// in p, and returns the figures the page embeds.
-func (p *Paths) drawCharts(charts []*chart) ([]pageFigure, error) {
-	plotDir := filepath.Join(p.Dir, "plots")
-	if err := os.MkdirAll(plotDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create plot folder: %w", err)
-	}
-	var figs []pageFigure
-	for _, ch := range charts {
-		png, svg, err := ch.save(plotDir)
-		if err != nil {
-			return nil, err
-		}
-		p.Plots = append(p.Plots, png, svg)
-		f, err := figureFor(ch, png, svg, p.Dir)
-		if err != nil {
-			return nil, err
-		}
-		figs = append(figs, f)
-	}
-	return figs, nil
 }

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"gonum.org/v1/plot"
 )
 
 // Compare reads two results folders and writes a cell-by-cell comparison
@@ -38,6 +36,14 @@ type comparison struct {
 	axes  []string // key axes: the server, then every axis either run varies
 	pairs []cellPair
 }
+
+// side is one of the two runs under the letter every output calls it by.
+type side struct {
+	label string
+	a     *analysis
+}
+
+func (cmp comparison) sides() []side { return []side{{"A", cmp.a}, {"B", cmp.b}} }
 
 type cellPair struct {
 	Axes map[string]string
@@ -269,10 +275,7 @@ func compareRuns(ra, rb *run, format Format, out string) (Paths, error) {
 func (cmp comparison) writeMarkdown(w io.Writer, t table) error {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# sockbench: run %s (B) against run %s (A)\n\n", cmp.b.run.ID, cmp.a.run.ID)
-	for _, x := range []struct {
-		label string
-		a     *analysis
-	}{{"A", cmp.a}, {"B", cmp.b}} {
+	for _, x := range cmp.sides() {
 		var parts []string
 		for _, kv := range x.a.facts() {
 			parts = append(parts, kv.Key+" "+kv.Value)
@@ -311,105 +314,19 @@ func (cmp comparison) writeHTML(p *Paths, t table) error {
 	if d := cmp.settingDifferences(); len(d) > 0 {
 		warnings = append(warnings, "The runs differ in: "+strings.Join(d, "; ")+".")
 	}
-	for _, x := range []struct {
-		label string
-		a     *analysis
-	}{{"A", cmp.a}, {"B", cmp.b}} {
+	var facts [][]keyValue
+	for _, x := range cmp.sides() {
 		for _, w := range x.a.warnings() {
 			warnings = append(warnings, "Run "+x.label+": "+w)
 		}
+		// The run's id heads its column under its letter.
+		facts = append(facts, append([]keyValue{{x.label, x.a.run.ID}}, x.a.facts()[1:]...))
 	}
-	factsA := append([]keyValue{{"A", cmp.a.run.ID}}, cmp.a.facts()[1:]...)
-	factsB := append([]keyValue{{"B", cmp.b.run.ID}}, cmp.b.facts()[1:]...)
-	d := pageData{
-		Title:       fmt.Sprintf("sockbench: run %s against run %s", cmp.b.run.ID, cmp.a.run.ID),
-		Subtitle:    "A is the baseline, B the run compared with it.",
-		FactColumns: splitFacts(factsA, factsB),
-		Warnings:    warnings,
-		Sections:    secs,
-	}
-	for _, s := range pal.names {
-		d.Servers = append(d.Servers, serverSwatch{Name: s, CSS: cssColour(pal.colour(s))})
-	}
-	for _, f := range append(append([]string{p.Markdown}, p.CSV...), p.Benchstat...) {
-		if f != "" {
-			d.Files = append(d.Files, pageLink{Name: filepath.Base(f), Href: filepath.Base(f)})
-		}
-	}
-	p.HTML = filepath.Join(p.Dir, "index.html")
-	return writeFile(p.HTML, func(w io.Writer) error { return writePage(w, d) })
-}
-
-// charts draws, for each group of cells that differ only in the server,
-// A's and B's requests/s side by side: A in the server's light tint, B in
-// its full colour.
-func (cmp comparison) charts(pal palette) []*chart {
-	groupAxes := cmp.axes[1:]
-	b := &chartBuilder{pal: pal, names: map[string]int{}}
-	type grp struct {
-		fixed []keyValue
-		pairs []cellPair
-	}
-	var groups []grp
-	for _, p := range cmp.pairs {
-		var fixed []keyValue
-		for _, x := range groupAxes {
-			fixed = append(fixed, keyValue{x, p.Axes[x]})
-		}
-		i := slices.IndexFunc(groups, func(g grp) bool { return slices.Equal(g.fixed, fixed) })
-		if i < 0 {
-			i = len(groups)
-			groups = append(groups, grp{fixed: fixed})
-		}
-		groups[i].pairs = append(groups[i].pairs, p)
-	}
-	var out []*chart
-	for _, g := range groups {
-		label := group{Fixed: g.fixed}
-		p := newPlot(serverAxis, "requests/s (median of reps)")
-		bs := newBars()
-		var ticks []plot.Tick
-		for i, pr := range g.pairs {
-			server := pr.Axes[serverAxis]
-			col := pal.colour(server)
-			for j, s := range []*summary{pr.A, pr.B} {
-				bb := bar{X: float64(i) + (float64(j)-0.5)*0.4, Width: 0.36, Low: math.NaN(), High: math.NaN()}
-				switch {
-				case s == nil:
-					bb.Label = "absent"
-				case !s.RPS.Known():
-					bb.Label = "no data"
-				default:
-					c := col
-					if j == 0 {
-						c = light(col)
-					}
-					bb.Segments = []barSegment{{s.RPS.Median, c}}
-					if s.RPS.N > 1 {
-						bb.Low, bb.High = s.RPS.Min, s.RPS.Max
-					}
-					bb.Label = shortCount(s.RPS.Median)
-				}
-				bs.Bars = append(bs.Bars, bb)
-			}
-			ticks = append(ticks, plot.Tick{Value: float64(i), Label: server})
-		}
-		p.Add(bs)
-		p.X.Tick.Marker = plot.ConstantTicks(ticks)
-		p.Y.Tick.Marker = countTicks{}
-		p.Y.Min = 0
-		grey := light(greyRGBA(0x66))
-		out = append(out, &chart{
-			Name:    b.uniqueName("compare-rps", groupName(label)),
-			Title:   "Requests/s, A against B" + groupSuffix(label),
-			Caption: "Left bar of each pair: run A (light); right bar: run B (full colour). Whiskers span the repetitions.",
-			Kind:    kindThroughput,
-			Panels:  []*plot.Plot{p},
-			Legend: []legendItem{
-				{Label: "A: " + cmp.a.run.ID, Thumbs: []plot.Thumbnailer{swatch{grey}}},
-				{Label: "B: " + cmp.b.run.ID, Thumbs: []plot.Thumbnailer{swatch{greyRGBA(0x66)}}},
-			},
-		})
-	}
-	return out
+	d := pageFor(pal, *p)
+	d.Title = fmt.Sprintf("sockbench: run %s against run %s", cmp.b.run.ID, cmp.a.run.ID)
+	d.Subtitle = "A is the baseline, B the run compared with it."
+	d.FactColumns = splitFacts(facts...)
+	d.Warnings = warnings
+	d.Sections = secs
+	return p.writePage(d)
 }

@@ -61,7 +61,7 @@ func loadRun(dir string) (*run, error) {
 			if err != nil {
 				return nil, err
 			}
-			c.Reps = append(c.Reps, adaptRep(results.RepPath(dir, mc.ID, i), sr, cal))
+			c.Reps = append(c.Reps, adaptRep(sr, cal))
 		}
 		r.Cells = append(r.Cells, c)
 	}
@@ -95,8 +95,8 @@ func machineFacts(m results.Machine) []keyValue {
 
 // adaptRep turns one stored repetition into the model, with the cost per
 // request computed from the raw counters by package results.
-func adaptRep(path string, sr *results.Rep, cal *results.Calibration) *rep {
-	rp := &rep{Index: sr.Rep, File: path, Reason: sr.Reason, CPUUserUS: math.NaN(), CPUSysUS: math.NaN(), SyscallsPerReq: math.NaN(), AcceptsPerWakeup: math.NaN()}
+func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
+	rp := &rep{Index: sr.Rep, Reason: sr.Reason, CPUUserUS: math.NaN(), CPUSysUS: math.NaN(), SyscallsPerReq: math.NaN(), AcceptsPerWakeup: math.NaN()}
 	if sr.Status != results.OK {
 		if sr.Stage != "" {
 			rp.Reason = string(sr.Stage) + ": " + rp.Reason
@@ -119,6 +119,8 @@ func adaptRep(path string, sr *results.Rep, cal *results.Calibration) *rep {
 	}
 	if c := sr.Cost(cal); c != nil {
 		rp.CPUUserUS, rp.CPUSysUS = c.CPUUserUS, c.CPUSysUS
+		// No server answers a request without a syscall: zero means the
+		// server's syscalls were not counted.
 		if c.Syscalls > 0 {
 			rp.SyscallsPerReq = c.Syscalls
 		}

@@ -54,7 +54,6 @@ type cell struct {
 // so they print as "–" instead of a misleading zero.
 type rep struct {
 	Index  int
-	File   string
 	OK     bool
 	Reason string
 
@@ -122,9 +121,12 @@ func (r *run) varyingAxes() []string {
 // all of them differ only in the server and are ranked together.
 func (r *run) groupAxes() []string { return r.varyingAxes()[1:] }
 
-func (r *run) servers() []string {
+func (r *run) servers() []string { return serversOf(r.Cells) }
+
+// serversOf lists the servers of cells once each, sorted by name.
+func serversOf(cells []*cell) []string {
 	var s []string
-	for _, c := range r.Cells {
+	for _, c := range cells {
 		if !slices.Contains(s, c.server()) {
 			s = append(s, c.server())
 		}
@@ -222,21 +224,6 @@ func (r *run) sortedCells() []*cell {
 		out = append(out, g.Cells...)
 	}
 	return out
-}
-
-// cellKey identifies a cell across runs by its axis values, which survive a
-// change in how a runner numbers its cells.
-func cellKey(c *cell) string {
-	keys := make([]string, 0, len(c.Axes))
-	for k := range c.Axes {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k + "=" + c.Axes[k] + "\x00")
-	}
-	return b.String()
 }
 
 func isNumber(s string) bool {

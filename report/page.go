@@ -53,6 +53,29 @@ type pageFigure struct {
 
 type pageLink struct{ Name, Href string }
 
+// drawCharts saves every chart as PNG and SVG under plots/, lists the files
+// in p, and returns the figures the page embeds.
+func (p *Paths) drawCharts(charts []*chart) ([]pageFigure, error) {
+	plotDir := filepath.Join(p.Dir, "plots")
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create plot folder: %w", err)
+	}
+	var figs []pageFigure
+	for _, ch := range charts {
+		png, svg, err := ch.save(plotDir)
+		if err != nil {
+			return nil, err
+		}
+		p.Plots = append(p.Plots, png, svg)
+		f, err := figureFor(ch, png, svg, p.Dir)
+		if err != nil {
+			return nil, err
+		}
+		figs = append(figs, f)
+	}
+	return figs, nil
+}
+
 // figureFor reads a saved chart back for embedding; relTo is the page's
 // folder, for the links to the files.
 func figureFor(ch *chart, pngPath, svgPath, relTo string) (pageFigure, error) {
@@ -75,11 +98,30 @@ func figureFor(ch *chart, pngPath, svgPath, relTo string) (pageFigure, error) {
 	}, nil
 }
 
-func writePage(w io.Writer, d pageData) error {
-	if err := pageTemplate.Execute(w, d); err != nil {
-		return fmt.Errorf("render page: %w", err)
+// pageFor starts a report's page: the legend of server colours and the
+// links to the other files the report wrote.
+func pageFor(pal palette, p Paths) pageData {
+	var d pageData
+	for _, s := range pal.names {
+		d.Servers = append(d.Servers, serverSwatch{Name: s, CSS: cssColour(pal.colour(s))})
 	}
-	return nil
+	for _, f := range append(append([]string{p.Markdown}, p.CSV...), p.Benchstat...) {
+		if f != "" {
+			d.Files = append(d.Files, pageLink{Name: filepath.Base(f), Href: filepath.Base(f)})
+		}
+	}
+	return d
+}
+
+// writePage writes the page as the report's index.html.
+func (p *Paths) writePage(d pageData) error {
+	p.HTML = filepath.Join(p.Dir, "index.html")
+	return writeFile(p.HTML, func(w io.Writer) error {
+		if err := pageTemplate.Execute(w, d); err != nil {
+			return fmt.Errorf("render page: %w", err)
+		}
+		return nil
+	})
 }
 
 // splitFacts puts the run facts and the machine side by side.

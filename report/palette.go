@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // seriesColours is Tableau's ten-colour palette: distinct for the common
@@ -62,6 +63,12 @@ func (p palette) colour(server string) color.RGBA {
 
 func (p palette) dashes(server string) []vg.Length {
 	return lineDashes[(p.index(server)/len(seriesColours))%len(lineDashes)]
+}
+
+// lineStyle is the server's line in every line chart: its colour, and its
+// dashes once the colours repeat.
+func (p palette) lineStyle(server string) draw.LineStyle {
+	return draw.LineStyle{Color: p.colour(server), Width: vg.Points(1.6), Dashes: p.dashes(server)}
 }
 
 // light is the colour mixed with white, for the second part of a stacked

@@ -12,8 +12,8 @@ import (
 	spreadpkg "github.com/sockbench/sockbench/internal/spread"
 )
 
-// spread is a median with the range it came from.
-// spread is how the tables quote repetitions.
+// spread is a median with the range over repetitions it came from: how
+// the tables quote repetitions.
 type spread = spreadpkg.Spread
 
 // summary is everything the tables say about one cell, computed from its
@@ -79,25 +79,11 @@ func summarise(c *cell) (summary, error) {
 	s.MBps = spreadpkg.Of(mbps)
 	s.CPUUser = spreadpkg.Of(user)
 	s.CPUSys = spreadpkg.Of(sys)
-	s.Syscalls = spreadpkg.Of(syscallsOrNaN(sc))
+	s.Syscalls = spreadpkg.Of(sc)
 	s.Accepts = spreadpkg.Of(apw)
 	slices.Sort(kinds)
 	s.LatencyKind = strings.Join(kinds, "+")
 	return s, nil
-}
-
-// syscallsOrNaN passes the values through; it exists so the rule "zero
-// syscalls means not counted" lives in one place: no server answers a
-// request without a syscall.
-func syscallsOrNaN(vs []float64) []float64 {
-	out := make([]float64, len(vs))
-	for i, v := range vs {
-		if v <= 0 {
-			v = math.NaN()
-		}
-		out[i] = v
-	}
-	return out
 }
 
 // percentileUS returns the latency at percentile p (0–100) in µs, NaN

@@ -2,6 +2,7 @@ package report
 
 import (
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -62,10 +63,17 @@ func TestSummaryMergesHistogramsAndSkipsFailedReps(t *testing.T) {
 	}
 }
 
+// TestZeroSyscallsMeanNotCounted: a server whose syscalls were not counted
+// is stored with none, and the loader reads that as unknown.
 func TestZeroSyscallsMeanNotCounted(t *testing.T) {
-	r := synthRun("z", []string{"server"}, []synthCell{
+	dir := filepath.Join(t.TempDir(), "z")
+	writeStored(t, dir, synthRun("z", []string{"server"}, []synthCell{
 		{Axes: map[string]string{"server": "nethttp"}, RPS: []float64{100, 110}, P50US: 100, P99US: 400, MaxUS: 900, Accepts: math.NaN()},
-	})
+	}))
+	r, err := loadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	s, err := summarise(r.Cells[0])
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"fmt"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -80,7 +79,7 @@ func synthRun(id string, axes []string, cells []synthCell) *run {
 	for i, sc := range cells {
 		c := &cell{ID: "c" + strconv.Itoa(i+1), Axes: sc.Axes}
 		for j, rps := range sc.RPS {
-			rp := &rep{Index: j + 1, File: fmt.Sprintf("%s-r%d.json", c.ID, j+1), LatencyKind: string(loadgen.ResponseTime)}
+			rp := &rep{Index: j + 1, LatencyKind: string(loadgen.ResponseTime)}
 			if math.IsNaN(rps) {
 				rp.Reason = sc.FailureReason
 				c.Reps = append(c.Reps, rp)
@@ -99,6 +98,9 @@ func synthRun(id string, axes []string, cells []synthCell) *run {
 			rp.CPUUserUS = sc.CPUUser * (1 + 0.02*float64(j))
 			rp.CPUSysUS = sc.CPUSys * (1 - 0.02*float64(j))
 			rp.SyscallsPerReq = sc.Syscalls
+			if sc.Syscalls == 0 {
+				rp.SyscallsPerReq = math.NaN() // as the loader reads an uncounted server
+			}
 			rp.AcceptsPerWakeup = sc.Accepts
 			c.Reps = append(c.Reps, rp)
 		}

@@ -1,0 +1,136 @@
+package report
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// analysis is everything computed from one run that more than one output
+// needs; computing it once keeps Markdown, CSV and HTML in agreement.
+type analysis struct {
+	run      *run
+	sums     []summary // in table order
+	byCell   map[*cell]summary
+	groups   []group
+	rankings [][]ranked
+}
+
+func analyse(r *run) (*analysis, error) {
+	sums, err := summariseAll(r.sortedCells())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Dir, err)
+	}
+	a := &analysis{run: r, sums: sums, byCell: map[*cell]summary{}}
+	for _, s := range sums {
+		a.byCell[s.Cell] = s
+	}
+	a.groups = groupBy(r.Cells, r.groupAxes())
+	for _, g := range a.groups {
+		a.rankings = append(a.rankings, rankGroup(g, a.byCell))
+	}
+	return a, nil
+}
+
+// facts are the lines that say what was measured, shared by the Markdown
+// header and the page.
+func (a *analysis) facts() []keyValue {
+	r := a.run
+	f := []keyValue{{"run", r.ID}, {"status", r.Status}}
+	if r.Started != "" {
+		f = append(f, keyValue{"started", r.Started})
+	}
+	if r.Finished != "" {
+		f = append(f, keyValue{"finished", r.Finished})
+	}
+	var kinds []string
+	reps := 0
+	for _, s := range a.sums {
+		reps = max(reps, s.OK+s.Failed)
+		for _, k := range strings.Split(s.LatencyKind, "+") {
+			if k != "" && !slices.Contains(kinds, k) {
+				kinds = append(kinds, k)
+			}
+		}
+	}
+	slices.Sort(kinds)
+	f = append(f, keyValue{"cells", fmt.Sprintf("%d, up to %d repetitions each", len(r.Cells), reps)})
+	if len(kinds) > 0 {
+		f = append(f, keyValue{"latency", strings.Join(kinds, ", ")})
+	}
+	return f
+}
+
+// warnings are the sentences a reader must see before quoting a number.
+func (a *analysis) warnings() []string {
+	var w []string
+	r := a.run
+	if r.Status != "" && r.Status != "complete" {
+		w = append(w, fmt.Sprintf("The run's status is %q: it did not finish, so some cells have fewer repetitions than planned.", r.Status))
+	}
+	var sat, errs, failed []string
+	for _, s := range a.sums {
+		label := cellLabel(r, s.Cell)
+		if s.Saturated {
+			sat = append(sat, label)
+		}
+		if s.Errors > 0 {
+			errs = append(errs, fmt.Sprintf("%s (%s)", label, s.errorKindsText()))
+		}
+		if s.Failed > 0 {
+			failed = append(failed, fmt.Sprintf("%s: %d of %d", label, s.Failed, s.OK+s.Failed))
+		}
+	}
+	if len(sat) > 0 {
+		w = append(w, "The load generator was saturated in "+strings.Join(sat, "; ")+": those numbers may measure the client, not the server.")
+	}
+	if len(errs) > 0 {
+		w = append(w, "Requests failed in "+strings.Join(errs, "; ")+".")
+	}
+	if len(failed) > 0 {
+		w = append(w, "Repetitions failed in "+strings.Join(failed, "; ")+"; their cells are summarised from the rest.")
+	}
+	if len(r.Unfinished) > 0 {
+		w = append(w, fmt.Sprintf("%d planned repetition(s) never ran; see the list at the end.", len(r.Unfinished)))
+	}
+	return w
+}
+
+// cellLabel names a cell by the axes that vary, e.g.
+// "server=epoll, keep_alive=true".
+func cellLabel(r *run, c *cell) string {
+	var parts []string
+	for _, a := range r.varyingAxes() {
+		parts = append(parts, a+"="+c.Axes[a])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// problems lists every failed or missing repetition with its reason.
+func (a *analysis) problems() []string {
+	var out []string
+	r := a.run
+	for _, s := range a.sums {
+		for _, rp := range s.Cell.Reps {
+			if !rp.OK {
+				out = append(out, fmt.Sprintf("%s, rep %d: failed: %s", cellLabel(r, s.Cell), rp.Index, rp.Reason))
+			}
+		}
+	}
+	for _, u := range r.Unfinished {
+		label := u.CellID
+		if i := slices.IndexFunc(r.Cells, func(c *cell) bool { return c.ID == u.CellID }); i >= 0 {
+			label = cellLabel(r, r.Cells[i])
+		}
+		out = append(out, fmt.Sprintf("%s, rep %d: not run: %s", label, u.Rep, u.Reason))
+	}
+	return out
+}
+
+const methodNote = "Medians and min–max are over the successful repetitions of each cell; " +
+	"latency percentiles are over every request of those repetitions (their HdrHistograms merged). " +
+	"CPU is the server process's, per request answered."
+
+const rankingNote = "Within each group the cells differ only in the server. A difference counts as larger " +
+	"than the spread between repetitions only when the two servers' min–max ranges do not overlap; " +
+	"otherwise it says \"within noise\"."
