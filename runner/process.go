@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,10 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/internal/supervise"
 	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/servers"
 )
@@ -27,18 +25,18 @@ import (
 // serverProcess is one started server: a built-in model run as
 // `sockbench serve`, or an external command.
 type serverProcess struct {
+	*supervise.Process
 	name string
-	cmd  *exec.Cmd
-	// addr is host:port; url is what load and verify are aimed at.
+	// addr is host:port; url is what load and verify are aimed at. A
+	// built-in server's are known once it has said where it listens.
 	addr, url string
 	// statsFile is read after the process stops; empty when the server
 	// writes none.
 	statsFile string
 	dir       string
-	out       *outputWatch
-	exited    chan struct{}
-	waitErr   error
-	stopped   bool
+	// listen notices where a built-in server listens; nil for an
+	// external one, whose address is chosen for it.
+	listen *listenWatch
 }
 
 // launch describes how to start one server.
@@ -54,11 +52,12 @@ type launch struct {
 // start starts the server pinned to its CPUs and returns once the process
 // runs; waitReady then says when it accepts connections.
 func start(l launch) (*serverProcess, error) {
-	p := &serverProcess{name: l.server.Name, dir: l.dir, out: newOutputWatch(), exited: make(chan struct{})}
+	p := &serverProcess{name: l.server.Name, dir: l.dir}
 	var argv []string
 	env := os.Environ()
 	if !l.server.External() {
 		p.statsFile = filepath.Join(l.dir, "stats.json")
+		p.listen = &listenWatch{}
 		argv = append([]string{l.exe, "serve", l.server.Model, "--addr", "127.0.0.1:0", "--stats-file", p.statsFile}, l.server.Knobs.Flags()...)
 		if l.stream {
 			argv = append(argv, "--stream")
@@ -96,114 +95,45 @@ func start(l launch) (*serverProcess, error) {
 		}
 		p.addr = addr
 		p.url = config.Substitute(l.server.URL, vars)
-		p.out.ready(addr)
 	}
-	argv = append(slices.Clone(l.wrapper), argv...)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = l.dir
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	// Its own process group, so that what it forks (nginx's workers) can
-	// be killed with it if it does not stop by itself.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A grandchild that keeps the output pipe open must not keep Wait
-	// from returning.
-	cmd.WaitDelay = 2 * time.Second
-	p.cmd = cmd
-	if err := affinity.StartPinned(cmd, l.cpus.CPUs); err != nil {
-		return nil, fmt.Errorf("start %s (%s): %w", l.server.Name, strings.Join(argv, " "), err)
+	spec := supervise.Spec{Name: l.server.Name, Argv: append(slices.Clone(l.wrapper), argv...), Env: env, Dir: l.dir, CPUs: l.cpus.CPUs}
+	if p.listen != nil { // a nil *listenWatch would be a non-nil io.Writer
+		spec.Output = p.listen
 	}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
+	proc, err := supervise.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	p.Process = proc
 	return p, nil
 }
 
-// argv is the command line as run.
-func (p *serverProcess) argv() []string { return p.cmd.Args }
-
-func (p *serverProcess) pid() int { return p.cmd.Process.Pid }
-
-func (p *serverProcess) hasExited() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// exitText says how the process ended, with the end of its output.
-func (p *serverProcess) exitText() string {
-	if p.waitErr == nil {
-		return "exit status 0"
-	}
-	return p.waitErr.Error()
-}
-
-// waitReady waits until the server accepts connections (and passes its
+// waitReady waits until the server accepts connections (or passes its own
 // readiness check, for an external one), it exits, ctx ends, or limit
 // passes.
 func (p *serverProcess) waitReady(ctx context.Context, server config.Server, limit time.Duration) error {
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	// A built-in server names its address when it listens.
-	select {
-	case <-p.out.listening:
-	case <-p.exited:
-		return fmt.Errorf("%s exited before it listened (%s): %s", p.name, p.exitText(), p.out.oneLine())
-	case <-deadline.C:
-		return fmt.Errorf("%s did not say where it listens within %v: %s", p.name, limit, p.out.oneLine())
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if p.addr == "" {
-		p.addr = p.out.address()
-		p.url = "http://" + p.addr + "/"
-	}
-	check := func() error { return dialCheck(p.addr) }
-	switch {
-	case server.Ready.HTTP != "":
-		target := "http://" + p.addr + server.Ready.HTTP
-		check = func() error { return httpCheck(target) }
-	case len(server.Ready.Command) > 0:
-		check = func() error { return commandCheck(ctx, p, server.Ready.Command) }
-	}
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return nil
+	var ready supervise.Check
+	return p.WaitReady(ctx, limit, func(ctx context.Context) error {
+		if ready != nil {
+			return ready(ctx)
 		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("%s exited before it was ready (%s): %s", p.name, p.exitText(), p.out.oneLine())
-		case <-deadline.C:
-			return fmt.Errorf("%s was not ready within %v: %v", p.name, limit, err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-poll.C:
+		if p.addr == "" {
+			// A built-in server names its address when it listens.
+			if p.addr = p.listen.address(); p.addr == "" {
+				return errors.New("it has not said where it listens")
+			}
+			p.url = "http://" + p.addr + "/"
 		}
-	}
-}
-
-func dialCheck(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	return c.Close()
-}
-
-func httpCheck(target string) error {
-	client := &http.Client{Timeout: 500 * time.Millisecond}
-	resp, err := client.Get(target)
-	if err != nil {
-		return err
-	}
-	return resp.Body.Close()
+		switch {
+		case server.Ready.HTTP != "":
+			ready = supervise.AnswersHTTP("http://" + p.addr + server.Ready.HTTP)
+		case len(server.Ready.Command) > 0:
+			ready = func(ctx context.Context) error { return commandCheck(ctx, p, server.Ready.Command) }
+		default:
+			ready = supervise.Accepts(p.addr)
+		}
+		return ready(ctx)
+	})
 }
 
 // commandCheck runs the readiness command once; the placeholders it may
@@ -224,38 +154,6 @@ func commandCheck(ctx context.Context, p *serverProcess, argv []string) error {
 	return nil
 }
 
-// stop sends SIGTERM (to target, or the process itself) and waits up to
-// limit; past it the whole process group is killed. It reports whether the
-// process stopped by itself.
-func (p *serverProcess) stop(target int, limit time.Duration) bool {
-	if p.stopped {
-		return true
-	}
-	p.stopped = true
-	if p.hasExited() {
-		return true
-	}
-	if target == 0 {
-		target = p.pid()
-	}
-	syscall.Kill(target, syscall.SIGTERM)
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	select {
-	case <-p.exited:
-		return true
-	case <-timer.C:
-	}
-	p.kill()
-	return false
-}
-
-// kill ends the process group at once and waits for the process.
-func (p *serverProcess) kill() {
-	syscall.Kill(-p.pid(), syscall.SIGKILL)
-	<-p.exited
-}
-
 // stats reads the server's own counters after it stopped.
 func (p *serverProcess) stats() (*servers.Stats, error) {
 	if p.statsFile == "" {
@@ -264,101 +162,61 @@ func (p *serverProcess) stats() (*servers.Stats, error) {
 	st, err := servers.ReadStatsFile(p.statsFile)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s wrote no stats file (%s)", p.name, p.exitText())
+			return nil, fmt.Errorf("%s wrote no stats file (%s)", p.name, p.ExitText())
 		}
 		return nil, err
 	}
 	return &st, nil
 }
 
-// outputWatch keeps the end of a server's output, for error messages, and
-// notices the line in which `sockbench serve` says where it listens.
-type outputWatch struct {
-	mu        sync.Mutex
-	tail      []byte
-	line      []byte
-	addr      string
-	listening chan struct{}
-}
-
-const outputTail = 4096
-
-func newOutputWatch() *outputWatch { return &outputWatch{listening: make(chan struct{})} }
-
-// ready marks the address as known without waiting for the line.
-func (o *outputWatch) ready(addr string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.setAddr(addr)
-}
-
-func (o *outputWatch) setAddr(addr string) {
-	if o.addr == "" {
-		o.addr = addr
-		close(o.listening)
-	}
-}
-
-func (o *outputWatch) address() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.addr
+// listenWatch reads a built-in server's output for the line in which
+// `sockbench serve` says where it listens.
+type listenWatch struct {
+	mu   sync.Mutex
+	line []byte
+	addr string
 }
 
 // listenMarker is what `sockbench serve` prints before the address.
 const listenMarker = " listening on "
 
-func (o *outputWatch) Write(b []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.tail = append(o.tail, b...)
-	if over := len(o.tail) - outputTail; over > 0 {
-		o.tail = append(o.tail[:0], o.tail[over:]...)
-	}
-	if o.addr != "" {
+// maxLine bounds the unfinished line kept while looking for the marker.
+const maxLine = 4096
+
+func (w *listenWatch) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.addr != "" {
 		return len(b), nil
 	}
-	o.line = append(o.line, b...)
+	w.line = append(w.line, b...)
 	for {
-		i := bytes.IndexByte(o.line, '\n')
+		i := bytes.IndexByte(w.line, '\n')
 		if i < 0 {
 			break
 		}
-		if _, after, ok := strings.Cut(string(o.line[:i]), listenMarker); ok {
+		if _, after, ok := strings.Cut(string(w.line[:i]), listenMarker); ok {
 			if _, port, err := net.SplitHostPort(strings.TrimSpace(after)); err == nil {
 				if _, err := strconv.Atoi(port); err == nil {
-					o.setAddr(strings.TrimSpace(after))
+					w.addr = strings.TrimSpace(after)
+					w.line = nil
+					return len(b), nil
 				}
 			}
 		}
-		o.line = o.line[i+1:]
+		w.line = w.line[i+1:]
 	}
-	if len(o.line) > outputTail {
-		o.line = o.line[len(o.line)-outputTail:]
+	if len(w.line) > maxLine {
+		w.line = w.line[len(w.line)-maxLine:]
 	}
 	return len(b), nil
 }
 
-// oneLine is the end of the output on one line.
-func (o *outputWatch) oneLine() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	s := strings.Join(strings.Fields(string(o.tail)), " ")
-	if s == "" {
-		return "(no output)"
-	}
-	const max = 300
-	if len(s) > max {
-		s = "…" + s[len(s)-max:]
-	}
-	return s
-}
-
-// text is the end of the output as printed.
-func (o *outputWatch) text() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return string(o.tail)
+// address is where the server said it listens, empty until it has.
+func (w *listenWatch) address() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.addr
 }
 
 func sortedNames(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

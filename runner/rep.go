@@ -42,9 +42,9 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 		return fail(results.StageStart, "%v", err)
 	}
 	stopLimit := r.m.Plan.StopTimeout.D()
-	defer p.stop(0, stopLimit)
-	res.Command = p.argv()
-	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageReady, PID: p.pid()})
+	defer p.Stop(stopLimit)
+	res.Command = p.Argv()
+	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageReady, PID: p.PID()})
 	if err := p.waitReady(ctx, cell.Server, r.m.Plan.StartTimeout.D()); err != nil {
 		return fail(results.StageReady, "%v", err)
 	}
@@ -54,7 +54,7 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 	}
 	res.URL = target
 	if !stream {
-		r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageVerify, PID: p.pid()})
+		r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageVerify, PID: p.PID()})
 		report, err := verify.Run(ctx, target, verify.Options{Timeout: cell.Server.Verify.Timeout.D(), Skip: cell.Server.Verify.Skip})
 		switch {
 		case ctx.Err() != nil:
@@ -64,20 +64,20 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 		case !report.OK():
 			res.VerifyFailures = report.Failures()
 			return fail(results.StageVerify, "failed %s", describeFailures(report))
-		case p.hasExited():
-			return fail(results.StageVerify, "exited during the conformance check (%s): %s", p.exitText(), p.out.oneLine())
+		case p.HasExited():
+			return fail(results.StageVerify, "exited during the conformance check (%s): %s", p.ExitText(), p.OutputLine())
 		}
 	}
 
-	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageLoad, PID: p.pid()})
+	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageLoad, PID: p.PID()})
 	load, window, loadErr := r.measure(ctx, cell, rep, p, target)
 	if ctx.Err() != nil {
 		return nil
 	}
 	res.Load = load
-	crashed := p.hasExited()
-	stoppedCleanly := p.stop(0, stopLimit)
-	srv := &results.Server{PID: p.pid(), Exit: p.exitText(), Output: p.out.text()}
+	crashed := p.HasExited()
+	stoppedCleanly := p.Stop(stopLimit) == nil
+	srv := &results.Server{PID: p.PID(), Exit: p.ExitText(), Output: p.Output()}
 	res.Server = srv
 	if !stoppedCleanly {
 		srv.Exit = fmt.Sprintf("killed: it did not stop within %v of SIGTERM", stopLimit)
@@ -95,7 +95,7 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 	}
 	switch {
 	case crashed:
-		return fail(results.StageLoad, "the server exited during the measurement (%s): %s", srv.Exit, p.out.oneLine())
+		return fail(results.StageLoad, "the server exited during the measurement (%s): %s", srv.Exit, p.OutputLine())
 	case loadErr != nil:
 		return fail(results.StageLoad, "%v", loadErr)
 	case stream && load.BytesWritten == 0:
@@ -125,7 +125,7 @@ func (r *run) measure(ctx context.Context, cell *config.Cell, rep int, p *server
 	defer cancel()
 	go func() {
 		select {
-		case <-p.exited:
+		case <-p.Exited():
 			cancel()
 		case <-lctx.Done():
 		}
@@ -135,7 +135,7 @@ func (r *run) measure(ctx context.Context, cell *config.Cell, rep int, p *server
 		before *procstat.Snapshot
 	)
 	sample := func() {
-		s, err := procstat.SampleTree(p.pid())
+		s, err := procstat.SampleTree(p.PID())
 		mu.Lock()
 		defer mu.Unlock()
 		if err == nil {
@@ -146,10 +146,10 @@ func (r *run) measure(ctx context.Context, cell *config.Cell, rep int, p *server
 	opener := time.AfterFunc(l.Warmup.D(), sample)
 	opts := l.Options(target)
 	opts.Progress = func(s loadgen.Second) {
-		r.event(Event{Kind: Measured, Cell: cell, Rep: rep, Second: s, PID: p.pid()})
+		r.event(Event{Kind: Measured, Cell: cell, Rep: rep, Second: s, PID: p.PID()})
 	}
 	res, err := loadgen.Run(lctx, opts)
-	after, afterErr := procstat.SampleTree(p.pid())
+	after, afterErr := procstat.SampleTree(p.PID())
 	opener.Stop()
 	if err == nil && lctx.Err() == context.DeadlineExceeded {
 		err = fmt.Errorf("the load generator ran past its window by %v and was stopped", limit-l.Warmup.D()-l.Duration.D())

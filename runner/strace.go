@@ -52,8 +52,8 @@ func (r *run) calibrate(ctx context.Context, cell *config.Cell) *results.Calibra
 		return fail("%v", err)
 	}
 	limit := r.m.Plan.StopTimeout.D()
-	defer p.stop(0, limit)
-	r.event(Event{Kind: StageStarted, Cell: cell, Stage: results.StageReady, PID: p.pid()})
+	defer p.Stop(limit)
+	r.event(Event{Kind: StageStarted, Cell: cell, Stage: results.StageReady, PID: p.PID()})
 	// Tracing slows the start as much as everything else.
 	if err := p.waitReady(ctx, cell.Server, 5*r.m.Plan.StartTimeout.D()); err != nil {
 		return fail("%v", err)
@@ -66,7 +66,7 @@ func (r *run) calibrate(ctx context.Context, cell *config.Cell) *results.Calibra
 	opts.Warmup, opts.Duration, opts.MaxRequests = 0, calibrationWindow, r.m.Plan.Calibrate.Requests
 	lctx, cancel := context.WithTimeout(ctx, calibrationWindow+2*opts.Timeout+10*time.Second)
 	defer cancel()
-	r.event(Event{Kind: StageStarted, Cell: cell, Stage: results.StageLoad, PID: p.pid()})
+	r.event(Event{Kind: StageStarted, Cell: cell, Stage: results.StageLoad, PID: p.PID()})
 	res, err := loadgen.Run(lctx, opts)
 	if ctx.Err() != nil {
 		return nil
@@ -76,9 +76,9 @@ func (r *run) calibrate(ctx context.Context, cell *config.Cell) *results.Calibra
 	}
 	// Stop the traced server, not strace: strace then writes its table
 	// when its last tracee is gone and exits by itself.
-	tracee := childOf(p.pid())
-	if tracee == 0 || !p.stop(tracee, limit) {
-		return fail("the traced server did not stop within %v of SIGTERM: %s", limit, p.out.oneLine())
+	tracee := childOf(p.PID())
+	if tracee == 0 || p.StopBy(tracee, limit) != nil {
+		return fail("the traced server did not stop within %v of SIGTERM: %s", limit, p.OutputLine())
 	}
 	cal.Requests = res.Requests
 	if st, err := p.stats(); err == nil && st != nil {

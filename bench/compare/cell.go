@@ -7,17 +7,13 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/internal/procstat"
+	"github.com/sockbench/sockbench/internal/supervise"
 )
 
 // summary is what a wrk-style report says about one run.
@@ -84,36 +80,36 @@ type pinnedRun struct {
 	cost procstat.Delta
 }
 
-// runPinned runs cmd to completion pinned to cpus and measures its own CPU:
-// a snapshot right after the start, and one of the zombie after it exits
-// but before it is reaped, which still holds the totals of all its threads.
-// A run longer than limit is killed and reported as an error.
-func runPinned(cmd *exec.Cmd, cpus []int, limit time.Duration) (pinnedRun, error) {
+// runPinned runs argv to completion pinned to cpus, with env (nil: this
+// process's), and measures its own CPU: a snapshot right after the start,
+// and one of the zombie after it exits but before it is reaped, which still
+// holds the totals of all its threads. A run longer than limit is killed
+// and reported as an error.
+func runPinned(argv, env []string, cpus []int, limit time.Duration) (pinnedRun, error) {
+	name := filepath.Base(argv[0])
+	// Written by the copying of the output, read once the process has
+	// been reaped, which is after that copying ends.
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.WaitDelay = 5 * time.Second
-	if err := affinity.StartPinned(cmd, cpus); err != nil {
+	var before procstat.Snapshot
+	var beforeErr error
+	after, afterErr := procstat.Snapshot{}, errors.New("it was reaped before it could be sampled")
+	p, err := supervise.Start(supervise.Spec{Name: name, Argv: argv, Env: env, CPUs: cpus, Output: &out,
+		AfterStart: func(pid int) { before, beforeErr = procstat.Sample(pid) },
+		BeforeReap: func(pid int) { after, afterErr = procstat.Sample(pid) }})
+	if err != nil {
 		return pinnedRun{}, err
 	}
-	pid := cmd.Process.Pid
-	before, beforeErr := procstat.Sample(pid)
-	var killed atomic.Bool
-	timer := time.AfterFunc(limit, func() {
-		killed.Store(true)
-		cmd.Process.Kill()
-	})
+	timer := time.NewTimer(limit)
 	defer timer.Stop()
-	exitErr := waitExited(pid)
-	after, afterErr := procstat.Sample(pid)
-	waitErr := cmd.Wait()
-	name := filepath.Base(cmd.Path)
-	switch {
-	case killed.Load():
+	select {
+	case <-p.Exited():
+	case <-timer.C:
+		p.Kill()
 		return pinnedRun{}, fmt.Errorf("%s ran past %v and was killed: %s", name, limit, clipOutput(out.String()))
-	case exitErr != nil:
-		return pinnedRun{}, fmt.Errorf("wait for %s: %w", name, exitErr)
-	case waitErr != nil:
-		return pinnedRun{output: out.String()}, fmt.Errorf("%s: %w: %s", name, waitErr, clipOutput(out.String()))
+	}
+	switch {
+	case p.Err() != nil:
+		return pinnedRun{output: out.String()}, fmt.Errorf("%s: %w: %s", name, p.Err(), clipOutput(out.String()))
 	case beforeErr != nil:
 		return pinnedRun{}, fmt.Errorf("sample %s: %w", name, beforeErr)
 	case afterErr != nil:
@@ -122,26 +118,11 @@ func runPinned(cmd *exec.Cmd, cpus []int, limit time.Duration) (pinnedRun, error
 	return pinnedRun{output: out.String(), cost: after.Sub(before)}, nil
 }
 
-// waitExited blocks until pid has exited, leaving it a zombie (WNOWAIT) so
-// that /proc/pid/stat can still be read.
-func waitExited(pid int) error {
-	// The Go runtime's preemption signals interrupt the wait; the loop is
-	// bounded because each retry only happens on a signal.
-	for range 1 << 20 {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-	return errors.New("waitid interrupted too often")
-}
-
 // wrkCommand is wrk with one thread, the shape every comparison uses.
-func wrkCommand(wrk string, connections int, d time.Duration, url string) *exec.Cmd {
+func wrkCommand(wrk string, connections int, d time.Duration, url string) []string {
 	// wrk takes whole seconds.
 	secs := int(math.Ceil(d.Seconds()))
-	return exec.Command(wrk, "-t1", fmt.Sprintf("-c%d", connections), fmt.Sprintf("-d%ds", secs), url)
+	return []string{wrk, "-t1", fmt.Sprintf("-c%d", connections), fmt.Sprintf("-d%ds", secs), url}
 }
 
 // wrkSeconds is the duration wrk really runs for d.
@@ -160,15 +141,15 @@ type serverCell struct {
 // window with the server sampled right before and after it.
 func measureServer(c *common, srv *runningServer, round int) (serverCell, error) {
 	warm := wrkCommand(c.wrk, c.connections, c.warmup, srv.url())
-	if _, err := runPinned(warm, c.clientCPUs, wrkSeconds(c.warmup)+30*time.Second); err != nil {
+	if _, err := runPinned(warm, nil, c.clientCPUs, wrkSeconds(c.warmup)+30*time.Second); err != nil {
 		return serverCell{}, fmt.Errorf("warm-up: %w", err)
 	}
-	pid := srv.cmd.Process.Pid
+	pid := srv.proc.PID()
 	before, err := procstat.SampleTree(pid)
 	if err != nil {
 		return serverCell{}, fmt.Errorf("sample %s before: %w", srv.name, err)
 	}
-	run, err := runPinned(wrkCommand(c.wrk, c.connections, c.duration, srv.url()), c.clientCPUs, wrkSeconds(c.duration)+30*time.Second)
+	run, err := runPinned(wrkCommand(c.wrk, c.connections, c.duration, srv.url()), nil, c.clientCPUs, wrkSeconds(c.duration)+30*time.Second)
 	if err != nil {
 		return serverCell{}, err
 	}

@@ -17,25 +17,25 @@ import (
 // defaultGenerators is the interleaving order of one round.
 const defaultGenerators = "wrk,sockbench,vegeta"
 
-// generatorCommand builds the command for one load generator run.
-type generatorCommand func(url string, d time.Duration) (*exec.Cmd, error)
+// generatorCommand builds the command line for one load generator run.
+type generatorCommand func(url string, d time.Duration) ([]string, error)
 
 // generators maps names to their commands. Every one runs with one thread
 // (or GOMAXPROCS=1) and c.connections keep-alive connections.
 func generators(c *common) map[string]generatorCommand {
 	return map[string]generatorCommand{
-		"wrk": func(url string, d time.Duration) (*exec.Cmd, error) {
+		"wrk": func(url string, d time.Duration) ([]string, error) {
 			return wrkCommand(c.wrk, c.connections, d, url), nil
 		},
-		"sockbench": func(url string, d time.Duration) (*exec.Cmd, error) {
-			return exec.Command(c.sockbench, "attack", url, "-c", fmt.Sprint(c.connections), "-t", "1", "-d", d.String()), nil
+		"sockbench": func(url string, d time.Duration) ([]string, error) {
+			return []string{c.sockbench, "attack", url, "-c", fmt.Sprint(c.connections), "-t", "1", "-d", d.String()}, nil
 		},
-		"vegeta": func(url string, d time.Duration) (*exec.Cmd, error) {
+		"vegeta": func(url string, d time.Duration) ([]string, error) {
 			self, err := os.Executable()
 			if err != nil {
 				return nil, fmt.Errorf("find this program to run its vegeta mode: %w", err)
 			}
-			return exec.Command(self, vegetaMode, "--url", url, "--connections", fmt.Sprint(c.connections), "--duration", d.String()), nil
+			return []string{self, vegetaMode, "--url", url, "--connections", fmt.Sprint(c.connections), "--duration", d.String()}, nil
 		},
 	}
 }
@@ -104,7 +104,7 @@ func runLoadgenMode(args []string) error {
 	}
 	defer srv.stop(5 * time.Second)
 	warm := wrkCommand(c.wrk, c.connections, c.warmup, srv.url())
-	if _, err := runPinned(warm, c.clientCPUs, wrkSeconds(c.warmup)+30*time.Second); err != nil {
+	if _, err := runPinned(warm, nil, c.clientCPUs, wrkSeconds(c.warmup)+30*time.Second); err != nil {
 		return fmt.Errorf("warm up nginx: %w", err)
 	}
 
@@ -157,17 +157,16 @@ func runLoadgenMode(args []string) error {
 // measureGenerator runs one generator against srv, charging it for its own
 // CPU from start to exit and sampling the server around the run.
 func measureGenerator(c *common, srv *runningServer, name string, command generatorCommand, round int) (generatorCell, error) {
-	cmd, err := command(srv.url(), c.duration)
+	argv, err := command(srv.url(), c.duration)
 	if err != nil {
 		return generatorCell{}, err
 	}
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	pid := srv.cmd.Process.Pid
+	pid := srv.proc.PID()
 	before, err := procstat.SampleTree(pid)
 	if err != nil {
 		return generatorCell{}, fmt.Errorf("sample nginx before: %w", err)
 	}
-	run, err := runPinned(cmd, c.clientCPUs, wrkSeconds(c.duration)+30*time.Second)
+	run, err := runPinned(argv, append(os.Environ(), "GOMAXPROCS=1"), c.clientCPUs, wrkSeconds(c.duration)+30*time.Second)
 	if err != nil {
 		return generatorCell{}, err
 	}

@@ -1,33 +1,45 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/sockbench/sockbench/bench/nginx"
-	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/internal/supervise"
 	"github.com/sockbench/sockbench/servers"
+	// Registers sockbench's own models, so that the list of them is the
+	// registry's.
+	_ "github.com/sockbench/sockbench/servers/all"
 )
 
-// ourServers are the models `sockbench serve` may know; the others are
-// peers with their own way of being started.
-var ourServers = map[string]bool{
-	"epoll": true, "poll": true, "select": true, "gonet": true, "workerpool": true, "nethttp": true,
+// peerServers are the contestants that are not sockbench's, each with its
+// own way of being started; sockbench's own are the models in the servers
+// registry, run with `sockbench serve NAME`.
+var peerServers = []string{"nginx", "fasthttp", "gnet"}
+
+// defaultServers is the interleaving order of one round: every registered
+// model, then the peers.
+func defaultServers() string {
+	var names []string
+	for _, m := range servers.Models() {
+		names = append(names, m.Name)
+	}
+	return strings.Join(append(names, peerServers...), ",")
 }
 
-// defaultServers is the interleaving order of one round.
-const defaultServers = "epoll,poll,select,gonet,workerpool,nethttp,nginx,fasthttp,gnet"
+// ours reports whether name is one of sockbench's own models.
+func ours(name string) bool {
+	_, err := servers.Lookup(name)
+	return err == nil
+}
 
 // serverLauncher knows how to start the servers by name.
 type serverLauncher struct {
@@ -52,27 +64,24 @@ func isSkip(err error) bool {
 }
 
 // knownServer reports whether the launcher can start name at all.
-func knownServer(name string) bool {
-	return ourServers[name] || name == "nginx" || name == "fasthttp" || name == "gnet"
-}
+func knownServer(name string) bool { return ours(name) || slices.Contains(peerServers, name) }
 
-// command builds the command for server name on addr. The cleanup removes
-// whatever it created (nginx's directory).
-func (l serverLauncher) command(name, addr string) (*exec.Cmd, func(), error) {
+// command builds the command line for server name on addr. The cleanup
+// removes whatever it created (nginx's directory).
+func (l serverLauncher) command(name, addr string) ([]string, func(), error) {
 	none := func() {}
 	switch {
-	case ourServers[name]:
+	case ours(name):
 		if _, err := os.Stat(l.sockbench); err != nil {
 			return nil, none, skipf("sockbench binary: %v (build it with go build -o bin/sockbench ./cmd/sockbench)", err)
 		}
-		args := append([]string{"serve", name, "--addr", addr}, l.serveArgs...)
-		return exec.Command(l.sockbench, args...), none, nil
+		return append([]string{l.sockbench, "serve", name, "--addr", addr}, l.serveArgs...), none, nil
 	case name == "fasthttp" || name == "gnet":
 		bin := filepath.Join(l.peers, name)
 		if _, err := os.Stat(bin); err != nil {
 			return nil, none, skipf("peer binary: %v (build the peers with cd bench/peers && go build -o bin/ ./...)", err)
 		}
-		return exec.Command(bin, "--addr", addr, "--gomaxprocs", "1"), none, nil
+		return []string{bin, "--addr", addr, "--gomaxprocs", "1"}, none, nil
 	case name == "nginx":
 		if _, err := os.Stat(l.nginx); err != nil {
 			return nil, none, skipf("nginx: %v", err)
@@ -87,19 +96,16 @@ func (l serverLauncher) command(name, addr string) (*exec.Cmd, func(), error) {
 			cleanup()
 			return nil, none, err
 		}
-		return nginx.Command(l.nginx, cfg), cleanup, nil
+		return nginx.Command(l.nginx, cfg).Args, cleanup, nil
 	}
-	return nil, none, fmt.Errorf("unknown server %q (known: %s)", name, defaultServers)
+	return nil, none, fmt.Errorf("unknown server %q (known: %s)", name, defaultServers())
 }
 
 // runningServer is one started server process.
 type runningServer struct {
 	name    string
 	addr    string
-	cmd     *exec.Cmd
-	output  *tailBuffer
-	exited  chan struct{}
-	waitErr error
+	proc    *supervise.Process
 	cleanup func()
 	// bodyLen is the size of the page the server answered the check with.
 	bodyLen int
@@ -113,40 +119,30 @@ func startServer(l serverLauncher, name string, cpus []int) (*runningServer, err
 	if err != nil {
 		return nil, err
 	}
-	cmd, cleanup, err := l.command(name, addr)
+	argv, cleanup, err := l.command(name, addr)
 	if err != nil {
 		return nil, err
 	}
-	out := &tailBuffer{max: 4096}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	// Its own process group, so that stopping it also stops what it forked
-	// (nginx's worker) if it does not go quietly.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// A forked child that outlives the server must not keep Wait reading
-	// its output forever.
-	cmd.WaitDelay = 5 * time.Second
-	if err := affinity.StartPinned(cmd, cpus); err != nil {
+	p, err := supervise.Start(supervise.Spec{Name: name, Argv: argv, Env: append(os.Environ(), "GOMAXPROCS=1"), CPUs: cpus})
+	if err != nil {
 		cleanup()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return nil, err
 	}
-	s := &runningServer{name: name, addr: addr, cmd: cmd, output: out, exited: make(chan struct{}), cleanup: cleanup}
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(10 * time.Second); err != nil {
+	s := &runningServer{name: name, addr: addr, proc: p, cleanup: cleanup}
+	if err := p.WaitReady(context.Background(), 10*time.Second, supervise.Accepts(addr)); err != nil {
+		exited := p.HasExited()
 		s.stop(5 * time.Second)
-		if ourServers[name] && s.hasExited() {
-			// `sockbench serve NAME` refusing to start means the model is not
-			// there yet: report, do not fail the whole run.
+		if ours(name) && exited {
+			// `sockbench serve NAME` refusing to start a model this tool
+			// knows means the binary is older than the tool: report, do
+			// not fail the whole run.
 			return nil, skipf("%v", err)
 		}
 		return nil, err
 	}
-	n, err := checkPage("http://" + addr + "/")
-	if err == nil && s.hasExited() {
-		err = fmt.Errorf("it exited (%v) and something else answered on %s: %s", s.waitErr, addr, s.output.oneLine())
+	n, err := checkPage(s.url())
+	if err == nil && p.HasExited() {
+		err = fmt.Errorf("it exited (%s) and something else answered on %s: %s", p.ExitText(), addr, p.OutputLine())
 	}
 	if err != nil {
 		s.stop(5 * time.Second)
@@ -158,54 +154,11 @@ func startServer(l serverLauncher, name string, cpus []int) (*runningServer, err
 
 func (s *runningServer) url() string { return "http://" + s.addr + "/" }
 
-func (s *runningServer) hasExited() bool {
-	select {
-	case <-s.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// waitReady polls with TCP connects until the server accepts, it exits, or
-// the limit passes.
-func (s *runningServer) waitReady(limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		c, err := net.DialTimeout("tcp", s.addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("%s exited before accepting connections (%v): %s", s.name, s.waitErr, s.output.oneLine())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not accept connections on %s within %v: %v", s.name, s.addr, limit, err)
-		}
-	}
-}
-
-// stop sends SIGTERM and waits; past the limit it kills the process group.
+// stop stops the server as supervise.Process.Stop does and removes what
+// its start created.
 func (s *runningServer) stop(limit time.Duration) error {
 	defer s.cleanup()
-	if s.hasExited() {
-		return nil
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-		return nil
-	case <-time.After(limit):
-	}
-	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	select {
-	case <-s.exited:
-	case <-time.After(limit):
-	}
-	return fmt.Errorf("%s did not stop within %v of SIGTERM; killed", s.name, limit)
+	return s.proc.Stop(limit)
 }
 
 // checkPage does one GET and wants a 200 with a body.
@@ -224,33 +177,4 @@ func checkPage(url string) (int, error) {
 		return 0, fmt.Errorf("GET %s: %s with %d body bytes, want 200 with a page", url, resp.Status, len(body))
 	}
 	return len(body), nil
-}
-
-// tailBuffer keeps the last max bytes written to it: enough of a server's
-// output to explain why it did not start, without growing during a run.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	if over := len(t.b) - t.max; over > 0 {
-		t.b = append(t.b[:0], t.b[over:]...)
-	}
-	return len(p), nil
-}
-
-// oneLine is the output joined into one line for an error message.
-func (t *tailBuffer) oneLine() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := strings.Join(strings.Fields(string(bytes.TrimSpace(t.b))), " ")
-	if s == "" {
-		return "(no output)"
-	}
-	return s
 }

@@ -46,38 +46,57 @@ func setErr(what string, cpus []int, err error) error {
 // their masks.
 //
 // A child inherits the affinity of the thread that forked it, so the fork is
-// done from a thread pinned for the purpose: a fresh goroutine locks itself
-// to its OS thread, narrows that one thread's mask, calls cmd.Start (which
-// forks on the calling thread), and puts the thread's mask back. The
-// goroutine never unlocks, so even if restoring the mask failed, the Go
-// runtime ends the thread when the goroutine returns instead of handing it
+// done from a fresh goroutine pinned for the purpose with PinThread, which
+// ends, and takes its thread with it, once cmd has started. Do not combine it
+// with cmd.SysProcAttr.Pdeathsig: the child would be killed as that thread
+// ends (see PinThread).
+func StartPinned(cmd *exec.Cmd, cpus []int) error {
+	errc := make(chan error, 1)
+	go func() {
+		restore, err := PinThread(cpus)
+		if err != nil {
+			errc <- fmt.Errorf("start %s pinned: %w", cmd.Path, err)
+			return
+		}
+		err = cmd.Start()
+		restore()
+		errc <- err
+	}()
+	return <-errc
+}
+
+// PinThread locks the calling goroutine to its OS thread and narrows that one
+// thread's CPU mask to cpus, so that what it forks next (exec.Cmd.Start forks
+// on the calling thread) inherits the mask; restore puts the thread's old
+// mask back. The process's other threads keep theirs.
+//
+// The goroutine must stay locked until it returns (never call
+// runtime.UnlockOSThread): the Go runtime then ends the thread with the
+// goroutine instead of handing it, perhaps still pinned if restoring failed,
 // to other goroutines. (If the goroutine happened to run on the main thread,
 // the runtime parks that thread for good instead: harmless, and its mask was
 // restored.)
-func StartPinned(cmd *exec.Cmd, cpus []int) error {
+//
+// Keep the goroutine running for as long as a child started with
+// SysProcAttr.Pdeathsig lives, by waiting for the child on it: Linux sends
+// that signal when the thread that forked the child ends, not the process
+// (prctl(2), PR_SET_PDEATHSIG).
+func PinThread(cpus []int) (restore func(), err error) {
 	set, err := cpuSet(cpus)
 	if err != nil {
-		return fmt.Errorf("start %s pinned: %w", cmd.Path, err)
+		return nil, err
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		var old unix.CPUSet
-		if err := unix.SchedGetaffinity(0, &old); err != nil {
-			errc <- fmt.Errorf("start %s pinned: read this thread's CPU mask: %w", cmd.Path, err)
-			return
-		}
-		if err := unix.SchedSetaffinity(0, &set); err != nil {
-			errc <- fmt.Errorf("start %s pinned: %w", cmd.Path, setErr("pin the forking thread", cpus, err))
-			return
-		}
-		startErr := cmd.Start()
-		// The error of restoring is not reported: the thread dies with this
-		// goroutine either way.
-		unix.SchedSetaffinity(0, &old)
-		errc <- startErr
-	}()
-	return <-errc
+	runtime.LockOSThread()
+	var old unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &old); err != nil {
+		return nil, fmt.Errorf("read this thread's CPU mask: %w", err)
+	}
+	if err := unix.SchedSetaffinity(0, &set); err != nil {
+		return nil, setErr("pin the forking thread", cpus, err)
+	}
+	// The error of restoring is not reported: the thread ends with its
+	// goroutine either way.
+	return func() { unix.SchedSetaffinity(0, &old) }, nil
 }
 
 // maxPinPasses bounds PinSelf's passes over the thread list. A Go process

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // helperEnv makes the test binary act as a child process for the tests
@@ -148,6 +150,41 @@ func TestStartPinnedShell(t *testing.T) {
 		if m != before[0] {
 			t.Fatalf("a thread of the parent has mask %q after StartPinned, want %q (before: %v)", m, before[0], before)
 		}
+	}
+}
+
+func TestPinThreadRestores(t *testing.T) {
+	want, _ := target(t)
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // for the mask before; PinThread locks too
+		tid := unix.Gettid()
+		before, err := Allowed(tid)
+		if err != nil {
+			errc <- err
+			return
+		}
+		restore, err := PinThread(want)
+		if err != nil {
+			errc <- err
+			return
+		}
+		pinned, err := Allowed(tid)
+		restore()
+		after, err2 := Allowed(tid)
+		switch {
+		case err != nil || err2 != nil:
+			errc <- fmt.Errorf("read the mask: %v, %v", err, err2)
+		case !slices.Equal(pinned, want):
+			errc <- fmt.Errorf("pinned thread may use CPUs %v, want %v", pinned, want)
+		case !slices.Equal(after, before):
+			errc <- fmt.Errorf("restored thread may use CPUs %v, want %v as before", after, before)
+		default:
+			errc <- nil
+		}
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
 
