@@ -39,7 +39,7 @@ func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) 
 	// every loop's share differs from another's by at most one.
 	for g := range o.Connections {
 		l := loops[g%len(loops)]
-		c := &cconn{fd: -1, heapIdx: -1, p: respParser{noBody: o.Method == "HEAD"}}
+		c := &httpConn{fd: -1, heapIdx: -1, p: respParser{noBody: o.Method == "HEAD"}}
 		if o.Rate > 0 {
 			c.due = t0.Add(time.Duration(float64(g) / o.Rate * float64(time.Second)))
 		}
@@ -84,18 +84,24 @@ func sockaddr(addr *net.TCPAddr) (unix.Sockaddr, int) {
 	return sa, unix.AF_INET6
 }
 
-// Connection states.
+// connState is where a closed-loop connection is in its request cycle.
+type connState uint8
+
 const (
-	csIdle uint8 = iota // closed, or waiting for its paced time
-	csConnecting
-	csWriting
-	csReading
+	// connIdle: closed, or waiting for its paced time.
+	connIdle connState = iota
+	// connConnecting: its connect has not completed yet.
+	connConnecting
+	// connWriting: part of the request batch is still to be written.
+	connWriting
+	// connReading: the batch is written; answers are awaited.
+	connReading
 )
 
-// cconn is one client connection of a closed loop.
-type cconn struct {
+// httpConn is one HTTP connection of a closed loop.
+type httpConn struct {
 	fd    int
-	state uint8
+	state connState
 	// woff is how much of the request batch has been written.
 	woff int
 	// pending is the number of requests sent and not yet answered.
@@ -119,8 +125,8 @@ type closedLoop struct {
 	epollLoop
 	o     *Options
 	req   []byte
-	conns []*cconn
-	byFD  []*cconn
+	conns []*httpConn
+	byFD  []*httpConn
 	rbuf  []byte
 	// waiting holds paced connections by due time.
 	waiting dueHeap
@@ -164,7 +170,7 @@ func (l *closedLoop) run() {
 		if !now.Before(end) || (l.quota > 0 && l.sent >= l.quota && l.inFlight == 0) {
 			break
 		}
-		l.release0(now)
+		l.sendDue(now)
 		if !now.Before(l.nextScan) {
 			l.scan(now)
 		}
@@ -195,10 +201,10 @@ func (l *closedLoop) run() {
 	l.rec.finish(now)
 }
 
-// release0 sends the paced requests whose time has come.
-func (l *closedLoop) release0(now time.Time) {
+// sendDue sends the paced requests whose time has come.
+func (l *closedLoop) sendDue(now time.Time) {
 	for len(l.waiting) > 0 && !l.waiting[0].due.After(now) {
-		c := heap.Pop(&l.waiting).(*cconn)
+		c := heap.Pop(&l.waiting).(*httpConn)
 		l.rec.sent(now, c.due)
 		l.send(c, now)
 	}
@@ -211,17 +217,17 @@ func (l *closedLoop) scan(now time.Time) {
 	l.nextScan = now.Add(min(l.o.Timeout/10, 100*time.Millisecond))
 	for _, c := range l.conns {
 		switch {
-		case c.state == csIdle && c.fd < 0 && c.heapIdx < 0 && !c.retry.IsZero() && !now.Before(c.retry):
+		case c.state == connIdle && c.fd < 0 && c.heapIdx < 0 && !c.retry.IsZero() && !now.Before(c.retry):
 			c.retry = time.Time{}
 			l.next(c, now)
-		case c.state != csIdle && now.Sub(c.start) > l.o.Timeout:
-			l.failPending(c, now, errTimeout)
+		case c.state != connIdle && now.Sub(c.start) > l.o.Timeout:
+			l.failPending(c, now, failTimeout)
 			l.reopen(c, now)
 		}
 	}
 }
 
-func (l *closedLoop) conn(fd int) *cconn {
+func (l *closedLoop) conn(fd int) *httpConn {
 	if fd < len(l.byFD) {
 		return l.byFD[fd]
 	}
@@ -229,10 +235,10 @@ func (l *closedLoop) conn(fd int) *cconn {
 }
 
 // next starts the connection's next request: now, or at its paced time.
-func (l *closedLoop) next(c *cconn, now time.Time) {
+func (l *closedLoop) next(c *httpConn, now time.Time) {
 	if l.interval > 0 {
 		if c.due.After(now) {
-			c.state = csIdle
+			c.state = connIdle
 			heap.Push(&l.waiting, c)
 			return
 		}
@@ -242,9 +248,9 @@ func (l *closedLoop) next(c *cconn, now time.Time) {
 
 // send writes the next request batch, opening a connection first if the
 // connection has none.
-func (l *closedLoop) send(c *cconn, now time.Time) {
+func (l *closedLoop) send(c *httpConn, now time.Time) {
 	if l.quota > 0 && l.sent >= l.quota || !now.Before(l.rec.c.windowEnd) {
-		c.state = csIdle
+		c.state = connIdle
 		return
 	}
 	l.sent += int64(l.o.Pipeline)
@@ -260,18 +266,18 @@ func (l *closedLoop) send(c *cconn, now time.Time) {
 		return
 	}
 	c.woff = 0
-	c.state = csWriting
+	c.state = connWriting
 	l.write(c, now)
 }
 
-func (l *closedLoop) open(c *cconn) {
+func (l *closedLoop) open(c *httpConn) {
 	fd, err := l.dial(netpoll.Readable | netpoll.Writable)
 	if err != nil {
 		l.connectFailed(c, time.Now())
 		return
 	}
 	c.fd = fd
-	c.state = csConnecting
+	c.state = connConnecting
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, nil)
 	}
@@ -281,20 +287,20 @@ func (l *closedLoop) open(c *cconn) {
 // connectFailed counts a connection that could not be opened and retries
 // it after a pause, so a server that refuses everything is not hammered by
 // a loop spinning on connect.
-func (l *closedLoop) connectFailed(c *cconn, now time.Time) {
-	l.rec.fail(now, errConnect)
+func (l *closedLoop) connectFailed(c *httpConn, now time.Time) {
+	l.rec.fail(now, failConnect)
 	l.inFlight -= c.pending
 	c.pending = 0
-	c.state = csIdle
+	c.state = connIdle
 	c.retry = now.Add(connectRetry)
 	if c.retry.Before(l.nextScan) {
 		l.nextScan = c.retry
 	}
 }
 
-func (l *closedLoop) handle(c *cconn, ev netpoll.Events, now time.Time) {
+func (l *closedLoop) handle(c *httpConn, ev netpoll.Events, now time.Time) {
 	switch c.state {
-	case csConnecting:
+	case connConnecting:
 		if ev&netpoll.Failed != 0 && neverConnected(c.fd) {
 			l.dropConn(c)
 			l.connectFailed(c, now)
@@ -309,13 +315,13 @@ func (l *closedLoop) handle(c *cconn, ev netpoll.Events, now time.Time) {
 			return
 		}
 		c.woff = 0
-		c.state = csWriting
+		c.state = connWriting
 		l.write(c, now)
-	case csWriting:
+	case connWriting:
 		if ev&(netpoll.Writable|netpoll.Failed) != 0 {
 			l.write(c, now)
 		}
-		if c.state == csReading && ev&(netpoll.Readable|netpoll.Failed) != 0 {
+		if c.state == connReading && ev&(netpoll.Readable|netpoll.Failed) != 0 {
 			l.read(c, now)
 		}
 	default:
@@ -325,39 +331,56 @@ func (l *closedLoop) handle(c *cconn, ev netpoll.Events, now time.Time) {
 	}
 }
 
-func (l *closedLoop) write(c *cconn, now time.Time) {
+func (l *closedLoop) write(c *httpConn, now time.Time) {
 	for c.woff < len(l.req) {
 		n, err := netpoll.Write(c.fd, l.req[c.woff:])
 		switch {
 		case err == unix.EAGAIN:
 			if !c.wantWrite {
-				c.wantWrite = true
-				l.poller.Modify(c.fd, netpoll.Readable|netpoll.Writable)
+				l.watchWrites(c, true, now)
 			}
 			return
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			l.failPending(c, now, errWrite)
+			l.failPending(c, now, failWrite)
 			l.reopen(c, now)
 			return
 		}
 		c.woff += n
 	}
-	if c.wantWrite {
-		c.wantWrite = false
-		l.poller.Modify(c.fd, netpoll.Readable)
+	if c.wantWrite && !l.watchWrites(c, false, now) {
+		return
 	}
-	c.state = csReading
+	c.state = connReading
 }
 
-func (l *closedLoop) read(c *cconn, now time.Time) {
+// watchWrites starts or stops watching c for room to write, beside its
+// answers. A socket the poller will not watch as asked would stall (or
+// spin) its requests, so they fail as write errors and a new connection
+// takes its place; watchWrites then reports false and c is no longer the
+// caller's.
+func (l *closedLoop) watchWrites(c *httpConn, on bool, now time.Time) bool {
+	ev := netpoll.Readable
+	if on {
+		ev |= netpoll.Writable
+	}
+	if err := l.poller.Modify(c.fd, ev); err != nil {
+		l.failPending(c, now, failWrite)
+		l.reopen(c, now)
+		return false
+	}
+	c.wantWrite = on
+	return true
+}
+
+func (l *closedLoop) read(c *httpConn, now time.Time) {
 	n, err := netpoll.Read(c.fd, l.rbuf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
 	case err != nil:
-		l.failPending(c, now, errRead)
+		l.failPending(c, now, failRead)
 		l.reopen(c, now)
 		return
 	case n == 0:
@@ -368,7 +391,7 @@ func (l *closedLoop) read(c *cconn, now time.Time) {
 			return
 		}
 		if c.pending > 0 {
-			l.failPending(c, now, errRead)
+			l.failPending(c, now, failRead)
 		}
 		l.reopen(c, now)
 		return
@@ -378,14 +401,14 @@ func (l *closedLoop) read(c *cconn, now time.Time) {
 		used, complete, err := c.p.next(p)
 		p = p[used:]
 		if err != nil {
-			l.failPending(c, now, errMalformed)
+			l.failPending(c, now, failMalformed)
 			l.reopen(c, now)
 			return
 		}
 		if complete {
 			if c.pending == 0 {
 				// An answer nobody asked for.
-				l.failPending(c, now, errMalformed)
+				l.failPending(c, now, failMalformed)
 				l.reopen(c, now)
 				return
 			}
@@ -396,7 +419,7 @@ func (l *closedLoop) read(c *cconn, now time.Time) {
 
 // answered records the response the parser just completed and moves the
 // connection on.
-func (l *closedLoop) answered(c *cconn, now time.Time) {
+func (l *closedLoop) answered(c *httpConn, now time.Time) {
 	lat := now.Sub(c.start)
 	if c.p.status == l.o.Status {
 		l.rec.success(now, lat, c.p.status, c.p.size)
@@ -408,7 +431,7 @@ func (l *closedLoop) answered(c *cconn, now time.Time) {
 	serverCloses := c.p.close
 	if c.pending > 0 {
 		if serverCloses {
-			l.failPending(c, now, errRead)
+			l.failPending(c, now, failRead)
 			l.reopen(c, now)
 		}
 		return
@@ -420,7 +443,7 @@ func (l *closedLoop) answered(c *cconn, now time.Time) {
 }
 
 // failPending counts every unanswered request of the connection as failed.
-func (l *closedLoop) failPending(c *cconn, now time.Time, kind func(*Errors) *int64) {
+func (l *closedLoop) failPending(c *httpConn, now time.Time, kind failureKind) {
 	for range max(c.pending, 1) {
 		l.rec.fail(now, kind)
 	}
@@ -429,7 +452,7 @@ func (l *closedLoop) failPending(c *cconn, now time.Time, kind func(*Errors) *in
 }
 
 // reopen replaces a broken connection and starts its next request.
-func (l *closedLoop) reopen(c *cconn, now time.Time) {
+func (l *closedLoop) reopen(c *httpConn, now time.Time) {
 	l.dropConn(c)
 	if c.heapIdx < 0 {
 		// An idle paced connection keeps its place in the schedule and
@@ -438,18 +461,18 @@ func (l *closedLoop) reopen(c *cconn, now time.Time) {
 	}
 }
 
-func (l *closedLoop) dropConn(c *cconn) {
+func (l *closedLoop) dropConn(c *httpConn) {
 	if c.fd >= 0 {
 		l.byFD[c.fd] = nil
 		unix.Close(c.fd)
 		c.fd = -1
 	}
 	c.p.eof()
-	c.state = csIdle
+	c.state = connIdle
 	c.wantWrite = false
 }
 
-func (l *closedLoop) closeConn(c *cconn) {
+func (l *closedLoop) closeConn(c *httpConn) {
 	if c.heapIdx >= 0 {
 		heap.Remove(&l.waiting, c.heapIdx)
 	}
@@ -457,7 +480,7 @@ func (l *closedLoop) closeConn(c *cconn) {
 }
 
 // dueHeap orders idle paced connections by when they are due.
-type dueHeap []*cconn
+type dueHeap []*httpConn
 
 func (h dueHeap) Len() int           { return len(h) }
 func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
@@ -467,7 +490,7 @@ func (h dueHeap) Swap(i, j int) {
 	h[j].heapIdx = j
 }
 func (h *dueHeap) Push(x any) {
-	c := x.(*cconn)
+	c := x.(*httpConn)
 	c.heapIdx = len(*h)
 	*h = append(*h, c)
 }

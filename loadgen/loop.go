@@ -13,16 +13,15 @@ import (
 )
 
 // epollLoop is what the closed and stream engines' loops share: one epoll
-// instance, an eventfd that wakes the loop when the attack is cancelled,
-// and the target's socket address. Each loop is used by one locked OS
-// thread, so nothing on its hot path is shared.
+// instance, whose wake-up stops the loop when the attack is cancelled, and
+// the target's socket address. Each loop is used by one locked OS thread,
+// so nothing on its hot path is shared.
 type epollLoop struct {
 	rec    *recorder
 	poller *netpoll.Epoll
 	// sc is the poller's count of its own calls, which nothing reads: the
 	// generator's cost is measured as CPU time instead.
 	sc       netpoll.Syscalls
-	wakeFD   int
 	sa       unix.Sockaddr
 	family   int
 	events   []netpoll.Event
@@ -30,47 +29,33 @@ type epollLoop struct {
 }
 
 func (l *epollLoop) init(rec *recorder, addr *net.TCPAddr) error {
-	l.rec, l.wakeFD = rec, -1
+	l.rec = rec
 	// Each loop has its own socket address: x/sys/unix encodes into it on
 	// every connect.
 	l.sa, l.family = sockaddr(addr)
 	p, err := netpoll.NewEpoll(&l.sc)
 	if err != nil {
-		return err
+		return fmt.Errorf("event loop: %w", err)
 	}
 	l.poller = p
-	l.wakeFD, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err == nil {
-		err = p.Add(l.wakeFD, netpoll.Readable)
-	}
-	if err != nil {
-		l.release()
-		return fmt.Errorf("loop wake-up eventfd: %w", err)
-	}
 	l.events = make([]netpoll.Event, 0, 256)
 	return nil
 }
 
 // wake interrupts the loop's wait; it is the one method called from
-// another goroutine.
-func (l *epollLoop) wake() {
-	one := [8]byte{1}
-	unix.Write(l.wakeFD, one[:])
-}
+// another goroutine, and is safe even once the loop is released.
+func (l *epollLoop) wake() { l.poller.Wake() }
 
 func (l *epollLoop) release() {
-	if l.wakeFD >= 0 {
-		unix.Close(l.wakeFD)
-	}
 	if l.poller != nil {
 		l.poller.Close()
 	}
 }
 
-// woken reports whether ev is the cancellation wake-up, and if so stops
-// the loop.
+// woken reports whether ev is the poller's wake-up, which only a
+// cancellation sends, and if so stops the loop.
 func (l *epollLoop) woken(ev netpoll.Event) bool {
-	if int(ev.FD) != l.wakeFD {
+	if ev.Events&netpoll.Woken == 0 {
 		return false
 	}
 	l.stopping = true
@@ -134,23 +119,20 @@ func newLoops[L loop](n int, make1 func() (L, error)) ([]L, error) {
 }
 
 // runLoops runs every loop on a goroutine of its own until all return,
-// waking them when ctx is cancelled, then releases them.
+// waking them when ctx is cancelled, then releases them. A wake-up may
+// still be under way as they are released: the poller makes that safe.
 func runLoops[L loop](ctx context.Context, loops []L) {
-	woken := make(chan struct{})
 	stopWaking := context.AfterFunc(ctx, func() {
-		defer close(woken)
 		for _, l := range loops {
 			l.wake()
 		}
 	})
+	defer stopWaking()
 	var wg sync.WaitGroup
 	for _, l := range loops {
 		wg.Go(l.run)
 	}
 	wg.Wait()
-	if !stopWaking() {
-		<-woken // the wake-ups must be written before their eventfds close
-	}
 	for _, l := range loops {
 		l.release()
 	}

@@ -135,16 +135,16 @@ func recordHit(rec *recorder, r *vegeta.Result, status int) {
 	case r.Code != 0:
 		rec.badStatus(end, int(r.Code), int(r.BytesIn))
 	default:
-		rec.fail(end, hitErrorKind(r.Error))
+		rec.fail(end, hitFailureKind(r.Error))
 	}
 }
 
-// hitErrorKind sorts a failed hit by the text net/http gave vegeta, which
+// hitFailureKind sorts a failed hit by the text net/http gave vegeta, which
 // is all of the error that reaches us. Running out of time is a timeout
 // wherever it happened, as the Timeout option promises; then the
 // connection, the answer's form, the request's write, and whatever else
 // went wrong reading the answer (a reset, a close mid-answer).
-func hitErrorKind(msg string) func(*Errors) *int64 {
+func hitFailureKind(msg string) failureKind {
 	has := func(subs ...string) bool {
 		for _, s := range subs {
 			if strings.Contains(msg, s) {
@@ -155,15 +155,15 @@ func hitErrorKind(msg string) func(*Errors) *int64 {
 	}
 	switch {
 	case has("Timeout exceeded", "timeout", "deadline exceeded"):
-		return errTimeout
+		return failTimeout
 	case has("dial tcp", "connect: "):
-		return errConnect
+		return failConnect
 	case has("malformed", "bad Content-Length", "invalid Content-Length", "invalid byte in chunk", "too long"):
-		return errMalformed
+		return failMalformed
 	case has("write tcp", "write: ", "broken pipe"):
-		return errWrite
+		return failWrite
 	}
-	return errRead
+	return failRead
 }
 
 // openPacer builds vegeta's pacer for o's rate shape. The linear ramp spans

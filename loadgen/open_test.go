@@ -162,21 +162,21 @@ func TestOpenErrorsAreCountedByKind(t *testing.T) {
 func TestOpenHitErrorKinds(t *testing.T) {
 	for _, tc := range []struct {
 		msg  string
-		want func(*Errors) *int64
+		want failureKind
 	}{
-		{`Get "http://127.0.0.1:9/": dial tcp 127.0.0.1:9: connect: connection refused`, errConnect},
-		{`Get "http://10.0.0.1/": dial tcp 10.0.0.1:80: i/o timeout (Client.Timeout exceeded while awaiting headers)`, errTimeout},
-		{`Get "http://127.0.0.1:80/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`, errTimeout},
-		{`Get "http://127.0.0.1:80/": net/http: HTTP/1.x transport connection broken: malformed HTTP response "SMTP ready"`, errMalformed},
-		{`Get "http://127.0.0.1:80/": write tcp 127.0.0.1:5->127.0.0.1:80: write: broken pipe`, errWrite},
-		{`Get "http://127.0.0.1:80/": read tcp 127.0.0.1:5->127.0.0.1:80: read: connection reset by peer`, errRead},
-		{`Get "http://127.0.0.1:80/": EOF`, errRead},
-		{`unexpected EOF`, errRead},
+		{`Get "http://127.0.0.1:9/": dial tcp 127.0.0.1:9: connect: connection refused`, failConnect},
+		{`Get "http://10.0.0.1/": dial tcp 10.0.0.1:80: i/o timeout (Client.Timeout exceeded while awaiting headers)`, failTimeout},
+		{`Get "http://127.0.0.1:80/": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`, failTimeout},
+		{`Get "http://127.0.0.1:80/": net/http: HTTP/1.x transport connection broken: malformed HTTP response "SMTP ready"`, failMalformed},
+		{`Get "http://127.0.0.1:80/": write tcp 127.0.0.1:5->127.0.0.1:80: write: broken pipe`, failWrite},
+		{`Get "http://127.0.0.1:80/": read tcp 127.0.0.1:5->127.0.0.1:80: read: connection reset by peer`, failRead},
+		{`Get "http://127.0.0.1:80/": EOF`, failRead},
+		{`unexpected EOF`, failRead},
 	} {
 		var e Errors
-		*hitErrorKind(tc.msg)(&e)++
+		*e.counter(hitFailureKind(tc.msg))++
 		var want Errors
-		*tc.want(&want)++
+		*want.counter(tc.want)++
 		if e != want {
 			t.Errorf("%q counted as %+v, want %+v", tc.msg, e, want)
 		}

@@ -158,12 +158,12 @@ func (r *recorder) sent(now, due time.Time) {
 	}
 }
 
-// fail records a failed request of the kind that kind points into.
-func (r *recorder) fail(now time.Time, kind func(*Errors) *int64) {
+// fail records a failed request of the given kind.
+func (r *recorder) fail(now time.Time, kind failureKind) {
 	if !r.measuring(now) {
 		return
 	}
-	*kind(&r.errors)++
+	*r.errors.counter(kind)++
 	r.secErr++
 }
 
@@ -189,12 +189,6 @@ func (r *recorder) wrote(now time.Time, n int) {
 	r.bytesWritten += int64(n)
 	r.secByte += int64(n)
 }
-
-func errConnect(e *Errors) *int64   { return &e.Connect }
-func errRead(e *Errors) *int64      { return &e.Read }
-func errWrite(e *Errors) *int64     { return &e.Write }
-func errTimeout(e *Errors) *int64   { return &e.Timeout }
-func errMalformed(e *Errors) *int64 { return &e.Malformed }
 
 func (r *recorder) flushSecond() {
 	c := r.c

@@ -11,15 +11,24 @@ import (
 // grow the generator's memory.
 const maxResponseHead = 64 << 10
 
-// Parser states.
+// parseState is the part of a response the parser expects next.
+type parseState uint8
+
 const (
-	stHead uint8 = iota
-	stBody
-	stChunkSize
-	stChunkData
-	stChunkEnd
-	stTrailer
-	stUntilEOF
+	// readingHead: a status line and headers.
+	readingHead parseState = iota
+	// readingBody: the rest of a Content-Length body (left bytes).
+	readingBody
+	// readingChunkSize: a chunk-size line of a chunked body.
+	readingChunkSize
+	// readingChunkData: the rest of a chunk (left bytes).
+	readingChunkData
+	// readingChunkEnd: the CRLF after a chunk (left bytes).
+	readingChunkEnd
+	// readingTrailer: trailer lines, up to the empty one.
+	readingTrailer
+	// readingUntilEOF: a body without length, delimited by the close.
+	readingUntilEOF
 )
 
 // respParser reads HTTP/1.1 responses from a byte stream, in whatever
@@ -27,7 +36,7 @@ const (
 // chunk line is incomplete; bodies are counted, never copied.
 type respParser struct {
 	carry  []byte
-	state  uint8
+	state  parseState
 	left   int64
 	noBody bool // answers to HEAD requests have none
 
@@ -43,11 +52,11 @@ type respParser struct {
 // next call. An error means the stream is not HTTP/1.1 and the connection
 // must be dropped.
 func (r *respParser) next(p []byte) (int, bool, error) {
-	if r.state == stHead && len(r.carry) == 0 {
+	if r.state == readingHead && len(r.carry) == 0 {
 		r.size = 0
 	}
 	switch r.state {
-	case stHead:
+	case readingHead:
 		line, n, ok, err := r.upTo(p, "\r\n\r\n")
 		r.size += n
 		if !ok || err != nil {
@@ -59,8 +68,8 @@ func (r *respParser) next(p []byte) (int, bool, error) {
 			}
 			return n, false, err
 		}
-		return n, r.state == stHead, nil
-	case stBody, stChunkData, stChunkEnd:
+		return n, r.state == readingHead, nil
+	case readingBody, readingChunkData, readingChunkEnd:
 		n := int(min(int64(len(p)), r.left))
 		r.left -= int64(n)
 		r.size += n
@@ -68,16 +77,16 @@ func (r *respParser) next(p []byte) (int, bool, error) {
 			return n, false, nil
 		}
 		switch r.state {
-		case stBody:
-			r.state = stHead
+		case readingBody:
+			r.state = readingHead
 			return n, true, nil
-		case stChunkData:
-			r.state, r.left = stChunkEnd, 2
+		case readingChunkData:
+			r.state, r.left = readingChunkEnd, 2
 		default:
-			r.state = stChunkSize
+			r.state = readingChunkSize
 		}
 		return n, false, nil
-	case stChunkSize:
+	case readingChunkSize:
 		line, n, ok, err := r.upTo(p, "\r\n")
 		r.size += n
 		if !ok || err != nil {
@@ -88,23 +97,23 @@ func (r *respParser) next(p []byte) (int, bool, error) {
 			return n, false, err
 		}
 		if size == 0 {
-			r.state = stTrailer
+			r.state = readingTrailer
 		} else {
-			r.state, r.left = stChunkData, size
+			r.state, r.left = readingChunkData, size
 		}
 		return n, false, nil
-	case stTrailer:
+	case readingTrailer:
 		line, n, ok, err := r.upTo(p, "\r\n")
 		r.size += n
 		if !ok || err != nil {
 			return n, false, err
 		}
 		if len(line) == 2 {
-			r.state = stHead
+			r.state = readingHead
 			return n, true, nil
 		}
 		return n, false, nil
-	default: // stUntilEOF: everything belongs to the body
+	default: // readingUntilEOF: everything belongs to the body
 		r.size += len(p)
 		return len(p), false, nil
 	}
@@ -113,8 +122,8 @@ func (r *respParser) next(p []byte) (int, bool, error) {
 // eof reports whether the connection's end completes the response being
 // read (a body delimited by the close), and resets the parser.
 func (r *respParser) eof() bool {
-	complete := r.state == stUntilEOF
-	r.state, r.carry, r.left = stHead, r.carry[:0], 0
+	complete := r.state == readingUntilEOF
+	r.state, r.carry, r.left = readingHead, r.carry[:0], 0
 	return complete
 }
 
@@ -199,11 +208,11 @@ func (r *respParser) parseHead(head []byte) error {
 		// An interim answer: the real one follows.
 	case r.noBody || status == 204 || status == 304:
 	case chunked:
-		r.state = stChunkSize
+		r.state = readingChunkSize
 	case sawLength && length > 0:
-		r.state, r.left = stBody, length
+		r.state, r.left = readingBody, length
 	case !sawLength:
-		r.state, r.close = stUntilEOF, true
+		r.state, r.close = readingUntilEOF, true
 	}
 	if status < 200 {
 		r.size = 0

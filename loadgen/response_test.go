@@ -42,24 +42,28 @@ func summary(p *respParser) string {
 	return strings.Join([]string{strconv.Itoa(p.status), strconv.Itoa(p.size), c}, "/")
 }
 
+// Responses in each of the framings the parser knows.
+const (
+	respLength  = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+	respChunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"
+	respClosing = "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+	respHTTP10  = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	respToEOF   = "HTTP/1.1 200 OK\r\n\r\nbody until the end"
+	respInterim = "HTTP/1.1 100 Continue\r\n\r\n" + respLength
+)
+
 func TestResponsesParseWhateverTheReadSizes(t *testing.T) {
-	length := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
-	chunked := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"
-	closing := "HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-	http10 := "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
-	toEOF := "HTTP/1.1 200 OK\r\n\r\nbody until the end"
-	interim := "HTTP/1.1 100 Continue\r\n\r\n" + length
 	for _, tc := range []struct {
 		name, stream string
 		noBody       bool
 		want         []string
 	}{
-		{"content-length, pipelined", length + length, false, []string{"200/43/keep", "200/43/keep"}},
-		{"chunked with trailer", chunked, false, []string{"200/" + strconv.Itoa(len(chunked)) + "/keep"}},
-		{"connection close", closing, false, []string{"404/" + strconv.Itoa(len(closing)) + "/close"}},
-		{"HTTP/1.0", http10, false, []string{"200/" + strconv.Itoa(len(http10)) + "/close"}},
-		{"body to EOF", toEOF, false, []string{"200/" + strconv.Itoa(len(toEOF)) + "/close"}},
-		{"1xx skipped", interim, false, []string{"200/43/keep"}},
+		{"content-length, pipelined", respLength + respLength, false, []string{"200/43/keep", "200/43/keep"}},
+		{"chunked with trailer", respChunked, false, []string{"200/" + strconv.Itoa(len(respChunked)) + "/keep"}},
+		{"connection close", respClosing, false, []string{"404/" + strconv.Itoa(len(respClosing)) + "/close"}},
+		{"HTTP/1.0", respHTTP10, false, []string{"200/" + strconv.Itoa(len(respHTTP10)) + "/close"}},
+		{"body to EOF", respToEOF, false, []string{"200/" + strconv.Itoa(len(respToEOF)) + "/close"}},
+		{"1xx skipped", respInterim, false, []string{"200/43/keep"}},
 		{"HEAD has no body", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true, []string{"200/38/keep"}},
 	} {
 		for _, piece := range []int{1, 2, 3, 7, 1 << 20} {
@@ -86,6 +90,61 @@ func TestMalformedResponsesAreErrors(t *testing.T) {
 		for _, piece := range []int{1, 1 << 20} {
 			if _, err := feed(t, s, piece, false); err == nil {
 				t.Errorf("%.40q in %d-byte reads parsed without error", s, piece)
+			}
+		}
+	}
+}
+
+// The parser runs for every answer the closed-loop engine reads: it must
+// not allocate, whatever the framing and however the reads split it (a
+// split head is carried over in a buffer that must be reused, not grown
+// again). The total over many responses is checked, so an allocation
+// every so many responses shows too.
+func TestResponseParserAllocatesNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name, stream string
+		// responses is how many responses the stream holds.
+		responses int
+	}{
+		{"content-length, pipelined", respLength + respLength + respClosing, 3},
+		{"chunked with trailer", respChunked + respChunked, 2},
+		{"1xx skipped", respInterim + respHTTP10, 2},
+		{"body to EOF", respToEOF, 1},
+	} {
+		for _, piece := range []int{1, 7, len(tc.stream)} {
+			p := respParser{}
+			stream := []byte(tc.stream)
+			parsed := 0
+			parse := func() {
+				for i := 0; i < len(stream); i += piece {
+					b := stream[i:min(i+piece, len(stream))]
+					for len(b) > 0 {
+						n, complete, err := p.next(b)
+						if err != nil {
+							t.Fatalf("%s in %d-byte reads: %v", tc.name, piece, err)
+						}
+						b = b[n:]
+						if complete {
+							parsed++
+						}
+					}
+				}
+				if p.eof() {
+					parsed++
+				}
+			}
+			const streams = 1000
+			allocs := testing.AllocsPerRun(1, func() {
+				for range streams {
+					parse()
+				}
+			})
+			if allocs != 0 {
+				t.Errorf("%s in %d-byte reads: %v allocations in %d streams, want none", tc.name, piece, allocs, streams)
+			}
+			// A warming run and the measured one.
+			if want := 2 * streams * tc.responses; parsed != want {
+				t.Errorf("%s in %d-byte reads: %d responses parsed, want %d", tc.name, piece, parsed, want)
 			}
 		}
 	}

@@ -69,6 +69,34 @@ func (e *Errors) add(o Errors) {
 	e.Malformed += o.Malformed
 }
 
+// failureKind names the counter of Errors that a failed request adds to.
+// An answer with the wrong status is not among them: it is an answer, and
+// is counted with it (recorder.badStatus).
+type failureKind uint8
+
+const (
+	failConnect failureKind = iota
+	failRead
+	failWrite
+	failTimeout
+	failMalformed
+)
+
+// counter is the count in e that a failure of kind k adds to.
+func (e *Errors) counter(k failureKind) *int64 {
+	switch k {
+	case failConnect:
+		return &e.Connect
+	case failRead:
+		return &e.Read
+	case failWrite:
+		return &e.Write
+	case failTimeout:
+		return &e.Timeout
+	}
+	return &e.Malformed
+}
+
 // Latency summarises a histogram, in microseconds.
 type Latency struct {
 	MinUS    float64 `json:"min_us"`

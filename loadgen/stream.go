@@ -36,14 +36,14 @@ func runStream(ctx context.Context, o Options, target *url.URL, col *collector) 
 	}
 	for g := range o.Connections {
 		l := loops[g%len(loops)]
-		l.conns = append(l.conns, &sconn{fd: -1})
+		l.conns = append(l.conns, &streamConn{fd: -1})
 	}
 	runLoops(ctx, loops)
 	return nil
 }
 
-// sconn is one connection of a stream loop.
-type sconn struct {
+// streamConn is one connection of a stream loop.
+type streamConn struct {
 	fd         int
 	connecting bool
 	// since is when the connect began (its timeout runs from there);
@@ -61,8 +61,8 @@ type streamLoop struct {
 	epollLoop
 	timeout  time.Duration
 	chunk    []byte
-	conns    []*sconn
-	byFD     []*sconn
+	conns    []*streamConn
+	byFD     []*streamConn
 	nextScan time.Time
 }
 
@@ -118,7 +118,7 @@ func (l *streamLoop) scan(now time.Time) {
 		case c.fd < 0 && !now.Before(c.retry):
 			l.open(c, now)
 		case c.connecting && now.Sub(c.since) >= l.timeout:
-			l.rec.fail(now, errTimeout)
+			l.rec.fail(now, failTimeout)
 			l.drop(c)
 			l.open(c, now)
 		}
@@ -138,7 +138,7 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-func (l *streamLoop) open(c *sconn, now time.Time) {
+func (l *streamLoop) open(c *streamConn, now time.Time) {
 	// Writability alone: a sink sends nothing, and a hang-up or reset is
 	// reported as Failed whatever is watched.
 	fd, err := l.dial(netpoll.Writable)
@@ -154,13 +154,13 @@ func (l *streamLoop) open(c *sconn, now time.Time) {
 	l.nextScan = minTime(l.nextScan, now.Add(l.timeout))
 }
 
-func (l *streamLoop) connectFailed(c *sconn, now time.Time) {
-	l.rec.fail(now, errConnect)
+func (l *streamLoop) connectFailed(c *streamConn, now time.Time) {
+	l.rec.fail(now, failConnect)
 	c.retry = now.Add(connectRetry)
 	l.nextScan = minTime(l.nextScan, c.retry)
 }
 
-func (l *streamLoop) handle(c *sconn, ev netpoll.Events, end time.Time) {
+func (l *streamLoop) handle(c *streamConn, ev netpoll.Events, end time.Time) {
 	if c.connecting {
 		if ev&netpoll.Failed != 0 && neverConnected(c.fd) {
 			l.drop(c)
@@ -186,7 +186,7 @@ func (l *streamLoop) handle(c *sconn, ev netpoll.Events, end time.Time) {
 			return
 		default:
 			// The server closed or reset the connection.
-			l.rec.fail(start, errWrite)
+			l.rec.fail(start, failWrite)
 			l.drop(c)
 			l.open(c, time.Now())
 			return
@@ -194,7 +194,7 @@ func (l *streamLoop) handle(c *sconn, ev netpoll.Events, end time.Time) {
 	}
 }
 
-func (l *streamLoop) drop(c *sconn) {
+func (l *streamLoop) drop(c *streamConn) {
 	if c.fd >= 0 {
 		l.byFD[c.fd] = nil
 		unix.Close(c.fd)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -72,14 +73,6 @@ when it ran but had errors, 2 when it could not run.`,
 				}
 				o.Headers = append(o.Headers, hd)
 			}
-			if vegetaOut != "" {
-				f, err := os.Create(vegetaOut)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				o.VegetaResults = f
-			}
 			errw := cmd.ErrOrStderr()
 			if !quietTicks && isTerminal(os.Stderr) {
 				o.Progress = func(s loadgen.Second) {
@@ -93,9 +86,22 @@ when it ran but had errors, 2 when it could not run.`,
 			}
 			ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if vegetaOut != "" {
+				// Checked as if set, and created only once the options
+				// pass: a refused run leaves an existing file as it was.
+				o.VegetaResults = io.Discard
+			}
 			// Refuse bad options before announcing anything.
 			if err := o.Check(loadgen.FlagName); err != nil {
 				return err
+			}
+			if vegetaOut != "" {
+				f, err := os.Create(vegetaOut)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				o.VegetaResults = f
 			}
 			// Like wrk, say what starts before the wait; only now is
 			// Ctrl-C handled.

@@ -129,3 +129,28 @@ func TestAttackUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// --vegeta-out names a file the attack will create; options that refuse the
+// attack must leave a file already there as it was.
+func TestAttackRefusedLeavesVegetaOutAlone(t *testing.T) {
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"open mode only", []string{"--mode", "closed"}},
+		{"open mode needs --rate", []string{"--mode", "open"}},
+		{`--pacer "zigzag"`, []string{"--mode", "open", "--rate", "10", "--pacer", "zigzag"}},
+	} {
+		t.Run(c.want, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "results.bin")
+			const before = "results of an earlier run"
+			if err := os.WriteFile(path, []byte(before), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			wantUsageError(t, c.want, append([]string{"attack", "http://127.0.0.1:1/", "--vegeta-out", path}, c.args...)...)
+			if got, err := os.ReadFile(path); err != nil || string(got) != before {
+				t.Fatalf("a refused attack changed --vegeta-out's file: %q, %v; want %q", got, err, before)
+			}
+		})
+	}
+}

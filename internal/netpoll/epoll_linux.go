@@ -1,6 +1,7 @@
 package netpoll
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -12,18 +13,28 @@ import (
 // loop simple and matches the thread's raw epoll servers: a listener left
 // with pending connections after a bounded accept batch reports ready again.
 type Epoll struct {
+	wakeup
 	fd  int
 	sc  *Syscalls
 	buf []unix.EpollEvent
 }
 
-// NewEpoll creates an epoll instance.
+// NewEpoll creates an epoll instance watching its own wake-up.
 func NewEpoll(sc *Syscalls) (*Epoll, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	return &Epoll{fd: fd, sc: sc, buf: make([]unix.EpollEvent, 512)}, nil
+	p := &Epoll{fd: fd, sc: sc, buf: make([]unix.EpollEvent, 512)}
+	if err := p.open(); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	if err := p.ctl(unix.EPOLL_CTL_ADD, p.wakeup.fd, Readable); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("watch wake-up eventfd: %w", err)
+	}
+	return p, nil
 }
 
 func epollMask(ev Events) uint32 {
@@ -106,6 +117,11 @@ func (p *Epoll) wait(dst []Event, timeoutMs int, ts *unix.Timespec) ([]Event, er
 	}
 	for i := 0; i < n; i++ {
 		e := &buf[i]
+		if int(e.Fd) == p.wakeup.fd {
+			p.consume(p.sc)
+			dst = append(dst, Event{FD: e.Fd, Events: Woken})
+			continue
+		}
 		var ev Events
 		if e.Events&(unix.EPOLLIN|unix.EPOLLRDHUP) != 0 {
 			ev |= Readable
@@ -127,4 +143,6 @@ func (p *Epoll) wait(dst []Event, timeoutMs int, ts *unix.Timespec) ([]Event, er
 func (p *Epoll) Forget(fd int) error { return nil }
 
 // Close implements Poller.
-func (p *Epoll) Close() error { return unix.Close(p.fd) }
+func (p *Epoll) Close() error {
+	return errors.Join(p.wakeup.close(), unix.Close(p.fd))
+}

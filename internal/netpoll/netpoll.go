@@ -6,6 +6,12 @@
 // Every poller counts the syscalls it makes into a Syscalls value owned by the
 // loop, so counting costs one increment of a plain field: nothing is shared
 // between loops until the counts are merged at the end.
+//
+// Every poller also owns its wake-up (an eventfd it watches beside the
+// loop's descriptors): a loop blocks with no timeout, and whoever needs it —
+// to stop it, above all — calls Wake, so an idle loop makes no syscalls.
+//
+// The package is Linux-only: epoll(7), eventfd(2) and poll's POLLRDHUP are.
 package netpoll
 
 import (
@@ -26,6 +32,9 @@ const (
 	Writable
 	// Failed: the peer hung up or the socket has an error; reading will say which.
 	Failed
+	// Woken: Wake was called. Wait reports a wake-up as an event of its
+	// own, on the poller's eventfd, and has already consumed it.
+	Woken
 )
 
 // Event reports one ready descriptor.
@@ -35,7 +44,7 @@ type Event struct {
 }
 
 // Poller watches descriptors for readiness. It is used by one loop only and
-// is not safe for concurrent use.
+// is not safe for concurrent use, except for Wake.
 type Poller interface {
 	// Add starts watching fd for ev.
 	Add(fd int, ev Events) error
@@ -48,11 +57,19 @@ type Poller interface {
 	// nginx relies on the same, and a short-lived-connection benchmark
 	// would otherwise pay one epoll_ctl per request that real servers don't.
 	Forget(fd int) error
-	// Wait blocks until at least one descriptor is ready or timeoutMs passes
-	// (-1: forever), and returns the ready ones appended to dst[:0]. An
-	// interrupted wait returns no events and no error.
+	// Wait blocks until at least one descriptor is ready, Wake is called,
+	// or timeoutMs passes (-1: forever), and returns the ready ones
+	// appended to dst[:0]. A wake-up comes as Event{FD: the poller's
+	// eventfd, Events: Woken}, already consumed; its FD is one the caller
+	// never added, so a loop that looks events up by descriptor finds
+	// nothing there. An interrupted wait returns no events and no error.
 	Wait(dst []Event, timeoutMs int) ([]Event, error)
-	// Close releases the poller's own resources.
+	// Wake makes the Wait under way, or else the next one, return a Woken
+	// event; wakes before that Wait count as one. It is safe from any
+	// goroutine, also during and after Close (it then does nothing), and
+	// cannot fail.
+	Wake()
+	// Close releases the poller's own resources, its wake-up included.
 	Close() error
 }
 
@@ -72,9 +89,9 @@ func New(kind Kind, sc *Syscalls) (Poller, error) {
 	case KindEpoll:
 		return NewEpoll(sc)
 	case KindPoll:
-		return NewPoll(sc), nil
+		return NewPoll(sc)
 	case KindSelect:
-		return NewSelect(sc), nil
+		return NewSelect(sc)
 	}
 	return nil, fmt.Errorf("unknown poller %q", kind)
 }
@@ -136,13 +153,13 @@ func (c *Syscalls) Map() map[string]uint64 {
 	return m
 }
 
-// Events strings read "r", "w", "rw", "rwf".
+// Events strings read "r", "w", "rw", "rwf"; a wake-up is "k" (kicked).
 func (e Events) String() string {
 	var b strings.Builder
 	for _, f := range []struct {
 		bit Events
 		c   byte
-	}{{Readable, 'r'}, {Writable, 'w'}, {Failed, 'f'}} {
+	}{{Readable, 'r'}, {Writable, 'w'}, {Failed, 'f'}, {Woken, 'k'}} {
 		if e&f.bit != 0 {
 			b.WriteByte(f.c)
 		}

@@ -3,9 +3,25 @@ package netpoll
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+var kinds = []Kind{KindEpoll, KindPoll, KindSelect}
+
+// newPoller makes a poller of the given kind, closed when the test ends,
+// and the counts of its syscalls.
+func newPoller(t *testing.T, kind Kind) (Poller, *Syscalls) {
+	t.Helper()
+	sc := new(Syscalls)
+	p, err := New(kind, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, sc
+}
 
 func socketPair(t *testing.T) (int, int) {
 	t.Helper()
@@ -31,14 +47,9 @@ func ready(t *testing.T, p Poller, timeoutMs int) map[int32]Events {
 }
 
 func TestPollers(t *testing.T) {
-	for _, kind := range []Kind{KindEpoll, KindPoll, KindSelect} {
+	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			var sc Syscalls
-			p, err := New(kind, &sc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer p.Close()
+			p, sc := newPoller(t, kind)
 			a, b := socketPair(t)
 			c, _ := socketPair(t)
 			if err := p.Add(a, Readable); err != nil {
@@ -90,11 +101,9 @@ func TestPollers(t *testing.T) {
 }
 
 func TestPollHangup(t *testing.T) {
-	for _, kind := range []Kind{KindEpoll, KindPoll, KindSelect} {
+	for _, kind := range kinds {
 		t.Run(string(kind), func(t *testing.T) {
-			var sc Syscalls
-			p, _ := New(kind, &sc)
-			defer p.Close()
+			p, _ := newPoller(t, kind)
 			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -114,7 +123,11 @@ func TestPollHangup(t *testing.T) {
 
 func TestSelectRefusesPastFDSetSize(t *testing.T) {
 	var sc Syscalls
-	p := NewSelect(&sc)
+	p, err := NewSelect(&sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
 	a, _ := socketPair(t)
 	high := FDSetSize + 10
 	if err := unix.Dup2(a, high); err != nil {
@@ -128,7 +141,11 @@ func TestSelectRefusesPastFDSetSize(t *testing.T) {
 
 func TestPollRemoveKeepsOthers(t *testing.T) {
 	var sc Syscalls
-	p := NewPoll(&sc)
+	p, err := NewPoll(&sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
 	var fds []int
 	for i := 0; i < 5; i++ {
 		a, b := socketPair(t)
@@ -160,5 +177,134 @@ func TestSyscallsMap(t *testing.T) {
 	m := sc.Map()
 	if m["read"] != 3 || m["epoll_wait"] != 1 || len(m) != 2 {
 		t.Fatalf("Map() = %v", m)
+	}
+}
+
+// A wake-up ends a wait that has no timeout, comes as one Woken event on a
+// descriptor nobody added, and is gone once reported however many Wakes
+// made it.
+func TestWakeEndsAWaitWithoutTimeout(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			p, sc := newPoller(t, kind)
+			a, _ := socketPair(t)
+			if err := p.Add(a, Readable); err != nil {
+				t.Fatal(err)
+			}
+			woke := make(chan map[int32]Events, 1)
+			go func() {
+				evs, err := p.Wait(make([]Event, 0, 16), -1)
+				if err != nil {
+					t.Error(err)
+				}
+				m := map[int32]Events{}
+				for _, e := range evs {
+					m[e.FD] |= e.Events
+				}
+				woke <- m
+			}()
+			p.Wake()
+			select {
+			case got := <-woke:
+				if len(got) != 1 {
+					t.Fatalf("woken wait returned %v, want one event", got)
+				}
+				for fd, ev := range got {
+					if ev != Woken || fd == int32(a) {
+						t.Fatalf("woken wait returned %v, want Woken on the poller's own descriptor", got)
+					}
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Wake did not end a wait without timeout within 5s")
+			}
+			for range 3 {
+				p.Wake()
+			}
+			if got := ready(t, p, 0); len(got) != 1 {
+				t.Fatalf("after three Wakes: %v, want one Woken event", got)
+			}
+			if got := ready(t, p, 0); len(got) != 0 {
+				t.Fatalf("a reported wake-up is still pending: %v", got)
+			}
+			// The loop pays one read per wake-up it sees; the waking
+			// goroutine's writes are not the loop's.
+			if sc[SysRead] != 2 || sc[SysWrite] != 0 {
+				t.Fatalf("counted %d reads and %d writes, want 2 and 0", sc[SysRead], sc[SysWrite])
+			}
+		})
+	}
+}
+
+// Wake may race Close, and after Close it must not write into whatever
+// file has reused the eventfd's number.
+func TestWakeAfterCloseWritesNothing(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			var sc Syscalls
+			p, err := New(kind, &sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waking := make(chan struct{})
+			go func() {
+				defer close(waking)
+				for range 1000 {
+					p.Wake()
+				}
+			}()
+			if err := p.Close(); err != nil {
+				t.Fatal(err)
+			}
+			<-waking
+			a, b := socketPair(t)
+			p.Wake()
+			var buf [8]byte
+			if n, err := unix.Read(b, buf[:]); err != unix.EAGAIN {
+				t.Fatalf("after Close, Wake reached a new socket (fd %d): read %d bytes, %v", a, n, err)
+			}
+		})
+	}
+}
+
+// Wait is on every loop's hot path: it must not allocate, whether it
+// reports descriptors, a wake-up or both. The total over many calls is
+// checked, so an allocation every so many calls shows too.
+func TestWaitAllocatesNothing(t *testing.T) {
+	for _, kind := range kinds {
+		t.Run(string(kind), func(t *testing.T) {
+			p, _ := newPoller(t, kind)
+			a, b := socketPair(t)
+			if err := p.Add(a, Readable|Writable); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := unix.Write(b, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			dst := make([]Event, 0, 16)
+			var err error
+			waits := map[string]func(){
+				"Wait": func() { dst, err = p.Wait(dst, 0) },
+			}
+			if ep, ok := p.(*Epoll); ok {
+				waits["WaitFor"] = func() { dst, err = ep.WaitFor(dst, time.Millisecond) }
+			}
+			for name, wait := range waits {
+				const calls = 1000
+				allocs := testing.AllocsPerRun(1, func() {
+					for i := range calls {
+						if i%2 == 0 {
+							p.Wake()
+						}
+						wait()
+						if err != nil || len(dst) != 2-i%2 {
+							t.Fatalf("%s call %d: %v, %v; want the socket and on even calls the wake-up", name, i, dst, err)
+						}
+					}
+				})
+				if allocs != 0 {
+					t.Errorf("%s: %v allocations in %d calls, want none", name, allocs, calls)
+				}
+			}
+		})
 	}
 }

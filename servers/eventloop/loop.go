@@ -14,16 +14,14 @@ import (
 	"github.com/sockbench/sockbench/servers/http1"
 )
 
-// loopTimeoutMs bounds how long a loop sleeps without looking at the stop
-// flag; an idle server stops within this time.
-const loopTimeoutMs = 100
-
 // maxEvents is how many ready descriptors one wait returns at most.
 const maxEvents = 512
 
 // loop is one event loop. Everything it touches on the hot path is its own:
-// no locks, no atomics except the stop flag, counters in plain fields merged
-// once when it ends (wrk's and gnet's per-loop design).
+// no locks, no atomics (the stop flag is read only on a wake-up), counters
+// in plain fields merged once when it ends (wrk's and gnet's per-loop
+// design). It blocks in its poller with no timeout while it has nothing to
+// do; Serve stops it through the poller's wake-up.
 type loop struct {
 	server      *Server
 	poller      netpoll.Poller
@@ -73,42 +71,61 @@ func (l *loop) run() error {
 		return fmt.Errorf("watch listener: %w", err)
 	}
 	events := make([]netpoll.Event, 0, maxEvents)
-	for !l.server.stopping.Load() {
+	for {
+		timeoutMs := -1
+		if l.lingering > 0 {
+			timeoutMs = l.expireLingering(time.Now())
+		}
 		var err error
-		events, err = l.poller.Wait(events, loopTimeoutMs)
+		events, err = l.poller.Wait(events, timeoutMs)
 		if err != nil {
 			return err
 		}
-		if l.lingering > 0 {
-			l.expireLingering()
-		}
 		for _, ev := range events {
 			fd := int(ev.FD)
-			if fd == l.listener {
+			switch {
+			case ev.Events&netpoll.Woken != 0:
+				// Serve wakes a loop to stop it, a test to probe it.
+				if l.server.stopping.Load() {
+					return nil
+				}
+				if l.server.probe != nil {
+					l.server.probe(l.sys)
+				}
+			case fd == l.listener:
 				if err := l.accept(); err != nil {
 					return err
 				}
-				continue
-			}
-			if fd < len(l.conns) && l.conns[fd] != nil {
+			case fd < len(l.conns) && l.conns[fd] != nil:
 				l.ready(l.conns[fd], ev.Events)
 			}
 		}
 	}
-	return nil
 }
 
-// accept takes up to acceptBatch pending connections (all of them when 0).
-// Thread post #19: batches of 20-80 per wakeup are what make an event loop
-// keep up with many short-lived connections.
+// accept handles a wakeup of the listener.
 func (l *loop) accept() error {
 	l.stats.ListenerWakeups++
-	if l.oneshot {
-		// Thread post #15: unregister after the wakeup, register again before
-		// the next wait.
-		l.poller.Remove(l.listener)
-		defer l.poller.Add(l.listener, netpoll.Readable)
+	if !l.oneshot {
+		return l.acceptPending()
 	}
+	// Thread post #15: unregister after the wakeup, register again before
+	// the next wait. A listener that cannot be watched again would leave
+	// the loop deaf to new connections, so that ends the loop.
+	if err := l.poller.Remove(l.listener); err != nil {
+		return fmt.Errorf("unwatch listener: %w", err)
+	}
+	err := l.acceptPending()
+	if werr := l.poller.Add(l.listener, netpoll.Readable); werr != nil {
+		err = errors.Join(err, fmt.Errorf("watch listener again: %w", werr))
+	}
+	return err
+}
+
+// acceptPending takes up to acceptBatch pending connections (all of them
+// when 0). Thread post #19: batches of 20-80 per wakeup are what make an
+// event loop keep up with many short-lived connections.
+func (l *loop) acceptPending() error {
 	for n := 0; l.acceptBatch == 0 || n < l.acceptBatch; n++ {
 		l.sys[netpoll.SysAccept]++
 		l.stats.AcceptCalls++
@@ -126,12 +143,14 @@ func (l *loop) accept() error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		l.stats.Connections++
-		l.open1(fd, sa)
+		l.addConn(fd, sa)
 	}
 	return nil
 }
 
-func (l *loop) open1(fd int, sa unix.Sockaddr) {
+// addConn makes an accepted socket one of the loop's connections, reusing
+// a closed connection's buffers when there is one.
+func (l *loop) addConn(fd int, sa unix.Sockaddr) {
 	if l.nodelay {
 		l.sys[netpoll.SysSetsockopt]++
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
@@ -347,13 +366,26 @@ func (l *loop) drain(c *conn) {
 	}
 }
 
-func (l *loop) expireLingering() {
-	now := time.Now()
+// expireLingering closes the lingering connections whose time is up and
+// returns how many milliseconds the loop may wait before the next one is
+// (-1: none lingers any more). Lingering closes are rare, so scanning every
+// connection for them costs nothing the busy path pays.
+func (l *loop) expireLingering(now time.Time) int {
+	var next time.Time
 	for _, c := range l.conns {
-		if c != nil && !c.lingerUntil.IsZero() && now.After(c.lingerUntil) {
+		switch {
+		case c == nil || c.lingerUntil.IsZero():
+		case now.After(c.lingerUntil):
 			l.close(c)
+		case next.IsZero() || c.lingerUntil.Before(next):
+			next = c.lingerUntil
 		}
 	}
+	if next.IsZero() {
+		return -1
+	}
+	// Rounded up, so the wait ends after the deadline, not just before it.
+	return int((next.Sub(now) + time.Millisecond - 1) / time.Millisecond)
 }
 
 func (l *loop) close(c *conn) {

@@ -1,5 +1,5 @@
 // Package poll registers the raw poll(2) server: the pollfd array of
-// internal/netpoll (poll_unix.go), kept in step with the open connections,
+// internal/netpoll (poll_linux.go), kept in step with the open connections,
 // driving the shared loop in servers/eventloop. The thread found poll ahead
 // of epoll with fewer than 20 watched descriptors (post #1).
 package poll

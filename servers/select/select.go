@@ -1,5 +1,5 @@
 // Package selectloop registers the raw select(2) server: the fd_set bitmaps
-// of internal/netpoll (select_unix.go) driving the shared loop in
+// of internal/netpoll (select_linux.go) driving the shared loop in
 // servers/eventloop. select cannot watch descriptors at or above FD_SETSIZE
 // (1024); such connections are closed at once, counted as refused, and the
 // server says so on stderr. (The folder is named for the syscall; "select"

@@ -13,14 +13,28 @@ const FDSetSize = 1024
 // user-space bookkeeping; the kernel copies and scans the bitmaps up to the
 // highest descriptor on every wait.
 type Select struct {
+	wakeup
 	sc          *Syscalls
 	read, write unix.FdSet
-	watched     unix.FdSet
-	maxFD       int
+	// watched holds the caller's descriptors, and maxFD the highest of
+	// them; the wake-up is in read but in neither.
+	watched unix.FdSet
+	maxFD   int
 }
 
-// NewSelect creates empty descriptor sets.
-func NewSelect(sc *Syscalls) *Select { return &Select{sc: sc, maxFD: -1} }
+// NewSelect creates descriptor sets watching nothing but their own wake-up.
+func NewSelect(sc *Syscalls) (*Select, error) {
+	p := &Select{sc: sc, maxFD: -1}
+	if err := p.open(); err != nil {
+		return nil, err
+	}
+	if p.wakeup.fd >= FDSetSize {
+		p.Close()
+		return nil, fmt.Errorf("select: wake-up eventfd: %w", ErrTooManyFDs)
+	}
+	p.read.Set(p.wakeup.fd)
+	return p, nil
+}
 
 // Add implements Poller. Descriptors past FD_SETSIZE are refused with
 // ErrTooManyFDs rather than corrupting memory the way FD_SET would in C.
@@ -90,16 +104,25 @@ func (p *Select) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 		t := unix.NsecToTimeval(int64(timeoutMs) * 1e6)
 		tv = &t
 	}
+	top := max(p.maxFD, p.wakeup.fd)
 	p.sc[SysSelect]++
-	n, err := unix.Select(p.maxFD+1, &r, &w, nil, tv)
+	n, err := unix.Select(top+1, &r, &w, nil, tv)
 	if err != nil {
 		if retryEINTR(err) {
 			return dst, nil
 		}
 		return dst, fmt.Errorf("select: %w", err)
 	}
-	for fd := 0; fd <= p.maxFD && n > 0 && len(dst) < cap(dst); fd++ {
+	for fd := 0; fd <= top && n > 0 && len(dst) < cap(dst); fd++ {
 		var ev Events
+		if fd == p.wakeup.fd {
+			if r.IsSet(fd) {
+				n--
+				p.consume(p.sc)
+				dst = append(dst, Event{FD: int32(fd), Events: Woken})
+			}
+			continue
+		}
 		if r.IsSet(fd) {
 			ev |= Readable
 			n--
@@ -119,4 +142,4 @@ func (p *Select) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 func (p *Select) Forget(fd int) error { return p.Remove(fd) }
 
 // Close implements Poller.
-func (p *Select) Close() error { return nil }
+func (p *Select) Close() error { return p.wakeup.close() }

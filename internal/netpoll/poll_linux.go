@@ -8,15 +8,28 @@ import (
 
 // Poll is a poll(2) loop's descriptor set. Registration is bookkeeping in
 // user space, kept in step with the open connections: the array handed to
-// the kernel on every wait holds exactly the watched descriptors.
+// the kernel on every wait holds exactly the watched descriptors, after the
+// wake-up's eventfd in its first entry.
 type Poll struct {
+	wakeup
 	sc   *Syscalls
 	fds  []unix.PollFd
 	slot []int32 // fd -> index in fds, plus one; 0 means not watched
 }
 
-// NewPoll creates an empty poll set.
-func NewPoll(sc *Syscalls) *Poll { return &Poll{sc: sc} }
+// wakeSlot is the wake-up's index in Poll.fds: first, where Remove, which
+// fills holes with the last entry, never moves it.
+const wakeSlot = 0
+
+// NewPoll creates a poll set watching nothing but its own wake-up.
+func NewPoll(sc *Syscalls) (*Poll, error) {
+	p := &Poll{sc: sc}
+	if err := p.open(); err != nil {
+		return nil, err
+	}
+	p.fds = append(p.fds, unix.PollFd{Fd: int32(p.wakeup.fd), Events: unix.POLLIN})
+	return p, nil
+}
 
 func pollMask(ev Events) int16 {
 	var m int16
@@ -101,6 +114,11 @@ func (p *Poll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 			continue
 		}
 		n--
+		if i == wakeSlot {
+			p.consume(p.sc)
+			dst = append(dst, Event{FD: p.fds[i].Fd, Events: Woken})
+			continue
+		}
 		var ev Events
 		if re&(unix.POLLIN|unix.POLLRDHUP) != 0 {
 			ev |= Readable
@@ -120,4 +138,4 @@ func (p *Poll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 func (p *Poll) Forget(fd int) error { return p.Remove(fd) }
 
 // Close implements Poller.
-func (p *Poll) Close() error { return nil }
+func (p *Poll) Close() error { return p.wakeup.close() }
