@@ -7,9 +7,15 @@ RACE_PKGS := ./servers/... ./loadgen/... ./verify/... ./internal/... ./runner/..
 TEST_PKGS := ./cmd/... ./bench/... ./report/...
 BENCH_FLAGS ?=
 
-.PHONY: all build test run vet fuzz clean peers bench-tools bench-servers bench-loadgen
+.PHONY: all deps build test run vet fuzz clean peers bench-tools bench-servers bench-loadgen
 
 all: build
+
+# What the tests, `make run` and the benchmarks need from Debian's packages
+# (wrk, nginx, strace, chromium, ...): installed when missing, one list in
+# scripts/deps.
+deps:
+	@scripts/deps
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sockbench
@@ -18,14 +24,14 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-test: vet build
+test: deps vet build
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 $(TEST_PKGS)
 	cd bench/peers && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Every built-in server, keep-alive and close, in under two minutes; prints
 # the summary and where the report is (results/latest/report/index.html).
-run: build
+run: deps build
 	$(BIN) run configs/quick.yaml
 
 # Run the request parser's fuzzer for a while (its seed corpus runs in `make test`).
@@ -42,11 +48,11 @@ bench-tools: build
 
 # Our servers beside nginx, fasthttp and gnet: server on CPU 0, wrk on CPU 1,
 # interleaved rounds, medians. BENCH_FLAGS="--rounds 5 --duration 10s" for more.
-bench-servers: bench-tools peers
+bench-servers: deps bench-tools peers
 	./bin/compare servers --sockbench $(BIN) --peers bench/peers/bin $(BENCH_FLAGS)
 
 # Our closed-loop engine beside wrk and vegeta against one nginx.
-bench-loadgen: bench-tools
+bench-loadgen: deps bench-tools
 	./bin/compare loadgen --sockbench $(BIN) $(BENCH_FLAGS)
 
 clean:

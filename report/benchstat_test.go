@@ -53,13 +53,10 @@ func TestBenchTokenKeepsNamesParseable(t *testing.T) {
 	}
 }
 
-// TestBenchstatAcceptsExport runs the real benchstat over two exports when
-// it is installed; the format test above covers the rest.
+// TestBenchstatAcceptsExport runs the real benchstat, pinned as a tool of
+// the module (go.mod), over two exports; the format test above covers the
+// rest.
 func TestBenchstatAcceptsExport(t *testing.T) {
-	bin, err := exec.LookPath("benchstat")
-	if err != nil {
-		t.Skip("benchstat not on PATH (go install golang.org/x/perf/cmd/benchstat@latest to run this check)")
-	}
 	dir := t.TempDir()
 	for _, id := range []string{"run-a", "run-b"} {
 		var b strings.Builder
@@ -70,7 +67,7 @@ func TestBenchstatAcceptsExport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := exec.Command(bin, filepath.Join(dir, "run-a.txt"), filepath.Join(dir, "run-b.txt")).CombinedOutput()
+	out, err := exec.Command("go", "tool", "benchstat", filepath.Join(dir, "run-a.txt"), filepath.Join(dir, "run-b.txt")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("benchstat failed: %v\n%s", err, out)
 	}

@@ -12,7 +12,6 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 	"github.com/sockbench/sockbench/servers"
 )
@@ -76,16 +75,16 @@ func writeStored(t *testing.T, dir string, r *run) {
 			GitCommit: r.Machine[5].Value,
 			Sysctls:   map[string]string{"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "4096", "net.ipv4.ip_local_port_range": "32768 60999"},
 		},
-		Plan: config.Plan{
+		Plan: results.Plan{
 			Name: "keep-alive", Output: "results", Repetitions: 2, LoadFrom: "local", Axes: r.Axes,
-			CPUs: config.CPUs{Server: config.CPUList{Text: "0", CPUs: []int{0}}, Load: config.CPUList{Text: "1-7", CPUs: []int{1, 2, 3, 4, 5, 6, 7}}},
+			CPUs: results.CPUs{Server: results.CPUList{Text: "0", CPUs: []int{0}}, Load: results.CPUList{Text: "1-7", CPUs: []int{1, 2, 3, 4, 5, 6, 7}}},
 		},
 	}
 	for _, c := range r.Cells {
-		m.Plan.Cells = append(m.Plan.Cells, config.Cell{
+		m.Plan.Cells = append(m.Plan.Cells, results.Cell{
 			ID: c.ID, Axes: c.Axes,
-			Server: config.Server{Name: c.server(), Model: c.server()},
-			Load:   config.Load{Mode: "closed", Connections: 100, KeepAlive: c.Axes["keep_alive"] == "true", Duration: config.Duration(10 * time.Second)},
+			Server: results.ServerSpec{Name: c.server(), Model: c.server()},
+			Load:   results.Load{Mode: "closed", Connections: 100, KeepAlive: c.Axes["keep_alive"] == "true", Duration: results.Duration(10 * time.Second)},
 		})
 		for _, rp := range c.Reps {
 			if err := results.WriteRep(dir, storedRepOf(t, c.ID, rp)); err != nil {

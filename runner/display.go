@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 )
 
@@ -28,7 +27,7 @@ const (
 // Event is one step of a run, for progress displays and tests.
 type Event struct {
 	Kind   EventKind
-	Cell   *config.Cell
+	Cell   *results.Cell
 	Rep    int
 	Stage  results.Stage
 	PID    int

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 )
 
@@ -15,7 +14,7 @@ import (
 // cell, its live requests/s, the count and the time left, and results
 // scroll above it; elsewhere only failures are printed.
 func TestDisplay(t *testing.T) {
-	cell := &config.Cell{ID: "c1-epoll", Load: config.Load{Duration: config.Duration(time.Second)}}
+	cell := &results.Cell{ID: "c1-epoll", Load: results.Load{Duration: results.Duration(time.Second)}}
 	jobs := []job{{cell, 1}, {cell, 2}}
 	ok := &results.Rep{Status: results.OK, Load: &loadgen.Result{RequestsPerS: 1234.4, Latency: loadgen.Latency{P99US: 2500}}}
 	failed := &results.Rep{Status: results.Failed, Stage: results.StageVerify, Reason: "failed 1 of 25 conformance cases"}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sockbench/sockbench/internal/supervise"
 	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
 	"github.com/sockbench/sockbench/servers"
 )
 
@@ -41,8 +42,8 @@ type serverProcess struct {
 
 // launch describes how to start one server.
 type launch struct {
-	server  config.Server
-	cpus    config.CPUList
+	server  results.ServerSpec
+	cpus    results.CPUList
 	stream  bool
 	exe     string // the sockbench binary
 	dir     string // a fresh folder for this start: {dir}, the stats file
@@ -75,10 +76,10 @@ func start(l launch) (*serverProcess, error) {
 			config.PlaceAddr: addr, config.PlaceHost: host, config.PlacePort: port, config.PlaceDir: l.dir,
 			config.PlaceStatsFile: filepath.Join(l.dir, "stats.json"), config.PlaceCPUs: l.cpus.Text, config.PlaceSockbench: l.exe,
 		}
-		for _, kv := range l.server.Knobs.Values() {
-			vars[kv.Name] = kv.Text
+		for _, kv := range l.server.Knobs.List() {
+			vars[kv.Knob.Name] = kv.Text
 		}
-		if l.server.UsesPlaceholder(config.PlaceStatsFile) {
+		if config.UsesPlaceholder(l.server, config.PlaceStatsFile) {
 			p.statsFile = vars[config.PlaceStatsFile]
 		}
 		for _, c := range l.server.Command {
@@ -111,7 +112,7 @@ func start(l launch) (*serverProcess, error) {
 // waitReady waits until the server accepts connections (or passes its own
 // readiness check, for an external one), it exits, ctx ends, or limit
 // passes.
-func (p *serverProcess) waitReady(ctx context.Context, server config.Server, limit time.Duration) error {
+func (p *serverProcess) waitReady(ctx context.Context, server results.ServerSpec, limit time.Duration) error {
 	var ready supervise.Check
 	return p.WaitReady(ctx, limit, func(ctx context.Context) error {
 		if ready != nil {

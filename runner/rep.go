@@ -12,7 +12,6 @@ import (
 
 	"github.com/sockbench/sockbench/internal/procstat"
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 	"github.com/sockbench/sockbench/verify"
 )
@@ -20,7 +19,7 @@ import (
 // runRep measures one repetition of a cell against a fresh server. A
 // server that fails at any step gives a failed result with the step and
 // the reason; nil means ctx ended first and there is nothing to keep.
-func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.Rep {
+func (r *run) runRep(ctx context.Context, cell *results.Cell, rep int) *results.Rep {
 	res := &results.Rep{Cell: cell.ID, Rep: rep, Started: time.Now().UTC()}
 	fail := func(stage results.Stage, format string, args ...any) *results.Rep {
 		if ctx.Err() != nil {
@@ -116,7 +115,7 @@ func (r *run) runRep(ctx context.Context, cell *config.Cell, rep int) *results.R
 // measure runs the warm-up and the measured window, sampling the server
 // from /proc when the window opens and when it closes. A server that
 // exits ends the attack at once.
-func (r *run) measure(ctx context.Context, cell *config.Cell, rep int, p *serverProcess, target string) (*loadgen.Result, *procstat.Delta, error) {
+func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serverProcess, target string) (*loadgen.Result, *procstat.Delta, error) {
 	l := cell.Load
 	// Bounded even if the engine overran its window: the runner never
 	// hangs on one cell.

@@ -4,23 +4,26 @@
 // package verify, then measured with package loadgen while /proc says
 // what the server cost. Every repetition's result is written atomically
 // as soon as it exists (package results), so an interrupted or crashed run
-// keeps what it finished and Resume runs only the rest. At the end the
-// report is built from the stored results (package report).
+// keeps what it finished and Resume runs only the rest. The report is not
+// the runner's business: its caller builds it from the stored results.
 package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/report"
 	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 )
@@ -39,10 +42,13 @@ type Options struct {
 	// empty means the working directory.
 	SourceDir string
 	// Out receives what a person watching should read: where the results
-	// go, warnings, failures as they happen, the summary. nil discards.
+	// go, warnings, failures as they happen. nil discards.
 	Out io.Writer
 	// Live adds a progress line rewritten in place on Out (a terminal).
 	Live bool
+	// WaitForCPUs is how long a run waits for CPUs another run holds
+	// before it gives up; zero refuses at once.
+	WaitForCPUs time.Duration
 	// Observe, when set, is told of every step as it happens, on the
 	// runner's own goroutine or the load generator's; it must not block.
 	Observe func(Event)
@@ -57,22 +63,24 @@ type Summary struct {
 	// with none; FailedCalibrations the strace passes that counted
 	// nothing.
 	Failed, Unfinished, FailedCalibrations int
-	// Report lists the report's files; ReportErr says why there is none.
-	Report    report.Paths
-	ReportErr error
 }
 
 // OK reports whether every planned repetition ran and succeeded.
 func (s *Summary) OK() bool {
-	return s.Status == results.Complete && s.Failed == 0 && s.Unfinished == 0 && s.FailedCalibrations == 0 && s.ReportErr == nil
+	return s.Status == results.Complete && s.Failed == 0 && s.Unfinished == 0 && s.FailedCalibrations == 0
 }
 
 // Run starts a new run of plan: it creates <output>/<run-id>/, points
 // <output>/latest at it and executes every cell. Cancelling ctx stops it
 // after the current step; the summary then says what did not finish.
-func Run(ctx context.Context, plan *config.Plan, opts Options) (*Summary, error) {
-	// Pinning first: a CPU set this process cannot have ends the run
-	// before it leaves a folder behind.
+func Run(ctx context.Context, plan *results.Plan, opts Options) (*Summary, error) {
+	// CPUs and pinning first: a CPU set another run holds, or one this
+	// process cannot have, ends the run before it leaves a folder behind.
+	unlock, err := opts.lockCPUs(plan, fmt.Sprintf("a run of %s (pid %d)", plan.Name, os.Getpid()))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	restore, err := pinLoad(plan.CPUs.Load.CPUs)
 	if err != nil {
 		return nil, err
@@ -95,6 +103,11 @@ func Run(ctx context.Context, plan *config.Plan, opts Options) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
+	runLock, err := lockRun(dir, id)
+	if err != nil {
+		return nil, err
+	}
+	defer runLock.release()
 	m := &results.Manifest{
 		RunID: id, Status: results.Running, Started: stamp(time.Now()),
 		ConfigFile: opts.ConfigFile, ConfigText: opts.ConfigText, Plan: *plan,
@@ -111,8 +124,7 @@ func Run(ctx context.Context, plan *config.Plan, opts Options) (*Summary, error)
 }
 
 // Resume carries on the run in dir: it runs the repetitions that have no
-// result or a failed one (and any missing calibration), and rebuilds the
-// report.
+// result or a failed one (and any missing calibration).
 func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
@@ -122,9 +134,24 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
+	runLock, err := lockRun(dir, m.RunID)
+	if err != nil {
+		return nil, err
+	}
+	defer runLock.release()
 	if opts.ConfigText != "" && opts.ConfigText != m.ConfigText {
 		return nil, fmt.Errorf("%s differs from the configuration run %s was started with (%s); resume without it, or start a new run", opts.ConfigFile, m.RunID, m.ConfigFile)
 	}
+	plan, err := replan(m)
+	if err != nil {
+		return nil, err
+	}
+	m.Plan = *plan
+	unlock, err := opts.lockCPUs(plan, holderText(m.RunID, dir))
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	restore, err := pinLoad(m.Plan.CPUs.Load.CPUs)
 	if err != nil {
 		return nil, err
@@ -133,9 +160,82 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	return execute(ctx, dir, m, opts)
 }
 
+// replan makes the run's plan again from its stored configuration, with
+// every check a new run makes, and refuses when the stored plan differs: a
+// results folder is data someone may have sent, and only a configuration
+// is code that runs (a command, files written, the model measured).
+func replan(m *results.Manifest) (*results.Plan, error) {
+	if m.ConfigText == "" {
+		return nil, fmt.Errorf("run %s has no stored configuration to check its plan against; start a new run", m.RunID)
+	}
+	plan, err := config.Parse(m.ConfigFile, []byte(m.ConfigText))
+	if err != nil {
+		return nil, fmt.Errorf("the configuration run %s was started with no longer passes the checks: %w", m.RunID, err)
+	}
+	if where, stored, made := firstDifference(m.Plan, *plan); where != "" {
+		return nil, fmt.Errorf("run %s's stored plan is not what its configuration makes: at %s it holds %s, the configuration gives %s; resume refuses to run a plan its configuration does not make (start a new run from the configuration)", m.RunID, where, stored, made)
+	}
+	return plan, nil
+}
+
+// firstDifference compares two values through their JSON form and returns
+// the path of the first difference with both sides as JSON text; "" when
+// they are the same.
+func firstDifference(a, b any) (path, av, bv string) {
+	var x, y any
+	for _, p := range []struct {
+		v   any
+		dst *any
+	}{{a, &x}, {b, &y}} {
+		data, err := json.Marshal(p.v)
+		if err != nil {
+			return "(the whole plan)", err.Error(), ""
+		}
+		json.Unmarshal(data, p.dst)
+	}
+	return diffJSON("plan", x, y)
+}
+
+func diffJSON(path string, x, y any) (string, string, string) {
+	switch xv := x.(type) {
+	case map[string]any:
+		if yv, ok := y.(map[string]any); ok {
+			keys := maps.Clone(xv)
+			maps.Copy(keys, yv)
+			for _, k := range slices.Sorted(maps.Keys(keys)) {
+				if p, a, b := diffJSON(path+"."+k, xv[k], yv[k]); p != "" {
+					return p, a, b
+				}
+			}
+			return "", "", ""
+		}
+	case []any:
+		if yv, ok := y.([]any); ok && len(xv) == len(yv) {
+			for i := range xv {
+				if p, a, b := diffJSON(fmt.Sprintf("%s[%d]", path, i), xv[i], yv[i]); p != "" {
+					return p, a, b
+				}
+			}
+			return "", "", ""
+		}
+	}
+	if reflect.DeepEqual(x, y) {
+		return "", "", ""
+	}
+	return path, jsonText(x), jsonText(y)
+}
+
+func jsonText(v any) string {
+	if v == nil {
+		return "nothing"
+	}
+	data, _ := json.Marshal(v)
+	return string(data)
+}
+
 // Describe writes what Run would do with plan — its cells in run order
 // and the warnings about this machine — without running anything.
-func Describe(w io.Writer, plan *config.Plan) error {
+func Describe(w io.Writer, plan *results.Plan) error {
 	fmt.Fprintf(w, "%d cells × %d repetitions; server on CPUs %s, load generator on CPUs %s\n", len(plan.Cells), plan.Repetitions, plan.CPUs.Server.Text, plan.CPUs.Load.Text)
 	for _, c := range plan.Cells {
 		fmt.Fprintf(w, "  %s\n", c.ID)
@@ -171,7 +271,7 @@ func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // job is one repetition of one cell, or a cell's calibration (rep 0).
 type job struct {
-	cell *config.Cell
+	cell *results.Cell
 	rep  int
 }
 
@@ -182,7 +282,7 @@ func (j job) calibration() bool { return j.rep == 0 }
 // the run spreads over all cells instead of favouring the ones measured
 // first; then the calibrations. done says whether a job already has a
 // good result.
-func schedule(plan *config.Plan, done func(job) bool) []job {
+func schedule(plan *results.Plan, done func(job) bool) []job {
 	var jobs []job
 	for rep := 1; rep <= plan.Repetitions; rep++ {
 		for i := range plan.Cells {
@@ -288,21 +388,6 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 	if err := results.WriteManifest(dir, m); err != nil {
 		return sum, errors.Join(runErr, err)
 	}
-	sum.Report, sum.ReportErr = report.Build(dir, report.Options{})
-	if opts.Out != nil {
-		if err := report.WriteSummary(opts.Out, dir); err != nil && sum.ReportErr == nil {
-			sum.ReportErr = err
-		}
-		switch {
-		case sum.ReportErr != nil:
-			fmt.Fprintf(opts.Out, "report: not built: %v\n", sum.ReportErr)
-		default:
-			fmt.Fprintf(opts.Out, "report: %s\n", sum.Report.HTML)
-		}
-		if status != results.Complete {
-			fmt.Fprintf(opts.Out, "run %s is %s; finish it with: sockbench run --resume %s\n", m.RunID, status, dir)
-		}
-	}
 	return sum, runErr
 }
 
@@ -323,16 +408,16 @@ func (r *run) work(ctx context.Context, jobs []job) (results.Status, string, err
 	r.show.plan(jobs)
 	for i, j := range jobs {
 		if ctx.Err() != nil {
-			return results.Interrupted, "not run: the run was interrupted before it", nil
+			return results.Interrupted, "the run was interrupted before it", nil
 		}
 		r.show.starting(i, j)
 		if j.calibration() {
 			cal := r.calibrate(ctx, j.cell)
 			if ctx.Err() != nil {
-				return results.Interrupted, "not run: the run was interrupted before it", nil
+				return results.Interrupted, "the run was interrupted before it", nil
 			}
 			if err := results.WriteCalibration(r.dir, cal); err != nil {
-				return results.Aborted, "not run: " + err.Error(), err
+				return results.Aborted, "the run stopped: " + err.Error(), err
 			}
 			r.show.calibrated(j, cal)
 			continue
@@ -340,14 +425,14 @@ func (r *run) work(ctx context.Context, jobs []job) (results.Status, string, err
 		res := r.runRep(ctx, j.cell, j.rep)
 		if res == nil {
 			// Interrupted while it ran: a partial window is not a result.
-			return results.Interrupted, "not run: the run was interrupted during or before it", nil
+			return results.Interrupted, "the run was interrupted during or before it", nil
 		}
 		if err := results.WriteRep(r.dir, res); err != nil {
-			return results.Aborted, "not run: the run stopped when a result could not be written: " + err.Error(), err
+			return results.Aborted, "the run stopped when a result could not be written: " + err.Error(), err
 		}
 		r.session.Reps++
 		if err := results.WriteManifest(r.dir, r.m); err != nil {
-			return results.Aborted, "not run: " + err.Error(), err
+			return results.Aborted, "the run stopped: " + err.Error(), err
 		}
 		r.show.finished(j, res)
 		if r.opts.Observe != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +14,13 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
+	"github.com/sockbench/sockbench/servers"
+	// The models a configuration names, registered as cmd/sockbench does.
+	_ "github.com/sockbench/sockbench/servers/all"
 )
 
 // sockbenchBin is the sockbench binary the runner starts servers from,
@@ -29,6 +34,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	sockbenchBin = filepath.Join(dir, "sockbench")
+	// This package's runs lock CPUs among themselves, not against the
+	// runs of other test binaries that `go test ./...` runs beside it.
+	os.Setenv(LockDirEnv, dir)
 	if out, err := exec.Command("go", "build", "-o", sockbenchBin, "../cmd/sockbench").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build sockbench: %v\n%s", err, out)
 		os.Exit(1)
@@ -38,7 +46,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func parse(t *testing.T, yaml string) *config.Plan {
+func parse(t *testing.T, yaml string) *results.Plan {
 	t.Helper()
 	p, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
@@ -207,12 +215,7 @@ calibrate: {strace: true, requests: 300}
 	if got := o.started(); !slices.Equal(got, want) {
 		t.Errorf("ran %v, want %v", got, want)
 	}
-	for _, f := range []string{sum.Report.HTML, sum.Report.Markdown} {
-		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
-			t.Errorf("report file %s: %v", f, err)
-		}
-	}
-	wantOutput(t, out.String(), "nethttp", "ext-epoll", "report: "+sum.Report.HTML, "2/2")
+	wantOutput(t, out.String(), "2 cells × 2 repetitions; 4 to run")
 }
 
 func wantOutput(t *testing.T, out string, want ...string) {
@@ -269,10 +272,7 @@ load: {connections: 4, duration: 2s, warmup: 200ms}
 	if ok := readRep(t, sum.Dir, p.Cells[2].ID, 1); ok.Status != results.OK || ok.Load.Requests == 0 {
 		t.Errorf("gonet after the failures: %s %s", ok.Status, ok.Reason)
 	}
-	if sum.ReportErr != nil {
-		t.Fatal(sum.ReportErr)
-	}
-	wantOutput(t, out.String(), "c1-epoll rep 1: FAILED at load", "c2-sink rep 1: FAILED at verify", "! server=epoll, rep 1: failed: load: the server exited")
+	wantOutput(t, out.String(), "c1-epoll rep 1: FAILED at load", "c2-sink rep 1: FAILED at verify")
 }
 
 // TestHangingServerIsRecorded: a server that stops answering mid-cell
@@ -323,12 +323,13 @@ load: {connections: 4, duration: 2s, warmup: 200ms, timeout: 300ms}
 // and says which did not run; resuming runs only those and any that
 // failed, and leaves the good ones alone.
 func TestResume(t *testing.T) {
-	p := parse(t, `version: 1
+	const text = `version: 1
 repetitions: 2
 cpus: {server: 0, load: 1}
 servers: [epoll, poll]
 load: {connections: 4, duration: 500ms, warmup: 100ms}
-`)
+`
+	p := parse(t, text)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var out bytes.Buffer
@@ -341,11 +342,12 @@ load: {connections: 4, duration: 500ms, warmup: 100ms}
 		}
 	}}
 	opts := options(t, &out, &o)
+	opts.ConfigText = text
 	sum, err := Run(ctx, p, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Status != results.Interrupted || sum.Unfinished != 2 || sum.ReportErr != nil {
+	if sum.Status != results.Interrupted || sum.Unfinished != 2 {
 		t.Fatalf("interrupted run: %+v\n%s", sum, out.String())
 	}
 	m, err := results.ReadManifest(sum.Dir)
@@ -357,8 +359,9 @@ load: {connections: 4, duration: 500ms, warmup: 100ms}
 		!strings.Contains(m.Unfinished[0].Reason, "interrupted") || m.Status != results.Interrupted {
 		t.Errorf("manifest: %s, unfinished %+v", m.Status, m.Unfinished)
 	}
-	if !strings.Contains(out.String(), "sockbench run --resume "+sum.Dir) {
-		t.Errorf("output does not say how to resume:\n%s", out.String())
+	// The report says "not run: <reason>"; the reason must not repeat it.
+	if strings.HasPrefix(m.Unfinished[0].Reason, "not run") {
+		t.Errorf("reason %q starts with what the report adds", m.Unfinished[0].Reason)
 	}
 
 	// A failed repetition is redone too.
@@ -491,4 +494,113 @@ func TestStreamCell(t *testing.T) {
 			t.Error("a sink was verified")
 		}
 	}
+}
+
+// TestResumeRefusesATamperedPlan: a results folder is data. A manifest
+// whose plan was edited to run a command, write outside the run folder or
+// measure another model than its configuration names is refused, naming
+// the difference, before anything starts.
+func TestResumeRefusesATamperedPlan(t *testing.T) {
+	const text = "version: 1\nservers: [epoll]\nrepetitions: 1\nload: {duration: 1s}\n"
+	for _, c := range []struct {
+		name, where string
+		tamper      func(*results.Plan)
+	}{
+		{"a command", "plan.cells[0].server.command", func(p *results.Plan) {
+			p.Cells[0].Server.Command = []string{"sh", "-c", "echo pwned"}
+			p.Cells[0].Server.URL = "http://{addr}/"
+		}},
+		{"a file outside the run", "plan.cells[0].server.files", func(p *results.Plan) {
+			p.Cells[0].Server.Files = map[string]string{"../../elsewhere": "x"}
+		}},
+		{"another model", "plan.cells[0].server.model", func(p *results.Plan) { p.Cells[0].Server.Model = "nethttp" }},
+		{"a knob", "plan.cells[0].server.knobs.backlog", func(p *results.Plan) { p.Cells[0].Server.Knobs = servers.Settings{"backlog": 1} }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			plan := parse(t, text)
+			c.tamper(plan)
+			dir := t.TempDir()
+			m := &results.Manifest{RunID: "tampered", Status: results.Interrupted, Started: "2026-01-01T00:00:00Z", ConfigFile: "test.yaml", ConfigText: text, Plan: *plan}
+			if err := results.WriteManifest(dir, m); err != nil {
+				t.Fatal(err)
+			}
+			var o observer
+			_, err := Resume(context.Background(), dir, Options{Executable: sockbenchBin, Observe: o.observe})
+			if err == nil || !strings.Contains(err.Error(), "stored plan is not what its configuration makes: at "+c.where) {
+				t.Fatalf("resume: %v", err)
+			}
+			if len(o.events) != 0 {
+				t.Errorf("something ran: %v", o.events)
+			}
+		})
+	}
+}
+
+// TestTwoRunsDoNotShareCPUs: a run that wants a CPU another run holds
+// refuses at once, naming the other run, and leaves no folder behind; with
+// a wait it starts once the CPU is free. A second session on one run
+// folder is refused the same way.
+func TestTwoRunsDoNotShareCPUs(t *testing.T) {
+	plan := parse(t, "version: 1\nservers: [epoll]\nrepetitions: 1\nload: {duration: 200ms, warmup: 0s}\n")
+	other, err := lockCPUs(plan.CPUs.Server.CPUs, "run other-run (pid 4242, /elsewhere)", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	opts := options(t, &out, &observer{})
+	_, err = Run(context.Background(), plan, opts)
+	want := fmt.Sprintf("CPU %d is in use by run other-run (pid 4242, /elsewhere)", plan.CPUs.Server.CPUs[0])
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("second run: %v, want %q", err, want)
+	}
+	if entries, _ := os.ReadDir(opts.Output); len(entries) != 0 {
+		t.Errorf("a refused run left %d entries in %s", len(entries), opts.Output)
+	}
+
+	// Waiting: the other run ends once this one has said it waits.
+	opts.WaitForCPUs = time.Minute
+	waiting := make(chan struct{})
+	opts.Out = &signalWriter{w: &out, on: "waiting for CPU", signal: waiting}
+	done := make(chan error, 1)
+	var sum *Summary
+	go func() {
+		var err error
+		sum, err = Run(context.Background(), plan, opts)
+		done <- err
+	}()
+	<-waiting
+	for _, l := range other {
+		l.release()
+	}
+	if err := <-done; err != nil || !sum.OK() {
+		t.Fatalf("run after waiting: %v %+v\n%s", err, sum, out.String())
+	}
+
+	// One run folder, two sessions.
+	held, err := lockRun(sum.Dir, sum.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.release()
+	if _, err := Resume(context.Background(), sum.Dir, options(t, &out, &observer{})); err == nil || !strings.Contains(err.Error(), "is being carried out by run "+sum.RunID+" (pid ") {
+		t.Errorf("second session on one folder: %v", err)
+	}
+}
+
+// signalWriter closes signal the first time what is written contains on.
+type signalWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	on     string
+	signal chan struct{}
+}
+
+func (s *signalWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.signal != nil && strings.Contains(string(p), s.on) {
+		close(s.signal)
+		s.signal = nil
+	}
+	return s.w.Write(p)
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 )
 
@@ -25,7 +24,7 @@ const calibrationWindow = 30 * time.Second
 // which is why this is a pass of its own and never a measured repetition.
 // The count includes start-up and shutdown, a few hundred syscalls, which
 // the number of requests is chosen to dwarf.
-func (r *run) calibrate(ctx context.Context, cell *config.Cell) *results.Calibration {
+func (r *run) calibrate(ctx context.Context, cell *results.Cell) *results.Calibration {
 	cal := &results.Calibration{Cell: cell.ID}
 	fail := func(format string, args ...any) *results.Calibration {
 		cal.Error = fmt.Sprintf(format, args...)

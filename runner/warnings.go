@@ -11,7 +11,6 @@ import (
 
 	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/internal/machine"
-	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 )
 
@@ -45,7 +44,7 @@ const timeWait = 60 * time.Second
 
 // warnings finds what in the setup will distort the results, before
 // anything runs.
-func warnings(plan *config.Plan, m results.Machine) []string {
+func warnings(plan *results.Plan, m results.Machine) []string {
 	var w []string
 	var shared []int
 	for _, c := range plan.CPUs.Server.CPUs {
@@ -60,8 +59,8 @@ func warnings(plan *config.Plan, m results.Machine) []string {
 	if somax, err := strconv.Atoi(m.Sysctls["net.core.somaxconn"]); err == nil {
 		var over []string
 		for _, c := range plan.Cells {
-			if b := c.Server.Knobs.Backlog; b != nil && *b > somax && !slices.Contains(over, strconv.Itoa(*b)) {
-				over = append(over, strconv.Itoa(*b))
+			if b, ok := c.Server.Knobs["backlog"].(int); ok && b > somax && !slices.Contains(over, strconv.Itoa(b)) {
+				over = append(over, strconv.Itoa(b))
 			}
 		}
 		if len(over) > 0 {
@@ -83,7 +82,7 @@ func warnings(plan *config.Plan, m results.Machine) []string {
 // port, and a port that ends in TIME_WAIT stays taken for a minute unless
 // tcp_tw_reuse lets new connections reuse it (1: always; 2, the default:
 // on loopback, where sockbench's servers are).
-func portWarning(plan *config.Plan, sysctls map[string]string) string {
+func portWarning(plan *results.Plan, sysctls map[string]string) string {
 	if r := sysctls["net.ipv4.tcp_tw_reuse"]; r == "1" || r == "2" {
 		return ""
 	}

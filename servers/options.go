@@ -85,89 +85,51 @@ const (
 	BodyLarge Body = "large"
 )
 
-// DefaultWorkers is the workerpool model's default cap.
-const DefaultWorkers = 10000
-
 // NoDelayEnabled resolves the NoDelay default.
 func (o Options) NoDelayEnabled() bool { return o.NoDelay == nil || *o.NoDelay }
 
+// withDefaults fills in Addr and every knob left at its zero value with
+// the knob's default.
 func (o Options) withDefaults() Options {
 	if o.Addr == "" {
 		o.Addr = "127.0.0.1:8080"
 	}
-	if o.Listeners == 0 {
-		o.Listeners = 1
-	}
-	if o.Loops == 0 {
-		o.Loops = 1
-	}
-	if o.Rearm == "" {
-		o.Rearm = RearmPersistent
-	}
-	if o.Handler == "" {
-		o.Handler = HandlerTemplate
-	}
-	if o.Body == "" {
-		o.Body = BodySmall
-	}
-	if o.Workers == 0 {
-		o.Workers = DefaultWorkers
+	var zero Options
+	for _, k := range Knobs {
+		if k.Value(&o) == k.Value(&zero) {
+			k.Set(&o, k.Default)
+		}
 	}
 	return o
 }
 
+// validate checks every knob's value and the combinations the models
+// cannot run. A knob at its zero value means its default.
 func (o Options) validate(m Model) error {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-	if o.Backlog < 0 {
-		bad("backlog %d is negative", o.Backlog)
-	}
-	if o.Listeners < 0 || o.Loops < 0 || o.AcceptBatch < 0 || o.Workers < 0 || o.GOMAXPROCS < 0 {
-		bad("listeners, loops, accept-batch, workers and gomaxprocs must not be negative")
+	var zero Options
+	for _, k := range Knobs {
+		v := k.Value(&o)
+		if v == k.Value(&zero) {
+			continue
+		}
+		if err := k.Check(v); err != nil {
+			bad("%v", err)
+			continue
+		}
+		if v != k.Default && !k.Applies(m.Name) {
+			bad("knob %s does not apply to the %s model (it applies to %s)", k.Name, m.Name, strings.Join(k.Models, ", "))
+		}
 	}
 	if o.Listeners > 1 && !o.ReusePort {
 		bad("listeners %d needs reuseport (without SO_REUSEPORT only one socket can bind the address)", o.Listeners)
 	}
-	checkKnob := func(k Knob, set bool) {
-		if set && !m.Has(k) {
-			bad("knob %q does not apply to the %s model (its knobs: %s)", k, m.Name, knobList(m.Knobs))
-		}
-	}
-	checkKnob(KnobLoops, o.Loops > 1)
-	checkKnob(KnobAcceptBatch, o.AcceptBatch > 0)
-	checkKnob(KnobRearm, o.Rearm != "" && o.Rearm != RearmPersistent)
-	checkKnob(KnobWorkers, o.Workers > 0 && o.Workers != DefaultWorkers)
 	if o.Loops > 1 && o.ReusePort {
 		bad("loops and reuseport both set: with reuseport every listener gets its own loop, use listeners")
-	}
-	switch o.Rearm {
-	case "", RearmPersistent, RearmOneshot:
-	default:
-		bad("rearm %q is not persistent or oneshot", o.Rearm)
-	}
-	switch o.Handler {
-	case "", HandlerStatic, HandlerTemplate, HandlerTemplateReparse:
-	default:
-		bad("handler %q is not one of static, template, template-reparse", o.Handler)
-	}
-	switch o.Body {
-	case "", BodySmall, BodyLarge:
-	default:
-		bad("body %q is not small or large", o.Body)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
-}
-
-func knobList(ks []Knob) string {
-	if len(ks) == 0 {
-		return "none beyond the common ones"
-	}
-	s := make([]string, len(ks))
-	for i, k := range ks {
-		s[i] = string(k)
-	}
-	return strings.Join(s, ", ")
 }

@@ -3,7 +3,8 @@
 // and the registry that lets the CLI and the runner pick one by name.
 //
 // Each I/O model lives in its own package below this one and registers itself
-// from an init function; import servers/all to get every one of them.
+// from an init function; the one binary imports servers/all to get every
+// one of them (a library package never does).
 package servers
 
 import (
@@ -38,24 +39,13 @@ type Model struct {
 	Name string
 	// Summary is one line for help texts and the README table.
 	Summary string
-	// Knobs lists the Options fields this model honours beyond the ones every
-	// server has (Addr, Backlog, ReusePort, Listeners, NoDelay, Handler, Body,
-	// Stream, GOMAXPROCS). Setting an unlisted knob is an error, so a
-	// benchmark never silently measures a setting that had no effect.
-	Knobs []Knob
-	New   Factory
+	// Deviations are the conformance cases (package verify) the model is
+	// known to fail, each with the reason: the runner skips them for it,
+	// so a benchmark is not refused over a choice the model made on
+	// purpose, and the reason stays on record.
+	Deviations map[string]string
+	New        Factory
 }
-
-// Knob names an optional server setting.
-type Knob string
-
-// The optional knobs. Their values live in Options.
-const (
-	KnobLoops       Knob = "loops"
-	KnobAcceptBatch Knob = "accept-batch"
-	KnobRearm       Knob = "rearm"
-	KnobWorkers     Knob = "workers"
-)
 
 var (
 	registryMu sync.Mutex
@@ -125,12 +115,19 @@ func (m Model) Start(opts Options) (Server, error) {
 	return s, nil
 }
 
-// Has reports whether the model honours knob k.
-func (m Model) Has(k Knob) bool {
-	for _, have := range m.Knobs {
-		if have == k {
-			return true
+// Knobs lists the knobs the model honours beyond the ones every model has.
+func (m Model) Knobs() []*Knob {
+	var out []*Knob
+	for _, k := range Knobs {
+		if k.Models != nil && k.Applies(m.Name) {
+			out = append(out, k)
 		}
 	}
-	return false
+	return out
+}
+
+// Has reports whether the model honours the knob of that name.
+func (m Model) Has(name string) bool {
+	k, ok := LookupKnob(name)
+	return ok && k.Applies(m.Name)
 }

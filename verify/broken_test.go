@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -34,6 +35,10 @@ type flaws struct {
 	// hangOnMalformed: a request that does not parse gets no answer and
 	// the connection stays open.
 	hangOnMalformed bool
+	// keepLeftovers: what a client sent after its last whole request is
+	// kept and read before the next connection's bytes, the way a worker
+	// that keeps its buffer across connections would.
+	keepLeftovers bool
 }
 
 // rawServer is a small HTTP/1.1 server on a raw net.Listener with
@@ -46,6 +51,20 @@ type rawServer struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+	// carry is keepLeftovers' shared buffer.
+	carry []byte
+}
+
+// recorder keeps every byte read through it.
+type recorder struct {
+	r    io.Reader
+	data []byte
+}
+
+func (r *recorder) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	r.data = append(r.data, p[:n]...)
+	return n, err
 }
 
 func startRaw(t *testing.T, f flaws) string {
@@ -162,7 +181,20 @@ func readCRLF(br *bufio.Reader) (string, error) {
 }
 
 func (s *rawServer) serve(c net.Conn) {
-	br := bufio.NewReaderSize(c, 8<<10)
+	s.mu.Lock()
+	carried := s.carry
+	s.carry = nil
+	s.mu.Unlock()
+	rec := &recorder{r: io.MultiReader(bytes.NewReader(carried), c)}
+	br := bufio.NewReaderSize(rec, 8<<10)
+	boundary := 0 // where in rec.data the last whole request ended
+	defer func() {
+		if s.flaws.keepLeftovers {
+			s.mu.Lock()
+			s.carry = rec.data[boundary:]
+			s.mu.Unlock()
+		}
+	}()
 	var held [][]byte // reorderPipelined: pages waiting for the batch to end
 	for {
 		req, err := readRequest(br)
@@ -177,6 +209,7 @@ func (s *rawServer) serve(c net.Conn) {
 		if err != nil {
 			return
 		}
+		boundary = len(rec.data) - br.Buffered()
 		resp := s.respond(req)
 		switch {
 		case !s.flaws.reorderPipelined:
@@ -233,7 +266,7 @@ var malformedNames = []string{
 // wellFormed are the cases a rawServer with no flaws passes.
 var wellFormed = []string{
 	"get", "date-advances", "keep-alive", "pipelined", "connection-close", "http10",
-	"not-found", "method-not-allowed", "fragmented", "split-head",
+	"not-found", "method-not-allowed", "fragmented", "split-head", "no-leftovers",
 }
 
 // checkCases asserts which of the named cases fail and that the rest of
@@ -311,6 +344,12 @@ func TestContentLengthTooSmallFailsGet(t *testing.T) {
 	t.Parallel()
 	rep := run(t, startRaw(t, flaws{lengthDelta: -5}), Options{Timeout: time.Second})
 	checkCases(t, rep, []string{"get"}, []string{"not-found", "method-not-allowed"}, "5 more bytes followed")
+}
+
+func TestKeptLeftoversFailNoLeftovers(t *testing.T) {
+	t.Parallel()
+	rep := run(t, startRaw(t, flaws{keepLeftovers: true}), Options{Timeout: time.Second, Parallel: 1})
+	checkCases(t, rep, []string{"no-leftovers"}, nil, "previous client's bytes")
 }
 
 func TestHangOnMalformedFailsWithTimeout(t *testing.T) {

@@ -59,6 +59,7 @@ var cases = append([]testCase{
 	{name: "method-not-allowed", run: caseMethodNotAllowed},
 	{name: "fragmented", extra: 4 * bytePause * time.Duration(len(fragmentedRequest)+64), run: caseFragmented},
 	{name: "split-head", extra: 2 * splitPause, run: caseSplitHead},
+	{name: "no-leftovers", run: caseNoLeftovers},
 }, malformedCases()...)
 
 // fill puts the target's path and Host into a request template.
@@ -290,6 +291,38 @@ func caseConnectionClose(s *session) error {
 	return s.expectClosed("after answering a request with Connection: close (RFC 9112 §9.6)")
 }
 
+// leftoverRounds is how many half requests no-leftovers abandons: a server
+// that reuses buffers across connections (a worker pool, a loop's slot per
+// descriptor) hands the next client the abandoned bytes on any of them.
+const leftoverRounds = 4
+
+// caseNoLeftovers abandons a half request (the client half-closes and
+// waits for the server to close), then sends a clean request on a new
+// connection: its answer must be the page, not something parsed from the
+// previous client's bytes.
+func caseNoLeftovers(s *session) error {
+	const abandoned = "GET /left-by-the-previous-client HTTP/1.1\r\nX-Pad: "
+	for range leftoverRounds {
+		if err := s.dial(); err != nil {
+			return err
+		}
+		if err := s.send([]byte(abandoned)); err != nil {
+			return err
+		}
+		if err := s.abandon(); err != nil {
+			return err
+		}
+		r, err := s.exchange(s.t.request("GET", s.t.path))
+		if err != nil {
+			return err
+		}
+		if err := wantStatus(r, 200, "GET "+s.t.path+" on a new connection after another client left half a request"); err != nil {
+			return fmt.Errorf("%w: the server answered the new connection with the previous client's bytes", err)
+		}
+	}
+	return nil
+}
+
 func caseHTTP10(s *session) error {
 	r, err := s.exchange(s.t.fill("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n"))
 	if err != nil {
@@ -416,6 +449,8 @@ func malformedCases() []testCase {
 			req: "GET {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n"},
 		{name: "missing-host", want: 400, rule: "RFC 9112 §3.2",
 			req: "GET {path} HTTP/1.1\r\n\r\n"},
+		{name: "oversized-request-line", want: 414, rule: "RFC 9112 §3: a request-line longer than the server will parse is answered 414 (URI Too Long)",
+			req: "GET {path}?" + strings.Repeat("a", oversizedField) + " HTTP/1.1\r\nHost: {host}\r\n\r\n"},
 		{name: "oversized-head", want: 0, rule: "a bounded request head (431, RFC 6585 §5)",
 			req: "GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Sockbench: " + strings.Repeat("a", oversizedField) + "\r\n\r\n"},
 		{name: "bare-cr", want: 400, rule: "RFC 9112 §2.2",

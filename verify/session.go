@@ -199,6 +199,35 @@ func (s *session) expectClosed(why string) error {
 	}
 }
 
+// abandon half-closes the connection and waits, up to the case deadline,
+// until the server closes it too, whatever it says meanwhile: then the
+// server is done with it.
+func (s *session) abandon() error {
+	if cw, ok := s.conn.(interface{ CloseWrite() error }); ok {
+		if err := cw.CloseWrite(); err != nil {
+			return fmt.Errorf("half-close: %s", ioKind(err))
+		}
+	}
+	s.note("half-closed")
+	var buf [maxShown]byte
+	for {
+		_, err := s.br.Read(buf[:])
+		switch {
+		case err == nil:
+		case isGone(err):
+			s.note(kindClosed)
+			s.hangUp()
+			return nil
+		case ioKind(err) == kindTimeout:
+			s.note("still open at timeout")
+			return errors.New("the server did not close a connection the client half-closed in the middle of a request")
+		default:
+			s.note(ioKind(err))
+			return fmt.Errorf("waiting for the close: %s", ioKind(err))
+		}
+	}
+}
+
 // idleState is what follows a response on a connection.
 type idleState int
 

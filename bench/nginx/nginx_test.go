@@ -82,7 +82,7 @@ func TestRenderRefusesBadInput(t *testing.T) {
 // TestNginxServesThePage starts the real nginx on a free loopback port.
 func TestNginxServesThePage(t *testing.T) {
 	if _, err := os.Stat(DefaultBinary); err != nil {
-		t.Skipf("nginx not installed at %s: %v", DefaultBinary, err)
+		t.Fatalf("nginx is not installed at %s: `make deps` installs it (scripts/deps): %v", DefaultBinary, err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

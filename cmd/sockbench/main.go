@@ -1,6 +1,10 @@
 // Command sockbench compares HTTP server I/O models under load: it starts
 // servers, checks them, drives them with its own load engines and reports
 // requests/s, latency percentiles and server CPU and syscalls per request.
+//
+// It is the one place that wires the packages together: it registers the
+// server models, hands a run's plan to the runner and the stored results
+// to the reporter; no library package calls another at the end of its work.
 package main
 
 import (
@@ -8,6 +12,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	// Every built-in server model registers itself with package servers.
+	_ "github.com/sockbench/sockbench/servers/all"
 )
 
 // rootCmd is the one binary's entry; every subcommand file adds itself to it

@@ -3,14 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sockbench/sockbench/report"
 	"github.com/sockbench/sockbench/runner"
 	"github.com/sockbench/sockbench/runner/config"
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 func init() { rootCmd.AddCommand(newRunCmd()) }
@@ -51,7 +54,7 @@ or usage error.`,
 				return errors.New("run needs a configuration file, or --resume with a results folder")
 			}
 			opts := runner.Options{Output: out, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout)}
-			var plan *config.Plan
+			var plan *results.Plan
 			if len(args) == 1 {
 				text, err := os.ReadFile(args[0])
 				if err != nil {
@@ -85,11 +88,17 @@ or usage error.`,
 			} else {
 				sum, err = runner.Run(ctx, plan, opts)
 			}
+			if sum == nil {
+				return err
+			}
+			reportErr := summarize(cmd.OutOrStdout(), sum)
 			switch {
 			case err != nil:
 				return err
 			case !sum.OK():
 				return exitStatus{1, fmt.Errorf("run %s is %s: %d repetitions failed, %d did not run, %d strace calibrations failed", sum.RunID, sum.Status, sum.Failed, sum.Unfinished, sum.FailedCalibrations)}
+			case reportErr != nil:
+				return exitStatus{1, fmt.Errorf("run %s is complete, but its report was not built: %w; the results are stored, rebuild it with: sockbench report %s", sum.RunID, reportErr, sum.Dir)}
 			}
 			return nil
 		},
@@ -99,4 +108,23 @@ or usage error.`,
 	f.StringVar(&out, "out", "", "create the run's folder in this folder instead of the configuration's output (default results)")
 	f.BoolVar(&dryRun, "dry-run", false, "check the configuration and list its cells and warnings; run nothing")
 	return cmd
+}
+
+// summarize prints the run's summary table and builds its report from the
+// stored results; a report that fails leaves the results as they are.
+func summarize(w io.Writer, sum *runner.Summary) error {
+	err := report.WriteSummary(w, sum.Dir)
+	if err == nil {
+		var paths report.Paths
+		if paths, err = report.Build(sum.Dir, report.Options{}); err == nil {
+			fmt.Fprintf(w, "report: %s\n", paths.HTML)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(w, "report: not built: %v\n", err)
+	}
+	if sum.Status != results.Complete {
+		fmt.Fprintf(w, "run %s is %s; finish it with: sockbench run --resume %s\n", sum.RunID, sum.Status, sum.Dir)
+	}
+	return err
 }

@@ -10,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sockbench/sockbench/runner"
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // TestRunUsageErrors: a broken configuration, a missing argument and an
@@ -114,5 +117,37 @@ func TestRunInterruptedBySignal(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "results", "latest", "report", "index.html")); err != nil {
 		t.Errorf("no report after the interrupt: %v", err)
+	}
+}
+
+// TestReportFailureKeepsResults: the report is built after the run, from
+// what it stored; when it cannot be built the run says so, and the stored
+// results are untouched for `sockbench report` to try again.
+func TestReportFailureKeepsResults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run-a")
+	if err := os.CopyFS(dir, os.DirFS("../../report/testdata/run-a")); err != nil {
+		t.Fatal(err)
+	}
+	rep := filepath.Join(dir, "cells", "c1", "rep-1.json")
+	before, err := os.ReadFile(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A file where the report's folder goes: Build cannot create it.
+	if err := os.WriteFile(filepath.Join(dir, "report"), []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	err = summarize(&out, &runner.Summary{Dir: dir, RunID: "run-a", Status: results.Complete})
+	if err == nil || !strings.Contains(out.String(), "report: not built: ") || !strings.Contains(out.String(), "epoll") {
+		t.Fatalf("summarize: %v\n%s", err, out.String())
+	}
+	if after, err := os.ReadFile(rep); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("stored result changed: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "report"))
+	out.Reset()
+	if err := summarize(&out, &runner.Summary{Dir: dir, RunID: "run-a", Status: results.Complete}); err != nil || !strings.Contains(out.String(), "report: "+filepath.Join(dir, "report", "index.html")) {
+		t.Errorf("rebuilt: %v\n%s", err, out.String())
 	}
 }

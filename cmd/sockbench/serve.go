@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/servers"
-	_ "github.com/sockbench/sockbench/servers/all"
 )
 
 func init() { rootCmd.AddCommand(newServeCmd()) }
@@ -22,10 +22,6 @@ func init() { rootCmd.AddCommand(newServeCmd()) }
 func newServeCmd() *cobra.Command {
 	var (
 		opts      servers.Options
-		rearm     string
-		handler   string
-		body      string
-		nodelay   bool
 		statsFile string
 		cpuProf   string
 		cpus      string
@@ -57,12 +53,6 @@ Servers:
 			if err != nil {
 				return err
 			}
-			opts.Rearm = servers.Rearm(rearm)
-			opts.Handler = servers.Handler(handler)
-			opts.Body = servers.Body(body)
-			if cmd.Flags().Changed("nodelay") {
-				opts.NoDelay = &nodelay
-			}
 			if cpus != "" {
 				set, err := affinity.ParseCPUList(cpus)
 				if err != nil {
@@ -93,6 +83,9 @@ Servers:
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(cmd.OutOrStdout(), "sockbench %s listening on %s\n", m.Name, srv.Addr())
+			if w := exposure(srv.Addr()); w != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
 			serveErr := srv.Serve(ctx)
 			if statsFile != "" {
 				if err := servers.WriteStatsFile(statsFile, srv.Stats()); err != nil {
@@ -107,25 +100,34 @@ Servers:
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.Addr, "addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	f.IntVar(&opts.Backlog, "backlog", 0, "listen backlog; 0 = the kernel maximum (net.core.somaxconn)")
-	f.BoolVar(&opts.ReusePort, "reuseport", false, "open --listeners sockets with SO_REUSEPORT, one loop each")
-	f.IntVar(&opts.Listeners, "listeners", 1, "number of SO_REUSEPORT listeners (needs --reuseport)")
-	f.IntVar(&opts.Loops, "loops", 1, "event loops sharing one listener (raw servers)")
-	f.IntVar(&opts.GOMAXPROCS, "gomaxprocs", 0, "set GOMAXPROCS; 0 = leave the runtime's default")
-	f.BoolVar(&nodelay, "nodelay", true, "set TCP_NODELAY on accepted connections")
-	f.IntVar(&opts.AcceptBatch, "accept-batch", 0, "connections accepted per listener wakeup; 0 = until EAGAIN")
-	f.StringVar(&rearm, "rearm", string(servers.RearmPersistent), "poller registration: persistent, or oneshot (unregister/register around every accept and read)")
-	f.IntVar(&opts.Workers, "workers", 0, fmt.Sprintf("worker pool cap (workerpool); 0 = %d", servers.DefaultWorkers))
-	f.StringVar(&handler, "handler", string(servers.HandlerTemplate), "page handler: static, template, template-reparse")
-	f.StringVar(&body, "body", string(servers.BodySmall), "page size: small (379 bytes) or large (3044 bytes)")
+	for _, k := range servers.Knobs {
+		fl := f.VarPF(k.FlagValue(&opts), k.Flag(), "", k.Describe())
+		fl.DefValue = k.Format(k.Default)
+		if k.Type() == "bool" {
+			fl.NoOptDefVal = "true"
+		}
+		if k.Choices != nil {
+			cmd.RegisterFlagCompletionFunc(k.Flag(), fixedCompletion(k.Choices...))
+		}
+	}
 	f.BoolVar(&opts.Stream, "stream", false, "raw TCP sink: read and discard everything (no HTTP)")
 	f.StringVar(&statsFile, "stats-file", "", "write the server's counters as JSON here when it stops")
 	f.StringVar(&cpus, "cpus", "", "pin the server to these CPUs (kernel cpu-list syntax: 0, 0-1, 0,2)")
 	f.StringVar(&cpuProf, "cpuprofile", "", "write a Go CPU profile of the server here (go tool pprof reads it)")
-	cmd.RegisterFlagCompletionFunc("handler", fixedCompletion("static", "template", "template-reparse"))
-	cmd.RegisterFlagCompletionFunc("body", fixedCompletion("small", "large"))
-	cmd.RegisterFlagCompletionFunc("rearm", fixedCompletion("persistent", "oneshot"))
 	return cmd
+}
+
+// exposure says so when a server listens beyond loopback: a benchmark
+// server answers anyone who can reach it.
+func exposure(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() {
+		return ""
+	}
+	if tcp.IP.IsUnspecified() {
+		return fmt.Sprintf("listening on every interface (%s): the server is reachable from the network; --addr 127.0.0.1:%d keeps it on this machine", a, tcp.Port)
+	}
+	return fmt.Sprintf("listening on %s, not loopback: the server is reachable from the network", a)
 }
 
 // startCPUProfile profiles until the returned function is called.
@@ -147,9 +149,9 @@ func startCPUProfile(path string) (func(), error) {
 func modelTable() string {
 	var b strings.Builder
 	for _, m := range servers.Models() {
-		knobs := make([]string, len(m.Knobs))
-		for i, k := range m.Knobs {
-			knobs[i] = "--" + string(k)
+		var knobs []string
+		for _, k := range m.Knobs() {
+			knobs = append(knobs, "--"+k.Flag())
 		}
 		extra := ""
 		if len(knobs) > 0 {

@@ -111,7 +111,7 @@ func (p *serverProc) stop(t *testing.T) time.Duration {
 func need(t *testing.T, tool string) {
 	t.Helper()
 	if _, err := exec.LookPath(tool); err != nil {
-		t.Skipf("%s not installed (.ci/run installs it): %v", tool, err)
+		t.Fatalf("%s is not installed: `make deps` installs it (scripts/deps): %v", tool, err)
 	}
 }
 
@@ -318,13 +318,14 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve", "nosuch"}, `unknown server "nosuch"`},
 		{[]string{"serve"}, "accepts 1 arg"},
 		{[]string{"serve", "epoll", "--no-such-flag"}, "unknown flag: --no-such-flag"},
-		{[]string{"serve", "poll", "--rearm", "oneshot"}, `knob "rearm" does not apply to the poll model`},
-		{[]string{"serve", "epoll", "--rearm", "sometimes"}, `rearm "sometimes" is not persistent or oneshot`},
+		{[]string{"serve", "poll", "--rearm", "oneshot"}, `knob rearm does not apply to the poll model (it applies to epoll)`},
+		{[]string{"serve", "epoll", "--rearm", "sometimes"}, `invalid argument "sometimes" for "--rearm" flag: rearm "sometimes" is not one of persistent, oneshot`},
 		{[]string{"serve", "epoll", "--listeners", "2"}, "listeners 2 needs reuseport"},
 		{[]string{"serve", "epoll", "--handler", "jinja"}, `handler "jinja" is not one of`},
-		{[]string{"serve", "epoll", "--body", "huge"}, `body "huge" is not small or large`},
-		{[]string{"serve", "epoll", "--workers", "8"}, `knob "workers" does not apply to the epoll model`},
+		{[]string{"serve", "epoll", "--body", "huge"}, `body "huge" is not one of small, large`},
+		{[]string{"serve", "epoll", "--workers", "8"}, `knob workers does not apply to the epoll model (it applies to workerpool)`},
 		{[]string{"serve", "epoll", "--addr", "127.0.0.1:99999"}, "127.0.0.1:99999"},
+		{[]string{"serve", "workerpool", "--workers", "0"}, `invalid argument "0" for "--workers" flag: workers 0: at least 1`},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
@@ -372,4 +373,26 @@ func wantUsageError(t *testing.T, want string, args ...string) string {
 		t.Fatalf("output does not say %q:\n%s", want, out)
 	}
 	return out
+}
+
+func TestExposureWarning(t *testing.T) {
+	for _, c := range []struct {
+		addr string
+		want string
+	}{
+		{"127.0.0.1:8080", ""},
+		{"[::1]:8080", ""},
+		{"0.0.0.0:8080", "listening on every interface (0.0.0.0:8080): the server is reachable from the network"},
+		{"[::]:8080", "listening on every interface ([::]:8080)"},
+		{"198.18.0.1:8080", "listening on 198.18.0.1:8080, not loopback"},
+	} {
+		a, err := net.ResolveTCPAddr("tcp", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := exposure(a)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.addr, got, c.want)
+		}
+	}
 }

@@ -9,20 +9,20 @@ import (
 
 	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/runner/results"
 	"github.com/sockbench/sockbench/verify"
 )
 
 // Defaults of the server lifecycle.
 const (
-	DefaultStartTimeout = Duration(10 * time.Second)
-	DefaultStopTimeout  = Duration(5 * time.Second)
+	DefaultStartTimeout = results.Duration(10 * time.Second)
+	DefaultStopTimeout  = results.Duration(5 * time.Second)
 )
 
 // Defaults of the load parameters where the runner's differ from, or are
 // not, loadgen's: a benchmark wants a warm-up, and verify's page is "/".
 const (
-	DefaultWarmup = Duration(2 * time.Second)
+	DefaultWarmup = results.Duration(2 * time.Second)
 	DefaultPath   = "/"
 )
 
@@ -33,7 +33,7 @@ func parseCPUs(text string) ([]int, error) {
 
 // cpus resolves the CPU sets: by default the server gets the first CPU
 // this process may run on and the load generator the others.
-func (b *builder) cpus() CPUs {
+func (b *builder) cpus() results.CPUs {
 	c := b.cfg.CPUs
 	usable, err := affinity.Allowed(os.Getpid())
 	if err != nil {
@@ -41,14 +41,14 @@ func (b *builder) cpus() CPUs {
 		return c
 	}
 	if c.Server.CPUs == nil {
-		c.Server = CPUList{Text: affinity.FormatCPUList(usable[:1]), CPUs: usable[:1]}
+		c.Server = results.CPUList{Text: affinity.FormatCPUList(usable[:1]), CPUs: usable[:1]}
 	}
 	if c.Load.CPUs == nil {
 		rest := usable[1:]
 		if len(rest) == 0 {
 			rest = usable
 		}
-		c.Load = CPUList{Text: affinity.FormatCPUList(rest), CPUs: rest}
+		c.Load = results.CPUList{Text: affinity.FormatCPUList(rest), CPUs: rest}
 	}
 	for _, l := range []struct {
 		path string
@@ -64,7 +64,7 @@ func (b *builder) cpus() CPUs {
 	return c
 }
 
-func (b *builder) verifyOptions(path string, v Verify) {
+func (b *builder) verifyOptions(path string, v results.Verify) {
 	if b.given(path+".timeout") && v.Timeout <= 0 {
 		b.problem(path+".timeout", "%v: must be positive", v.Timeout)
 	}
@@ -84,6 +84,12 @@ func (b *builder) checkParam(p param, v any, path string) {
 			bad("%d: at least %d", n, min)
 		}
 	}
+	if p.knob != nil {
+		if err := p.knob.Check(v); err != nil {
+			bad("%v", err)
+		}
+		return
+	}
 	switch p.name {
 	case "mode":
 		if !slices.Contains(loadgen.Modes, loadgen.Mode(v.(string))) {
@@ -93,10 +99,8 @@ func (b *builder) checkParam(p param, v any, path string) {
 		if !slices.Contains(loadgen.Pacers, loadgen.Pacer(v.(string))) {
 			bad("%q: want one of %s", v, joinModes(loadgen.Pacers))
 		}
-	case "connections", "threads", "pipeline", "chunk_size", "listeners", "loops", "gomaxprocs", "workers":
+	case "connections", "threads", "pipeline", "chunk_size":
 		atLeast(int64(v.(int)), 1)
-	case "backlog", "accept_batch":
-		atLeast(int64(v.(int)), 0)
 	case "max_requests":
 		atLeast(v.(int64), 1)
 	case "status":
@@ -108,11 +112,11 @@ func (b *builder) checkParam(p param, v any, path string) {
 			bad("%g: must not be negative", v)
 		}
 	case "duration", "timeout", "period":
-		if d := v.(Duration); d <= 0 {
+		if d := v.(results.Duration); d <= 0 {
 			bad("%v: must be positive", d)
 		}
 	case "warmup":
-		if d := v.(Duration); d < 0 {
+		if d := v.(results.Duration); d < 0 {
 			bad("%v: must not be negative", d)
 		}
 	case "method":
@@ -129,22 +133,7 @@ func (b *builder) checkParam(p param, v any, path string) {
 				b.problem(index(path, i), "%v", err)
 			}
 		}
-	case "rearm", "handler", "body":
-		// The registry knows the valid names; a model-free check finds
-		// a bad one even when only external servers use the knob.
-		if err := anyModel.Validate(Knobs{}.set(p, v).Options()); err != nil {
-			bad("%s", strings.TrimPrefix(err.Error(), "any server: "))
-		}
 	}
-}
-
-// anyModel has every knob, so validating against it checks values only.
-var anyModel = servers.Model{Name: "any", Knobs: []servers.Knob{servers.KnobLoops, servers.KnobAcceptBatch, servers.KnobRearm, servers.KnobWorkers}}
-
-func (k Knobs) set(p param, v any) Knobs {
-	var l Load
-	p.set(&l, &k, v)
-	return k
 }
 
 func joinModes[T ~string](ms []T) string {
@@ -156,7 +145,7 @@ func joinModes[T ~string](ms []T) string {
 }
 
 // resolveLoad fills in the defaults of every parameter not given.
-func resolveLoad(l Load, given func(name string) bool, loadCPUs int) Load {
+func resolveLoad(l results.Load, given func(name string) bool, loadCPUs int) results.Load {
 	if l.Mode == "" {
 		l.Mode = string(loadgen.Closed)
 	}
@@ -174,13 +163,13 @@ func resolveLoad(l Load, given func(name string) bool, loadCPUs int) Load {
 		l.Pipeline = 1
 	}
 	if l.Duration == 0 {
-		l.Duration = Duration(loadgen.DefaultDuration)
+		l.Duration = results.Duration(loadgen.DefaultDuration)
 	}
 	if !given("warmup") {
 		l.Warmup = DefaultWarmup
 	}
 	if l.Timeout == 0 {
-		l.Timeout = Duration(loadgen.DefaultTimeout)
+		l.Timeout = results.Duration(loadgen.DefaultTimeout)
 	}
 	if l.Method == "" {
 		l.Method = "GET"
@@ -207,7 +196,7 @@ func resolveLoad(l Load, given func(name string) bool, loadCPUs int) Load {
 // checkLoad finds a combination of load parameters the engines cannot run
 // (or that would be silently ignored) and names the parameter to change,
 // by loadgen's own rules, for every cell before the first one runs.
-func checkLoad(l Load) (field, msg string) {
+func checkLoad(l results.Load) (field, msg string) {
 	// Any address will do: the rules are about the parameters.
 	err := l.Options("http://127.0.0.1:1/").Check(loadKey)
 	var oe *loadgen.OptionError
@@ -229,21 +218,4 @@ func loadKey(option string) string {
 		return "headers"
 	}
 	return strings.ReplaceAll(option, "-", "_")
-}
-
-// Options turns a cell's load parameters into loadgen's options.
-func (l Load) Options(target string) loadgen.Options {
-	o := loadgen.Options{
-		URL: target, Mode: loadgen.Mode(l.Mode), Connections: l.Connections, Threads: l.Threads,
-		Duration: l.Duration.D(), Warmup: l.Warmup.D(), Timeout: l.Timeout.D(), Close: !l.KeepAlive,
-		Pipeline: l.Pipeline, Rate: l.Rate, Pacer: loadgen.Pacer(l.Pacer), RateTo: l.RateTo,
-		Amplitude: l.Amplitude, Period: l.Period.D(), Method: l.Method, Status: l.Status,
-		ChunkSize: l.ChunkSize, MaxRequests: l.MaxRequests,
-	}
-	for _, h := range l.Headers {
-		// Checked when the configuration was read.
-		hd, _ := loadgen.ParseHeader(h)
-		o.Headers = append(o.Headers, hd)
-	}
-	return o
 }

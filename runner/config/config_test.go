@@ -10,7 +10,11 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/runner/results"
 	"github.com/sockbench/sockbench/verify"
+	// The registry the configuration's servers are checked against, as
+	// cmd/sockbench fills it.
+	_ "github.com/sockbench/sockbench/servers/all"
 )
 
 // base is a valid configuration the error cases below change one thing
@@ -85,7 +89,7 @@ func TestProblems(t *testing.T) {
 			[]string{"c.yaml:10: matrix.keep_alive: also fixed at load.keep_alive (line 8); give it in one place"}},
 		{"unknown axis", base + "  conections: [1]\n", []string{"c.yaml:10: matrix.conections: unknown axis; an axis is a load parameter or a server knob: " + strings.Join(paramNames(), ", ") + " (the server axis is the servers list)"}},
 		{"knob a model lacks", base + "  accept_batch: [0, 8]\n",
-			[]string{`c.yaml:10: matrix.accept_batch[1]: nethttp server: knob "accept-batch" does not apply to the nethttp model (its knobs: none beyond the common ones) (in 2 cells, the first server=nethttp, keep_alive=true, accept_batch=8)`}},
+			[]string{`c.yaml:10: matrix.accept_batch[1]: nethttp server: knob accept_batch does not apply to the nethttp model (it applies to epoll, poll, select) (in 2 cells, the first server=nethttp, keep_alive=true, accept_batch=8)`}},
 		{"bad knob value", base + "knobs: {handler: jinja}\n", []string{`c.yaml:10: knobs.handler: handler "jinja" is not one of static, template, template-reparse`}},
 		{"impossible combination", inLoad("  pipeline: 4"),
 			[]string{"c.yaml:8: load.pipeline: pipeline 4 with keep_alive false: a connection that closes after one answer cannot pipeline (in 2 cells, the first server=epoll, keep_alive=false)"}},
@@ -145,7 +149,7 @@ func TestLoadFileNamesTheFile(t *testing.T) {
 	}
 }
 
-func cellIDs(p *Plan) []string {
+func cellIDs(p *results.Plan) []string {
 	var ids []string
 	for _, c := range p.Cells {
 		ids = append(ids, c.ID)
@@ -242,8 +246,8 @@ matrix:
 		t.Fatalf("plan: %d cells, %d reps, cpus %v", len(p.Cells), p.Repetitions, p.CPUs)
 	}
 	c := p.Cells[1]
-	if c.ID != "c2-epoll-b1-duration=1s" || *c.Server.Knobs.Backlog != 1 || *c.Server.Knobs.Handler != "static" {
-		t.Errorf("cell 2: %s, knobs %v", c.ID, c.Server.Knobs.Values())
+	if c.ID != "c2-epoll-b1-duration=1s" || c.Server.Knobs["backlog"] != 1 || c.Server.Knobs["handler"] != "static" {
+		t.Errorf("cell 2: %s, knobs %v", c.ID, c.Server.Knobs)
 	}
 	if got := c.Server.Knobs.Flags(); !slices.Equal(got, []string{"--backlog=1", "--handler=static"}) {
 		t.Errorf("serve flags %v", got)

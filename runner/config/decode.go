@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/goccy/go-yaml/ast"
+
+	"github.com/sockbench/sockbench/runner/results"
+	"github.com/sockbench/sockbench/servers"
 )
 
 // decoder fills Go values from a YAML syntax tree, walking it itself rather
@@ -82,6 +85,10 @@ func (d *decoder) decode(n ast.Node, v reflect.Value, path string) {
 	d.lines[path] = lineOf(n)
 	if v.CanAddr() && v.Addr().Type().Implements(nodeDecoderType) {
 		v.Addr().Interface().(nodeDecoder).decodeNode(d, n, path)
+		return
+	}
+	if f, ok := foreignDecoders[v.Type()]; ok {
+		f(d, n, v, path)
 		return
 	}
 	switch v.Kind() {
@@ -166,11 +173,19 @@ func describeSection(path string) string {
 	return path
 }
 
-// yamlName is a field's YAML key: its yaml tag.
+// yamlName is a field's YAML key: its yaml tag, or for the stored types
+// of package results that a configuration section shares, its JSON name.
 func yamlName(f reflect.StructField) string {
-	name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	tag, ok := f.Tag.Lookup("yaml")
+	if !ok {
+		tag = f.Tag.Get("json")
+	}
+	name, _, _ := strings.Cut(tag, ",")
 	return name
 }
+
+// keyName is a load parameter's key: its JSON name in results.Load.
+func keyName(f reflect.StructField) string { return yamlName(f) }
 
 func fieldIndex(t reflect.Type, key string) (int, bool) {
 	for i := range t.NumField() {
@@ -192,7 +207,23 @@ func fieldNames(t reflect.Type) []string {
 	return names
 }
 
-var durationType = reflect.TypeFor[Duration]()
+var (
+	durationType = reflect.TypeFor[results.Duration]()
+	cpuListType  = reflect.TypeFor[results.CPUList]()
+	settingsType = reflect.TypeFor[servers.Settings]()
+)
+
+// foreignDecoders read the types of other packages whose YAML form is not
+// a plain mapping, list or scalar.
+var foreignDecoders map[reflect.Type]func(d *decoder, n ast.Node, v reflect.Value, path string)
+
+func init() {
+	foreignDecoders = map[reflect.Type]func(*decoder, ast.Node, reflect.Value, string){
+		durationType: decodeDuration,
+		cpuListType:  decodeCPUList,
+		settingsType: decodeSettings,
+	}
+}
 
 // scalar converts a scalar node to a value of kind t.Kind() (before the
 // caller's conversion to t), or reports why it cannot.
@@ -260,7 +291,7 @@ func describeType(t reflect.Type) string {
 	switch t {
 	case durationType:
 		return "a duration such as 10s or 500ms"
-	case reflect.TypeFor[CPUList]():
+	case cpuListType:
 		return "a CPU list such as 0, 1-3 or 0,2"
 	case reflect.TypeFor[ServerEntry]():
 		return "a server name or a mapping"
@@ -303,7 +334,7 @@ func describeNode(n ast.Node) string {
 	return n.Type().String()
 }
 
-func (dur *Duration) decodeNode(d *decoder, n ast.Node, path string) {
+func decodeDuration(d *decoder, n ast.Node, v reflect.Value, path string) {
 	s, ok := n.(*ast.StringNode)
 	if !ok {
 		if _, num := n.(*ast.IntegerNode); num {
@@ -313,15 +344,15 @@ func (dur *Duration) decodeNode(d *decoder, n ast.Node, path string) {
 		d.wrongType(n, path, durationType)
 		return
 	}
-	v, err := time.ParseDuration(s.Value)
+	dur, err := time.ParseDuration(s.Value)
 	if err != nil {
 		d.add(lineOf(n), path, "want a duration such as 10s or 500ms, got %s", describeNode(n))
 		return
 	}
-	*dur = Duration(v)
+	v.Set(reflect.ValueOf(results.Duration(dur)))
 }
 
-func (c *CPUList) decodeNode(d *decoder, n ast.Node, path string) {
+func decodeCPUList(d *decoder, n ast.Node, v reflect.Value, path string) {
 	var text string
 	switch x := n.(type) {
 	case *ast.StringNode:
@@ -329,7 +360,7 @@ func (c *CPUList) decodeNode(d *decoder, n ast.Node, path string) {
 	case *ast.IntegerNode:
 		text = n.String()
 	default:
-		d.wrongType(n, path, reflect.TypeFor[CPUList]())
+		d.wrongType(n, path, cpuListType)
 		return
 	}
 	cpus, err := parseCPUs(text)
@@ -337,7 +368,26 @@ func (c *CPUList) decodeNode(d *decoder, n ast.Node, path string) {
 		d.add(lineOf(n), path, "%v", err)
 		return
 	}
-	*c = CPUList{Text: text, CPUs: cpus}
+	v.Set(reflect.ValueOf(results.CPUList{Text: text, CPUs: cpus}))
+}
+
+// decodeSettings reads a knobs section: every key a knob of the servers'
+// table, every value of the knob's type (its rules are checked with the
+// other values, by checkParam).
+func decodeSettings(d *decoder, n ast.Node, v reflect.Value, path string) {
+	s := servers.Settings{}
+	d.eachKey(n, path, settingsType, func(key string, value ast.Node, keyPath string) {
+		p, ok := lookupParam(key)
+		if !ok || p.knob == nil {
+			d.add(d.lines[keyPath], keyPath, "unknown knob; the knobs are %s", strings.Join(servers.KnobNames(), ", "))
+			delete(d.lines, keyPath)
+			return
+		}
+		if x, ok := d.paramValue(p, value, keyPath); ok {
+			s[key] = x.v
+		}
+	})
+	v.Set(reflect.ValueOf(s))
 }
 
 // decodeNode reads a bare name as the built-in model of that name, or a

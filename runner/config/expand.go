@@ -12,16 +12,14 @@ import (
 	"github.com/goccy/go-yaml/ast"
 
 	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/runner/results"
 	"github.com/sockbench/sockbench/servers"
 	"github.com/sockbench/sockbench/verify"
-	// Every built-in model, so that names and knobs are checked against
-	// the registry.
-	_ "github.com/sockbench/sockbench/servers/all"
 )
 
 // serverDraft is a server entry checked, before the matrix is applied.
 type serverDraft struct {
-	Server
+	results.ServerSpec
 	path string
 	// knobPaths maps each knob the entry sets itself to its path.
 	knobPaths map[string]string
@@ -48,22 +46,22 @@ func (b *builder) servers() []serverDraft {
 			continue
 		}
 		seen[e.Name] = path
-		s := serverDraft{path: path, knobPaths: map[string]string{}, Server: Server{
-			Name: e.Name, Knobs: b.cfg.Knobs.merge(e.Knobs), Command: e.Command, URL: e.URL,
+		s := serverDraft{path: path, knobPaths: map[string]string{}, ServerSpec: results.ServerSpec{
+			Name: e.Name, Knobs: b.cfg.Knobs.With(e.Knobs), Command: e.Command, URL: e.URL,
 			Ready: e.Ready, Files: e.Files, Env: e.Env,
-			Verify: Verify{Timeout: b.cfg.Verify.Timeout, Skip: append(slices.Clone(b.cfg.Verify.Skip), e.Verify.Skip...)},
+			Verify: results.Verify{Timeout: b.cfg.Verify.Timeout, Skip: append(slices.Clone(b.cfg.Verify.Skip), e.Verify.Skip...)},
 		}}
 		if e.Verify.Timeout != 0 {
 			s.Verify.Timeout = e.Verify.Timeout
 		}
 		if s.Verify.Timeout == 0 {
-			s.Verify.Timeout = Duration(verify.DefaultTimeout)
+			s.Verify.Timeout = results.Duration(verify.DefaultTimeout)
 		}
 		b.verifyOptions(path+".verify", e.Verify)
-		for _, kv := range e.Knobs.Values() {
-			s.knobPaths[kv.Name] = path + ".knobs." + kv.Name
-			pr, _ := lookupParam(kv.Name)
-			b.checkParam(pr, pr.get(&Load{}, &e.Knobs), s.knobPaths[kv.Name])
+		for _, kv := range e.Knobs.List() {
+			s.knobPaths[kv.Knob.Name] = path + ".knobs." + kv.Knob.Name
+			pr, _ := lookupParam(kv.Knob.Name)
+			b.checkParam(pr, kv.Value, s.knobPaths[kv.Knob.Name])
 		}
 		if len(e.Command) == 0 {
 			b.builtin(&s, e)
@@ -84,8 +82,14 @@ func (b *builder) builtin(s *serverDraft, e ServerEntry) {
 	if !b.given(field) {
 		field = s.path + ".name"
 	}
-	if _, err := servers.Lookup(s.Model); err != nil {
+	m, err := servers.Lookup(s.Model)
+	if err != nil {
 		b.problem(field, "%v; an external server needs a command", err)
+	}
+	for _, name := range sortedKeys(m.Deviations) {
+		if !slices.Contains(s.Verify.Skip, name) {
+			s.Verify.Skip = append(s.Verify.Skip, name)
+		}
 	}
 	for _, f := range []string{"url", "ready", "files", "env"} {
 		if b.given(s.path + "." + f) {
@@ -117,7 +121,7 @@ func (b *builder) external(s *serverDraft, e ServerEntry) {
 			b.problem(s.path+".files."+name, "a file name without folders")
 		}
 	}
-	knobs := paramKnobNames()
+	knobs := servers.KnobNames()
 	for _, field := range sortedKeys(s.Texts()) {
 		for _, name := range placeholders(s.Texts()[field]) {
 			if !slices.Contains(runPlaceholders, name) && !slices.Contains(knobs, name) {
@@ -125,16 +129,6 @@ func (b *builder) external(s *serverDraft, e ServerEntry) {
 			}
 		}
 	}
-}
-
-func paramKnobNames() []string {
-	var names []string
-	for _, p := range params {
-		if p.knob {
-			names = append(names, p.name)
-		}
-	}
-	return names
 }
 
 // checkURL wants an http:// or tcp:// URL on this machine: the runner
@@ -166,7 +160,7 @@ type combo struct {
 
 // expand makes the cells: the cross product of the axes with the server
 // varying fastest, trimmed by include and exclude, each cell checked.
-func (b *builder) expand(axes Matrix, srvs []serverDraft, cpus CPUs) []Cell {
+func (b *builder) expand(axes Matrix, srvs []serverDraft, cpus results.CPUs) []results.Cell {
 	for _, s := range srvs {
 		for name, path := range s.knobPaths {
 			if slices.ContainsFunc(axes, func(a Axis) bool { return a.Name == name }) {
@@ -229,7 +223,7 @@ func (b *builder) expand(axes Matrix, srvs []serverDraft, cpus CPUs) []Cell {
 		b.problem("exclude", "include and exclude leave no cell to run")
 	}
 	width := len(fmt.Sprint(len(kept)))
-	var cells []Cell
+	var cells []results.Cell
 	for n, c := range kept {
 		cells = append(cells, b.cell(fmt.Sprintf("c%0*d", width, n+1), c, axes, srvs[c.server], cpus))
 	}
@@ -291,9 +285,9 @@ func quoteIfEmpty(s string) string {
 var idUnsafe = regexp.MustCompile(`[^A-Za-z0-9._=-]+`)
 
 // cell resolves one combination and checks it as a whole.
-func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus CPUs) Cell {
+func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus results.CPUs) results.Cell {
 	load := b.cfg.Load
-	knobs := s.Knobs
+	knobs := s.Knobs.With(nil)
 	sources := map[string]string{}
 	for _, p := range params {
 		if path := b.fixedPath(p); b.given(path) {
@@ -303,12 +297,12 @@ func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus CPUs
 	for name, path := range s.knobPaths {
 		sources[name] = path
 	}
-	cell := Cell{Axes: map[string]string{ServerAxis: s.Name}}
+	cell := results.Cell{Axes: map[string]string{ServerAxis: s.Name}}
 	idParts := []string{id, s.Name}
 	for i, ax := range axes {
 		v := ax.Values[c.values[i]]
 		pr, _ := lookupParam(ax.Name)
-		pr.set(&load, &knobs, v.v)
+		pr.set(&load, knobs, v.v)
 		sources[ax.Name] = v.path
 		cell.Axes[ax.Name] = v.Text
 		idParts = append(idParts, ax.Name+"="+v.Text)
@@ -316,7 +310,7 @@ func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus CPUs
 	cell.ID = idUnsafe.ReplaceAllString(strings.Join(idParts, "-"), "_")
 	given := func(name string) bool { _, ok := sources[name]; return ok }
 	cell.Load = resolveLoad(load, given, len(cpus.Load.CPUs))
-	cell.Server = s.Server
+	cell.Server = s.ServerSpec
 	cell.Server.Knobs = knobs
 	label := cellLabel(cell.Axes, axes)
 	if field, msg := checkLoad(cell.Load); field != "" {
@@ -327,13 +321,13 @@ func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus CPUs
 		b.cellProblem(path, label, "%s", msg)
 	}
 	if s.External() {
-		for _, kv := range knobs.Values() {
-			if !s.UsesPlaceholder(kv.Name) {
-				b.cellProblem(sources[kv.Name], label, "%s sets %s, but the external server %s does not use {%s} in its command, url, files or env", kv.Name, kv.Text, s.Name, kv.Name)
+		for _, kv := range knobs.List() {
+			if name := kv.Knob.Name; !UsesPlaceholder(s.ServerSpec, name) {
+				b.cellProblem(sources[name], label, "%s sets %s, but the external server %s does not use {%s} in its command, url, files or env", name, kv.Text, s.Name, name)
 			}
 		}
-		for _, name := range paramKnobNames() {
-			if s.UsesPlaceholder(name) && !given(name) {
+		for _, name := range servers.KnobNames() {
+			if UsesPlaceholder(s.ServerSpec, name) && !given(name) {
 				b.cellProblem(s.path, label, "uses {%s}, but no value is given for the knob %s", name, name)
 			}
 		}
@@ -347,10 +341,9 @@ func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus CPUs
 	// that causes it; then all together, for the rules about combinations.
 	opts := knobs.Options()
 	opts.Stream = cell.Load.Mode == string(loadgen.Stream)
-	for _, kv := range knobs.Values() {
-		pr, _ := lookupParam(kv.Name)
-		if err := m.Validate(Knobs{}.set(pr, pr.get(&load, &knobs)).Options()); err != nil {
-			b.cellProblem(sources[kv.Name], label, "%v", err)
+	for _, kv := range knobs.List() {
+		if err := m.Validate(servers.Settings{kv.Knob.Name: kv.Value}.Options()); err != nil {
+			b.cellProblem(sources[kv.Knob.Name], label, "%v", err)
 			return cell
 		}
 	}

@@ -5,36 +5,32 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/sockbench/sockbench/runner/results"
+	"github.com/sockbench/sockbench/servers"
 )
 
-// ServerAxis is the name of the axis made of the servers list.
-const ServerAxis = "server"
-
-// A param is a setting a matrix axis can vary: a field of Load or of
-// Knobs, known by its YAML key.
+// A param is a setting a matrix axis can vary: a field of the load
+// parameters, known by its key, or a server knob of package servers' table.
 type param struct {
 	name string
-	knob bool // a field of Knobs, else of Load
-	// field indexes the field in its struct; typ is the type of one value
-	// (the element type of a Knobs pointer).
+	// knob is the server knob, nil for a load parameter.
+	knob *servers.Knob
+	// field indexes a load parameter's field in results.Load; typ is the
+	// type of one value.
 	field int
 	typ   reflect.Type
 }
 
 var params = func() []param {
 	var ps []param
-	for _, s := range []struct {
-		t    reflect.Type
-		knob bool
-	}{{reflect.TypeFor[Load](), false}, {reflect.TypeFor[Knobs](), true}} {
-		for i := range s.t.NumField() {
-			f := s.t.Field(i)
-			typ := f.Type
-			if typ.Kind() == reflect.Pointer {
-				typ = typ.Elem()
-			}
-			ps = append(ps, param{name: yamlName(f), knob: s.knob, field: i, typ: typ})
-		}
+	t := reflect.TypeFor[results.Load]()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		ps = append(ps, param{name: keyName(f), field: i, typ: f.Type})
+	}
+	for _, k := range servers.Knobs {
+		ps = append(ps, param{name: k.Name, knob: k, typ: reflect.TypeOf(k.Default)})
 	}
 	return ps
 }()
@@ -55,38 +51,21 @@ func paramNames() []string {
 	return names
 }
 
-// set stores value v in the field p names, in load or knobs.
-func (p param) set(load *Load, knobs *Knobs, v any) {
-	var f reflect.Value
-	if p.knob {
-		f = reflect.ValueOf(knobs).Elem().Field(p.field)
-	} else {
-		f = reflect.ValueOf(load).Elem().Field(p.field)
+// set stores value v of p in load or knobs.
+func (p param) set(load *results.Load, knobs servers.Settings, v any) {
+	if p.knob != nil {
+		knobs[p.name] = v
+		return
 	}
-	x := reflect.ValueOf(v)
-	if f.Kind() == reflect.Pointer {
-		ptr := reflect.New(p.typ)
-		ptr.Elem().Set(x)
-		x = ptr
-	}
-	f.Set(x)
+	reflect.ValueOf(load).Elem().Field(p.field).Set(reflect.ValueOf(v))
 }
 
-// get returns the field's value, nil for a knob that is not set.
-func (p param) get(load *Load, knobs *Knobs) any {
-	var f reflect.Value
-	if p.knob {
-		f = reflect.ValueOf(knobs).Elem().Field(p.field)
-	} else {
-		f = reflect.ValueOf(load).Elem().Field(p.field)
+// get returns p's value, nil for a knob that is not set.
+func (p param) get(load *results.Load, knobs servers.Settings) any {
+	if p.knob != nil {
+		return knobs[p.name]
 	}
-	if f.Kind() == reflect.Pointer {
-		if f.IsNil() {
-			return nil
-		}
-		f = f.Elem()
-	}
-	return f.Interface()
+	return reflect.ValueOf(load).Elem().Field(p.field).Interface()
 }
 
 // formatValue writes a value the way axes show it in results and reports.

@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // The placeholders an external server's command, URL, files, environment
@@ -44,30 +46,8 @@ func placeholders(s string) []string {
 	return names
 }
 
-// Texts are every string of an external server that placeholders are
-// replaced in, by the field path below the server entry.
-func (s Server) Texts() map[string]string {
-	t := map[string]string{"url": s.URL}
-	for i, c := range s.Command {
-		t[index("command", i)] = c
-	}
-	for i, c := range s.Ready.Command {
-		t[index("ready.command", i)] = c
-	}
-	if s.Ready.HTTP != "" {
-		t["ready.http"] = s.Ready.HTTP
-	}
-	for k, v := range s.Files {
-		t["files."+k] = v
-	}
-	for k, v := range s.Env {
-		t["env."+k] = v
-	}
-	return t
-}
-
 // UsesPlaceholder reports whether any text of the server uses {name}.
-func (s Server) UsesPlaceholder(name string) bool {
+func UsesPlaceholder(s results.ServerSpec, name string) bool {
 	for _, text := range s.Texts() {
 		if slices.Contains(placeholders(text), name) {
 			return true

@@ -12,59 +12,12 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
-// Plan is a configuration checked and expanded: everything a run
-// executes, in a form the results manifest stores, so that a run can be
-// resumed from its manifest alone.
-type Plan struct {
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-	// Output is the folder the run's own folder is created in.
-	Output      string `json:"output"`
-	Repetitions int    `json:"repetitions"`
-	CPUs        CPUs   `json:"cpus"`
-	LoadFrom    string `json:"load_from"`
-	// Axes are "server" and then the matrix axes, in the order written.
-	Axes []string `json:"axes"`
-	// Cells are in run order within a round: the server axis varies
-	// fastest, so cells that differ only in the server run side by side.
-	Cells        []Cell    `json:"cells"`
-	Calibrate    Calibrate `json:"calibrate"`
-	StartTimeout Duration  `json:"start_timeout"`
-	StopTimeout  Duration  `json:"stop_timeout"`
-}
-
-// Cell is one point of the matrix with every setting resolved.
-type Cell struct {
-	ID string `json:"id"`
-	// Axes holds the cell's value on every axis, as text.
-	Axes   map[string]string `json:"axes"`
-	Server Server            `json:"server"`
-	Load   Load              `json:"load"`
-}
-
-// Server is a cell's server: a built-in model (Model set) or an external
-// command (Command set).
-type Server struct {
-	Name  string `json:"name"`
-	Model string `json:"model,omitempty"`
-	// Knobs are the knobs set for this cell: serve flags for a built-in
-	// model, placeholder values for an external command.
-	Knobs   Knobs             `json:"knobs"`
-	Command []string          `json:"command,omitempty"`
-	URL     string            `json:"url,omitempty"`
-	Ready   Ready             `json:"ready"`
-	Files   map[string]string `json:"files,omitempty"`
-	Env     map[string]string `json:"env,omitempty"`
-	Verify  Verify            `json:"verify"`
-}
-
-// External reports whether the server is an external command.
-func (s Server) External() bool { return len(s.Command) > 0 }
-
 // LoadFile reads, checks and expands the configuration file at path.
-func LoadFile(path string) (*Plan, error) {
+func LoadFile(path string) (*results.Plan, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read configuration: %w", err)
@@ -73,7 +26,7 @@ func LoadFile(path string) (*Plan, error) {
 }
 
 // Parse checks and expands a configuration; file names it in problems.
-func Parse(file string, data []byte) (*Plan, error) {
+func Parse(file string, data []byte) (*results.Plan, error) {
 	ps := &problems{file: file}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -148,9 +101,9 @@ func (b *builder) problem(path, format string, args ...any) {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-func (b *builder) build() *Plan {
+func (b *builder) build() *results.Plan {
 	cfg := b.cfg
-	p := &Plan{
+	p := &results.Plan{
 		Name: cfg.Name, Description: cfg.Description, Output: cfg.Output, Repetitions: cfg.Repetitions,
 		LoadFrom: cfg.LoadFrom, Calibrate: cfg.Calibrate, StartTimeout: cfg.StartTimeout, StopTimeout: cfg.StopTimeout,
 	}
@@ -193,7 +146,7 @@ func (b *builder) build() *Plan {
 	for _, pr := range params {
 		path := b.fixedPath(pr)
 		if b.given(path) {
-			b.checkParam(pr, pr.get(&cfg.Load, &cfg.Knobs), path)
+			b.checkParam(pr, pr.get(&cfg.Load, cfg.Knobs), path)
 		}
 	}
 	srvs := b.servers()
@@ -205,6 +158,9 @@ func (b *builder) build() *Plan {
 	p.Cells = b.expand(axes, srvs, p.CPUs)
 	return p
 }
+
+// ServerAxis is the name of the axis made of the servers list.
+const ServerAxis = results.ServerAxis
 
 // Defaults of the run-level settings; configs/README.md repeats them.
 const (
@@ -223,17 +179,17 @@ func axisNames(axes Matrix) []string {
 // fixedPath is where a parameter is fixed for every cell: under load or
 // under knobs.
 func (b *builder) fixedPath(p param) string {
-	if p.knob {
+	if p.knob != nil {
 		return "knobs." + p.name
 	}
 	return "load." + p.name
 }
 
-func (b *builder) timeouts(p *Plan) {
+func (b *builder) timeouts(p *results.Plan) {
 	for _, t := range []struct {
 		name string
-		v    *Duration
-		def  Duration
+		v    *results.Duration
+		def  results.Duration
 	}{{"start_timeout", &p.StartTimeout, DefaultStartTimeout}, {"stop_timeout", &p.StopTimeout, DefaultStopTimeout}} {
 		switch {
 		case !b.given(t.name):

@@ -79,9 +79,6 @@ func TestSchemaMatchesTypes(t *testing.T) {
 	}
 	enum([]string{"load", "properties", "mode"}, strs(loadgen.Modes))
 	enum([]string{"load", "properties", "pacer"}, strs(loadgen.Pacers))
-	enum([]string{"knobs", "properties", "rearm"}, []string{string(servers.RearmPersistent), string(servers.RearmOneshot)})
-	enum([]string{"knobs", "properties", "handler"}, strs(servers.Handlers))
-	enum([]string{"knobs", "properties", "body"}, []string{string(servers.BodySmall), string(servers.BodyLarge)})
 	enum([]string{"verify", "properties", "skip", "items"}, verify.Cases())
 }
 
@@ -136,7 +133,10 @@ func (c schemaChecker) value(typ reflect.Type, s schema, path string) {
 			c.t.Errorf("schema %s: a duration is #/$defs/duration", path)
 		}
 		return
-	case reflect.TypeFor[CPUList]():
+	case settingsType:
+		c.knobs(s, path)
+		return
+	case cpuListType:
 		if !reflect.DeepEqual(s["type"], []any{"string", "integer"}) {
 			c.t.Errorf("schema %s: a CPU list is a string or an integer, got %v", path, s["type"])
 		}
@@ -192,6 +192,36 @@ func (c schemaChecker) value(typ reflect.Type, s schema, path string) {
 	}
 	if s["type"] != want {
 		c.t.Errorf("schema %s: type %v, Go type %v wants %q", path, s["type"], typ, want)
+	}
+}
+
+// knobs holds the knobs section to the servers' knob table: one property
+// per knob with its help, type, default and rules, nothing else.
+func (c schemaChecker) knobs(s schema, path string) {
+	props := schema{}
+	for _, k := range servers.Knobs {
+		p := schema{"description": k.Describe(), "default": k.Default}
+		switch k.Type() {
+		case "int":
+			p["type"], p["minimum"] = "integer", k.Min
+		case "bool":
+			p["type"] = "boolean"
+		default:
+			p["type"], p["enum"] = "string", k.Choices
+		}
+		props[k.Name] = p
+	}
+	want := schema{"description": s["description"], "type": "object", "additionalProperties": false, "properties": props}
+	// Through JSON, so numbers and lists compare as the file's do.
+	var wantJSON any
+	data, _ := json.Marshal(want)
+	json.Unmarshal(data, &wantJSON)
+	gotData, _ := json.Marshal(s)
+	var got any
+	json.Unmarshal(gotData, &got)
+	if !reflect.DeepEqual(got, wantJSON) {
+		pretty, _ := json.MarshalIndent(want, "    ", "  ")
+		c.t.Errorf("schema %s does not match the knob table (servers.Knobs); it should read:\n    %s", path, pretty)
 	}
 }
 

@@ -28,7 +28,6 @@ import (
 
 	"github.com/sockbench/sockbench/internal/atomicfile"
 	"github.com/sockbench/sockbench/loadgen"
-	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/servers"
 	"github.com/sockbench/sockbench/verify"
 )
@@ -80,9 +79,9 @@ type Manifest struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// ConfigFile and ConfigText are the configuration as given; Plan is
 	// it expanded, everything a resume needs.
-	ConfigFile string      `json:"config_file"`
-	ConfigText string      `json:"config_text"`
-	Plan       config.Plan `json:"plan"`
+	ConfigFile string `json:"config_file"`
+	ConfigText string `json:"config_text"`
+	Plan       Plan   `json:"plan"`
 	// Unfinished lists the repetitions with no result file, and why.
 	Unfinished []Unfinished `json:"unfinished,omitempty"`
 }
@@ -355,8 +354,8 @@ func ReadManifest(dir string) (*Manifest, error) {
 			return nil, fmt.Errorf("%s: cell id %q is empty, repeated or not a plain name", path, c.ID)
 		}
 		seen[c.ID] = true
-		if c.Axes[config.ServerAxis] == "" {
-			return nil, fmt.Errorf("%s: cell %s has no %s", path, c.ID, config.ServerAxis)
+		if c.Axes[ServerAxis] == "" {
+			return nil, fmt.Errorf("%s: cell %s has no %s", path, c.ID, ServerAxis)
 		}
 	}
 	return &m, nil

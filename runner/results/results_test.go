@@ -1,10 +1,13 @@
 package results
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/servers"
@@ -74,5 +77,32 @@ func TestReadRepChecksWhatItReads(t *testing.T) {
 	os.WriteFile(RepPath(dir, "c1", 2), []byte(strings.Replace(string(data), `"format_version": 1`, `"format_version": 2`, 1)), 0o644)
 	if _, err := ReadRep(dir, "c1", 2); err == nil || !strings.Contains(err.Error(), "format version 2; this sockbench reads version 1") {
 		t.Errorf("future file: %v", err)
+	}
+}
+
+// The checked-in report fixtures were written in format version 1 before
+// the stored plan had types of its own: they still read, and write back
+// the same JSON.
+func TestReadsVersion1Manifests(t *testing.T) {
+	for _, run := range []string{"run-a", "run-b"} {
+		dir := filepath.Join("..", "..", "report", "testdata", run)
+		m, err := ReadManifest(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Plan.Cells) != 6 || m.Plan.Cells[0].Server.Model != "epoll" || m.Plan.Cells[0].Load.Duration.D() != 10*time.Second || m.Plan.CPUs.Load.CPUs[6] != 7 {
+			t.Errorf("%s: plan %+v", run, m.Plan)
+		}
+		var stored, again map[string]any
+		raw, err := os.ReadFile(ManifestPath(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(raw, &stored)
+		out, _ := json.Marshal(m)
+		json.Unmarshal(out, &again)
+		if !reflect.DeepEqual(stored["plan"], again["plan"]) {
+			t.Errorf("%s: the plan does not write back as it was stored", run)
+		}
 	}
 }

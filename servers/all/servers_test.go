@@ -180,3 +180,15 @@ func TestStopUnderLoadLeaksNothing(t *testing.T) {
 		})
 	}
 }
+
+// Every model a knob of the table names is registered: a misspelt name
+// would make the knob refused everywhere.
+func TestKnobModelsAreRegistered(t *testing.T) {
+	for _, k := range servers.Knobs {
+		for _, name := range k.Models {
+			if _, err := servers.Lookup(name); err != nil {
+				t.Errorf("knob %s: %v", k.Name, err)
+			}
+		}
+	}
+}

@@ -14,7 +14,6 @@ func init() {
 	servers.Register(servers.Model{
 		Name:    "epoll",
 		Summary: "raw epoll event loop(s) on non-blocking sockets, no net package",
-		Knobs:   []servers.Knob{servers.KnobLoops, servers.KnobAcceptBatch, servers.KnobRearm},
 		New: func(o servers.Options) (servers.Server, error) {
 			return eventloop.New(netpoll.KindEpoll, "epoll", o)
 		},

@@ -40,6 +40,10 @@ type Traffic struct {
 // write cycle, on the same Conn. It returns nil when the connection ended
 // normally.
 func ServeBlocking(nc net.Conn, c *Conn, b *Buffers, t *Traffic) error {
+	// A worker pool hands one set of buffers from connection to connection:
+	// what the previous client left unread must not be parsed as this
+	// one's request.
+	b.in, b.out = b.in[:0], b.out[:0]
 	for {
 		if len(b.in) == cap(b.in) {
 			// Serve answers 431 before the buffer fills; a full buffer here

@@ -167,6 +167,7 @@ func TestServeClosing(t *testing.T) {
 		{"http 1.0", "GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n", 200},
 		{"malformed", "GET/ HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 400},
 		{"oversized", "GET / HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("y", MaxHeadBytes), 431},
+		{"oversized request line", "GET /" + strings.Repeat("y", MaxHeadBytes), 414},
 		{"unsupported version", "GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505},
 	}
 	for _, tc := range cases {

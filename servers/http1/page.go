@@ -242,6 +242,7 @@ var statusText = map[int]string{
 	400: "Bad Request",
 	404: "Not Found",
 	405: "Method Not Allowed",
+	414: "URI Too Long",
 	431: "Request Header Fields Too Large",
 	500: "Internal Server Error",
 	501: "Not Implemented",

@@ -45,7 +45,12 @@ func ParseRequest(buf []byte, req *Request) (n int, status int) {
 	*req = Request{}
 	line, rest, ok := nextLine(buf, 0)
 	if !ok {
-		return 0, incomplete(buf)
+		if len(buf) >= MaxHeadBytes {
+			// RFC 9112 §3: a request-line longer than any URI the server
+			// parses is 414, not a header problem.
+			return 0, 414
+		}
+		return 0, StatusIncomplete
 	}
 	if line == nil {
 		return 0, 400

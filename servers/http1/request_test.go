@@ -51,6 +51,7 @@ func TestParseRequest(t *testing.T) {
 		{"te alone", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n", 501, false, 0},
 		{"missing host", "GET / HTTP/1.1\r\n\r\n", 400, false, 0},
 		{"two hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, false, 0},
+		{"oversized request line", "GET /" + long, 414, false, 0},
 		{"oversized head", "GET / HTTP/1.1\r\nX: " + long, 431, false, 0},
 		{"oversized over many lines", "GET / HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Pad: 0123456789abcdef\r\n", MaxHeadBytes/24+1), 431, false, 0},
 		{"long line after others", "GET / HTTP/1.1\r\nHost: x\r\nX-A: " + long[:MaxHeadBytes-30], 431, false, 0},

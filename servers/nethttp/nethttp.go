@@ -22,7 +22,10 @@ func init() {
 	servers.Register(servers.Model{
 		Name:    "nethttp",
 		Summary: "the standard library's net/http, the baseline",
-		New:     New,
+		Deviations: map[string]string{
+			"oversized-request-line": "net/http answers 431 for any oversized head, its request line included; the baseline is measured as the standard library ships it",
+		},
+		New: New,
 	})
 }
 

@@ -14,7 +14,6 @@ func init() {
 	servers.Register(servers.Model{
 		Name:    "poll",
 		Summary: "raw poll(2) loop(s), the pollfd set kept in step with the connections",
-		Knobs:   []servers.Knob{servers.KnobLoops, servers.KnobAcceptBatch},
 		New: func(o servers.Options) (servers.Server, error) {
 			return eventloop.New(netpoll.KindPoll, "poll", o)
 		},

@@ -16,7 +16,6 @@ func init() {
 	servers.Register(servers.Model{
 		Name:    "select",
 		Summary: "raw select(2) loop(s); refuses descriptors past FD_SETSIZE",
-		Knobs:   []servers.Knob{servers.KnobLoops, servers.KnobAcceptBatch},
 		New: func(o servers.Options) (servers.Server, error) {
 			return eventloop.New(netpoll.KindSelect, "select", o)
 		},

@@ -20,7 +20,6 @@ func init() {
 	servers.Register(servers.Model{
 		Name:    "workerpool",
 		Summary: "fasthttp-style pool of worker goroutines, pooled buffers",
-		Knobs:   []servers.Knob{servers.KnobWorkers},
 		New:     New,
 	})
 }
