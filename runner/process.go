@@ -47,6 +47,7 @@ type launch struct {
 	stream  bool
 	exe     string // the sockbench binary
 	dir     string // a fresh folder for this start: {dir}, the stats file
+	runID   string // the run it belongs to, for the record of what runs
 	wrapper []string
 }
 
@@ -86,6 +87,9 @@ func start(l launch) (*serverProcess, error) {
 			argv = append(argv, config.Substitute(c, vars))
 		}
 		for _, name := range sortedNames(l.server.Files) {
+			if !results.PlainFileName(name) {
+				return nil, fmt.Errorf("%s: file name %q is not a plain name in its own folder; refusing to write it", l.server.Name, name)
+			}
 			content := config.Substitute(l.server.Files[name], vars)
 			if err := os.WriteFile(filepath.Join(l.dir, name), []byte(content), 0o644); err != nil {
 				return nil, fmt.Errorf("write %s for %s: %w", name, l.server.Name, err)
@@ -105,6 +109,15 @@ func start(l launch) (*serverProcess, error) {
 	if err != nil {
 		return nil, err
 	}
+	unrecord, err := recordServer(l.runID, proc.PID(), proc.Argv(), l.dir)
+	if err != nil {
+		proc.Kill()
+		return nil, err
+	}
+	go func() {
+		<-proc.Exited()
+		unrecord()
+	}()
 	p.Process = proc
 	return p, nil
 }

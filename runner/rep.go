@@ -36,7 +36,7 @@ func (r *run) runRep(ctx context.Context, cell *results.Cell, rep int) *results.
 	defer os.RemoveAll(dir)
 	stream := cell.Load.Mode == string(loadgen.Stream)
 	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageStart})
-	p, err := start(launch{server: cell.Server, cpus: r.m.Plan.CPUs.Server, stream: stream, exe: r.exe, dir: dir})
+	p, err := start(launch{server: cell.Server, cpus: r.m.Plan.CPUs.Server, stream: stream, exe: r.exe, dir: dir, runID: r.m.RunID})
 	if err != nil {
 		return fail(results.StageStart, "%v", err)
 	}

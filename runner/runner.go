@@ -326,6 +326,14 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 	}
 	r := &run{dir: dir, m: m, opts: opts, exe: exe}
 	r.show = newDisplay(opts.Out, opts.Live)
+	reapOrphans(r.show.say)
+	// This session holds the run's lock: one still marked running was a
+	// runner that died without a word (kill -9, a crash).
+	for i := range m.Sessions {
+		if m.Sessions[i].Status == results.Running {
+			m.Sessions[i].Status = results.Died
+		}
+	}
 	mach := readMachine(src)
 	if len(m.Sessions) == 0 {
 		m.Machine = mach

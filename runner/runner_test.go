@@ -379,6 +379,11 @@ load: {connections: 4, duration: 500ms, warmup: 100ms}
 	var o2 observer
 	opts2 := options(t, &out, &o2)
 	opts2.ConfigText = ""
+	// As a runner killed with -9 leaves it: its session still running.
+	m.Sessions[0].Status, m.Status = results.Running, results.Running
+	if err := results.WriteManifest(sum.Dir, m); err != nil {
+		t.Fatal(err)
+	}
 	sum2, err := Resume(context.Background(), sum.Dir, opts2)
 	if err != nil {
 		t.Fatal(err)
@@ -396,7 +401,7 @@ load: {connections: 4, duration: 500ms, warmup: 100ms}
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Status != results.Complete || len(m.Sessions) != 2 || m.Sessions[1].Reps != 3 || len(m.Unfinished) != 0 || m.Started != m.Sessions[0].Started {
+	if m.Status != results.Complete || len(m.Sessions) != 2 || m.Sessions[0].Status != results.Died || m.Sessions[1].Reps != 3 || len(m.Unfinished) != 0 || m.Started != m.Sessions[0].Started {
 		t.Errorf("manifest after resume: %s, sessions %+v, unfinished %v", m.Status, m.Sessions, m.Unfinished)
 	}
 }

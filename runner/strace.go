@@ -44,7 +44,7 @@ func (r *run) calibrate(ctx context.Context, cell *results.Cell) *results.Calibr
 	defer os.RemoveAll(dir)
 	table := results.StraceOutputPath(r.dir, cell.ID)
 	p, err := start(launch{
-		server: cell.Server, cpus: r.m.Plan.CPUs.Server, exe: r.exe, dir: dir,
+		server: cell.Server, cpus: r.m.Plan.CPUs.Server, exe: r.exe, dir: dir, runID: r.m.RunID,
 		wrapper: []string{strace, "-c", "-f", "-o", table, "--"},
 	})
 	if err != nil {

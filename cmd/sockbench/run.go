@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -20,9 +21,10 @@ func init() { rootCmd.AddCommand(newRunCmd()) }
 
 func newRunCmd() *cobra.Command {
 	var (
-		resume string
-		out    string
-		dryRun bool
+		resume   string
+		out      string
+		dryRun   bool
+		waitCPUs time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run CONFIG | run --resume RESULTS_DIR",
@@ -40,6 +42,9 @@ files), <output>/latest points at the newest run, and the report is built at
 the end. Ctrl-C stops after the current step and keeps every finished
 repetition; --resume runs only what did not finish or failed.
 
+Two runs never share a CPU: a run that wants a CPU another run is using
+refuses, naming it, unless --wait-cpus lets it wait.
+
 Exit status: 0 when every repetition succeeded, 1 when some failed or did
 not run (the results and report are still written), 2 for a configuration
 or usage error.`,
@@ -47,13 +52,14 @@ or usage error.`,
   sockbench run configs/quick.yaml --out /tmp/results
   sockbench run configs/quick.yaml --dry-run          # check it, list the cells, run nothing
   sockbench run --resume results/latest               # finish an interrupted run
-  sockbench run --resume results/20251125-101500-quick configs/quick.yaml`,
+  sockbench run --resume results/20251125-101500-quick configs/quick.yaml
+  sockbench run configs/quick.yaml --wait-cpus 30m    # queue behind another run on the same CPUs`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && resume == "" {
 				return errors.New("run needs a configuration file, or --resume with a results folder")
 			}
-			opts := runner.Options{Output: out, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout)}
+			opts := runner.Options{Output: out, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout), WaitForCPUs: waitCPUs}
 			var plan *results.Plan
 			if len(args) == 1 {
 				text, err := os.ReadFile(args[0])
@@ -107,6 +113,7 @@ or usage error.`,
 	f.StringVar(&resume, "resume", "", "carry on the run in this results folder: only what did not finish or failed")
 	f.StringVar(&out, "out", "", "create the run's folder in this folder instead of the configuration's output (default results)")
 	f.BoolVar(&dryRun, "dry-run", false, "check the configuration and list its cells and warnings; run nothing")
+	f.DurationVar(&waitCPUs, "wait-cpus", 0, "wait this long for CPUs another run is using (0: refuse at once)")
 	return cmd
 }
 

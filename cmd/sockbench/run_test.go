@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -149,5 +151,94 @@ func TestReportFailureKeepsResults(t *testing.T) {
 	out.Reset()
 	if err := summarize(&out, &runner.Summary{Dir: dir, RunID: "run-a", Status: results.Complete}); err != nil || !strings.Contains(out.String(), "report: "+filepath.Join(dir, "report", "index.html")) {
 		t.Errorf("rebuilt: %v\n%s", err, out.String())
+	}
+}
+
+// TestKilledRunnerLeavesNoServers: a runner killed with SIGKILL mid-cell
+// takes its server with it (the server's whole process group is gone); what
+// a server started itself and left behind in its group is killed by the
+// next run, which says so.
+func TestKilledRunnerLeavesNoServers(t *testing.T) {
+	dir := t.TempDir()
+	records := filepath.Join(os.Getenv("SOCKBENCH_LOCK_DIR"), "servers")
+	killMidCell := func(name, cfg string) int {
+		t.Helper()
+		os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(cfg), 0o644)
+		cmd := exec.Command(binPath, "run", name+".yaml")
+		cmd.Dir = dir
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Wait()
+		defer cmd.Process.Kill()
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			entries, _ := os.ReadDir(records)
+			if len(entries) == 1 {
+				pgid, err := strconv.Atoi(strings.TrimSuffix(entries[0].Name(), ".json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { syscall.Kill(-pgid, syscall.SIGKILL) })
+				cmd.Process.Signal(syscall.SIGKILL)
+				return pgid
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("no server started within 30s:\n%s", out.String())
+		return 0
+	}
+	gone := func(pid int) bool {
+		_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+		return os.IsNotExist(err)
+	}
+	waitGone := func(pid int, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !gone(pid); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (pid %d) still running 10s after its runner was killed", what, pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	const head = "version: 1\nrepetitions: 1\ncpus: {server: 0, load: 1}\nload: {connections: 2, duration: 30s, warmup: 0s}\n"
+
+	pgid := killMidCell("builtin", head+"servers: [epoll]\n")
+	waitGone(pgid, "the epoll server")
+	if err := syscall.Kill(-pgid, 0); err != syscall.ESRCH {
+		t.Errorf("process group %d of the killed runner's epoll server: %v, want it empty", pgid, err)
+	}
+	os.RemoveAll(records) // its record stays until a run looks; not this test's point
+
+	pgid = killMidCell("forker", head+`servers:
+  - name: forker
+    command: [sh, -c, 'sleep 300 & exec "$0" serve epoll --addr "$1"', "{sockbench}", "{addr}"]
+    url: http://{addr}/
+`)
+	waitGone(pgid, "the forking server's leader")
+	if err := syscall.Kill(-pgid, 0); err != nil {
+		t.Fatalf("the forker's sleep should outlive its killed runner until the next run: %v", err)
+	}
+	cmd := exec.Command(binPath, "run", "next.yaml")
+	os.WriteFile(filepath.Join(dir, "next.yaml"), []byte("version: 1\nrepetitions: 1\ncpus: {server: 0, load: 1}\nservers: [epoll]\nload: {connections: 2, duration: 200ms, warmup: 0s}\n"), 0o644)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("next run: %v\n%s", err, out)
+	}
+	// Killed is not yet reaped: the group empties once init has waited.
+	for deadline := time.Now().Add(10 * time.Second); syscall.Kill(-pgid, 0) != syscall.ESRCH; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the next run, process group %d is still there", pgid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(string(out), fmt.Sprintf("killed server process group %d of run ", pgid)) {
+		t.Errorf("the next run did not say what it killed:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(records); len(entries) != 0 {
+		t.Errorf("%d server records left after a clean run", len(entries))
 	}
 }

@@ -12,6 +12,7 @@ type stat struct {
 	utime    int64 // clock ticks
 	stime    int64 // clock ticks
 	threads  int
+	start    int64 // clock ticks after boot
 	rssPages int64
 }
 
@@ -22,6 +23,7 @@ const (
 	fieldUtime   = 14
 	fieldStime   = 15
 	fieldThreads = 20
+	fieldStart   = 22
 	fieldRSS     = 24
 )
 
@@ -79,6 +81,9 @@ func parseStat(b []byte) (stat, error) {
 		return stat{}, err
 	}
 	st.threads = int(threads)
+	if st.start, err = num(fieldStart, "starttime"); err != nil {
+		return stat{}, err
+	}
 	if st.rssPages, err = num(fieldRSS, "rss"); err != nil {
 		return stat{}, err
 	}

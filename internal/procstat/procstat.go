@@ -105,6 +105,21 @@ func (s Snapshot) Sub(earlier Snapshot) Delta {
 	}
 }
 
+// StartTime is when process pid started, in clock ticks after boot: with
+// the pid it names one process, where a pid alone may have been reused.
+func StartTime(pid int) (int64, error) {
+	var buf [1024]byte
+	b, err := readSmall("/proc/"+strconv.Itoa(pid)+"/stat", buf[:])
+	if err != nil {
+		return 0, err
+	}
+	st, err := parseStat(b)
+	if err != nil {
+		return 0, err
+	}
+	return st.start, nil
+}
+
 // Self reads the current process: the load generator reports its own cost.
 func Self() (Snapshot, error) { return Sample(os.Getpid()) }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -117,7 +116,7 @@ func (b *builder) external(s *serverDraft, e ServerEntry) {
 		b.problem(s.path+".ready.http", "%q: a path starts with /", h)
 	}
 	for name := range s.Files {
-		if name != filepath.Base(name) || name == "." || name == ".." {
+		if !results.PlainFileName(name) {
 			b.problem(s.path+".files."+name, "a file name without folders")
 		}
 	}

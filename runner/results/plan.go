@@ -3,6 +3,7 @@ package results
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/sockbench/sockbench/internal/affinity"
@@ -58,6 +59,12 @@ type ServerSpec struct {
 	Files   map[string]string `json:"files,omitempty"`
 	Env     map[string]string `json:"env,omitempty"`
 	Verify  Verify            `json:"verify"`
+}
+
+// PlainFileName reports whether name can be one of Files: a name in the
+// server's own folder, not a path out of it.
+func PlainFileName(name string) bool {
+	return name != "" && name == filepath.Base(name) && name != "." && name != ".."
 }
 
 // External reports whether the server is an external command.

@@ -60,6 +60,9 @@ const (
 	// Aborted: an error of the runner itself (it could not write a
 	// result) stopped the run.
 	Aborted Status = "aborted"
+	// Died: a session's runner ended without a word (kill -9, a crash);
+	// the next session found it so. Only sessions have it.
+	Died Status = "died"
 )
 
 // Manifest describes a run; it is rewritten after every repetition.
