@@ -34,9 +34,17 @@ test: deps vet build
 run: deps build
 	$(BIN) run configs/quick.yaml
 
-# Run the request parser's fuzzer for a while (its seed corpus runs in `make test`).
+# Every fuzz target of the module for FUZZTIME each (their seed corpora run
+# in `make test`): the parsers of requests, responses, configurations,
+# stored results, strace tables, /proc files, CPU lists and headers.
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./servers/http1/
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$f ($$pkg) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 # The peer servers (fasthttp, gnet) are a separate module, bench/peers, so the
 # main module never depends on them.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -109,19 +110,25 @@ func childOf(pid int) int {
 	return child
 }
 
-// parseStraceTable reads the table of `strace -c`: after a header and a
-// rule, one line per syscall — % time, seconds, usecs/call, calls, an
-// errors column that is blank when there were none, the name — and a
-// "total" line.
+// parseStraceTable reads the table of `strace -c` that strace wrote to
+// path.
 func parseStraceTable(path string) (map[string]uint64, uint64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("strace wrote no table: %w", err)
 	}
 	defer f.Close()
+	return readStraceTable(f, path)
+}
+
+// readStraceTable reads the table of `strace -c`: after a header and a
+// rule, one line per syscall — % time, seconds, usecs/call, calls, an
+// errors column that is blank when there were none, the name — and a
+// "total" line. name names the table in errors.
+func readStraceTable(r io.Reader, name string) (map[string]uint64, uint64, error) {
 	byName := map[string]uint64{}
 	var total uint64
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 5 || len(fields) > 6 {
@@ -130,19 +137,19 @@ func parseStraceTable(path string) (map[string]uint64, uint64, error) {
 		if _, err := strconv.ParseFloat(fields[0], 64); err != nil {
 			continue
 		}
-		name := fields[len(fields)-1]
+		syscall := fields[len(fields)-1]
 		calls, err := strconv.ParseUint(fields[3], 10, 64)
-		if err != nil || name == "total" {
+		if err != nil || syscall == "total" {
 			continue
 		}
-		byName[name] += calls
+		byName[syscall] += calls
 		total += calls
 	}
 	if err := sc.Err(); err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", path, err)
+		return nil, 0, fmt.Errorf("read %s: %w", name, err)
 	}
 	if total == 0 {
-		return nil, 0, fmt.Errorf("%s holds no syscall counts", path)
+		return nil, 0, fmt.Errorf("%s holds no syscall counts", name)
 	}
 	return byName, total, nil
 }

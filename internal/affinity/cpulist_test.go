@@ -87,3 +87,29 @@ func TestOnlineIncludesCPU0(t *testing.T) {
 		t.Fatalf("online CPUs %v: want a list starting at CPU 0", cpus)
 	}
 }
+
+// FuzzParseCPUList: a list either parses to sorted, distinct, in-range
+// CPUs that format back to a list parsing to the same, or is an error.
+func FuzzParseCPUList(f *testing.F) {
+	for _, s := range []string{"0", "0-3", "0,2-3", "1-0", " 0\n", "", "0,,1", "+1", "1023", "1024", "0-1023,5", "3-3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cpus, err := ParseCPUList(s)
+		if err != nil {
+			return
+		}
+		if len(cpus) == 0 {
+			t.Fatalf("%q: no CPUs and no error", s)
+		}
+		for i, c := range cpus {
+			if c < 0 || c >= maxCPU || (i > 0 && c <= cpus[i-1]) {
+				t.Fatalf("%q: %v is not sorted, distinct and in range", s, cpus)
+			}
+		}
+		again, err := ParseCPUList(FormatCPUList(cpus))
+		if err != nil || !slices.Equal(again, cpus) {
+			t.Fatalf("%q → %v → %q → %v, %v", s, cpus, FormatCPUList(cpus), again, err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package procstat
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -133,4 +134,52 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// FuzzParseStat: any stat line is fields or an error, never a panic; a
+// line built with any command name gives back the values put in.
+func FuzzParseStat(f *testing.F) {
+	f.Add(statLine("bash"), "x")
+	f.Add("4988 (a) S", "a b) c")
+	f.Add("", ") (")
+	f.Fuzz(func(t *testing.T, line, comm string) {
+		parseStat([]byte(line))
+		if strings.ContainsAny(comm, "\n") {
+			return
+		}
+		st, err := parseStat([]byte(statLine(comm)))
+		if err != nil || st.utime != 1234 || st.stime != 567 || st.threads != 9 || st.rssPages != 4321 || st.ppid != 4987 {
+			t.Errorf("command name %q: %+v, %v", comm, st, err)
+		}
+	})
+}
+
+// FuzzParseSwitches: any status file is two counts or an error.
+func FuzzParseSwitches(f *testing.F) {
+	f.Add("Name:\tx\nvoluntary_ctxt_switches:\t12\nnonvoluntary_ctxt_switches:\t3\n")
+	f.Add("voluntary_ctxt_switches: 99999999999999999999999\n")
+	f.Fuzz(func(t *testing.T, status string) { parseSwitches([]byte(status)) })
+}
+
+// FuzzParseIntList: a list of pids parses to exactly the numbers written,
+// or is an error.
+func FuzzParseIntList(f *testing.F) {
+	for _, s := range []string{"", "1 22 333\n", "1,2", "99999999999999999999", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := parseIntList([]byte(s))
+		if err != nil {
+			return
+		}
+		fields := strings.Fields(s)
+		if len(got) != len(fields) {
+			t.Fatalf("%q: %v", s, got)
+		}
+		for i, field := range fields {
+			if n, err := strconv.Atoi(field); err != nil || n != got[i] || n < 0 {
+				t.Fatalf("%q: entry %d is %d, the text says %q", s, i, got[i], field)
+			}
+		}
+	})
 }

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"sync"
@@ -289,6 +290,10 @@ func parseIntList(b []byte) ([]int, error) {
 	for _, c := range b {
 		switch {
 		case c >= '0' && c <= '9':
+			// A pid is at most 2^22; anything near int's range is not one.
+			if n > math.MaxInt32 {
+				return nil, fmt.Errorf("number too large in pid list %q", clip(b))
+			}
 			n, in = n*10+int(c-'0'), true
 		case c == ' ' || c == '\n':
 			if in {
