@@ -185,6 +185,11 @@ func (l *closedLoop) run() {
 		}
 		l.events = evs
 		now = time.Now()
+		if !now.Before(end) {
+			// Answers read from now on came after the window closed:
+			// their requests are unfinished.
+			break
+		}
 		for _, ev := range evs {
 			if l.woken(ev) {
 				continue
@@ -194,7 +199,10 @@ func (l *closedLoop) run() {
 			}
 		}
 	}
+	// The window has closed (or the attack was stopped): whatever is
+	// still unanswered goes with its connection.
 	now = time.Now()
+	l.rec.abandoned(now, l.inFlight)
 	for _, c := range l.conns {
 		l.closeConn(c)
 	}

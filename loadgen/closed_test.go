@@ -19,11 +19,8 @@ import (
 // testServer is a tiny HTTP/1.1 server whose every answer the test
 // decides: what to write, how long to wait, whether to hang up.
 type testServer struct {
-	ln       net.Listener
 	url      string
 	requests atomic.Int64
-	mu       sync.Mutex
-	conns    map[net.Conn]bool
 }
 
 // reply handles request number n (from 1) on c; it returns false to close
@@ -39,21 +36,60 @@ func answerOK(_ int64, c net.Conn) bool {
 	return err == nil
 }
 
+// neverAnswer reads a request and keeps its connection, unanswered, until
+// the client closes it or the test ends.
+func neverAnswer(_ int64, c net.Conn) bool {
+	var b [1]byte
+	c.Read(b[:])
+	return false
+}
+
 func newTestServer(t *testing.T, handle reply) *testServer {
+	t.Helper()
+	s := &testServer{}
+	ln := listen(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if line == "\r\n" {
+					break
+				}
+			}
+			if !handle(s.requests.Add(1), c) {
+				return
+			}
+		}
+	})
+	s.url = "http://" + ln.Addr().String() + "/"
+	return s
+}
+
+// listen accepts connections on loopback and hands each to serve, on a
+// goroutine of its own, closing it when serve returns. When the test ends
+// it closes the listener and every connection still open, and waits for
+// serve to return on each.
+func listen(t *testing.T, serve func(c net.Conn)) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{ln: ln, url: "http://" + ln.Addr().String() + "/", conns: map[net.Conn]bool{}}
-	var wg sync.WaitGroup
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+		wg    sync.WaitGroup
+	)
 	t.Cleanup(func() {
 		ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
+		mu.Lock()
+		for c := range conns {
 			c.Close()
 		}
-		s.mu.Unlock()
+		mu.Unlock()
 		wg.Wait()
 	})
 	wg.Go(func() {
@@ -62,35 +98,21 @@ func newTestServer(t *testing.T, handle reply) *testServer {
 			if err != nil {
 				return
 			}
-			s.mu.Lock()
-			s.conns[c] = true
-			s.mu.Unlock()
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
 			wg.Go(func() {
 				defer func() {
 					c.Close()
-					s.mu.Lock()
-					delete(s.conns, c)
-					s.mu.Unlock()
+					mu.Lock()
+					delete(conns, c)
+					mu.Unlock()
 				}()
-				br := bufio.NewReader(c)
-				for {
-					for {
-						line, err := br.ReadString('\n')
-						if err != nil {
-							return
-						}
-						if line == "\r\n" {
-							break
-						}
-					}
-					if !handle(s.requests.Add(1), c) {
-						return
-					}
-				}
+				serve(c)
 			})
 		}
 	})
-	return s
+	return ln
 }
 
 func run(t *testing.T, o Options) *Result {
@@ -269,12 +291,7 @@ func TestErrorsAreCountedByKind(t *testing.T) {
 			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"))
 			return false
 		}, Options{MaxRequests: 50}, func(e Errors) int64 { return e.Read }},
-		{"timeout", func(_ int64, c net.Conn) bool {
-			// Never answers; the connection stays until the test ends.
-			var b [1]byte
-			c.Read(b[:])
-			return false
-		}, Options{Timeout: 100 * time.Millisecond, Duration: 600 * time.Millisecond}, func(e Errors) int64 { return e.Timeout }},
+		{"timeout", neverAnswer, Options{Timeout: 100 * time.Millisecond, Duration: 600 * time.Millisecond}, func(e Errors) int64 { return e.Timeout }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestServer(t, tc.reply)

@@ -2,10 +2,14 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -38,17 +42,18 @@ func runOpen(ctx context.Context, o Options, target *url.URL, col *collector) er
 	if o.VegetaResults != nil {
 		encode = vegeta.NewEncoder(o.VegetaResults)
 	}
+	// vegeta's Stop ends the pacing only: the hits in flight would run on
+	// to the timeout, past the window. Every request carries the window's
+	// context instead, so closing the window cancels them.
+	window, closeWindow := context.WithCancel(context.Background())
+	defer closeWindow()
+	gate := &hitGate{end: col.windowEnd}
 	attacker := vegeta.NewAttacker(
+		// vegeta's own options for its client (connections, keep-alive,
+		// timeout, redirects, proxy) assume its transport; openClient
+		// sets them on one that knows the window.
+		vegeta.Client(openClient(o, window)),
 		vegeta.Workers(uint64(o.Connections)),
-		vegeta.Connections(o.Connections),
-		vegeta.MaxConnections(o.Connections),
-		vegeta.KeepAlive(!o.Close),
-		vegeta.Timeout(o.Timeout),
-		// A redirect is an answer to measure, not to follow.
-		vegeta.Redirects(vegeta.NoFollow),
-		// A benchmark talks to its target, never through a proxy that
-		// the environment happens to name.
-		vegeta.Proxy(nil),
 	)
 
 	rec := col.recorder()
@@ -56,62 +61,207 @@ func runOpen(ctx context.Context, o Options, target *url.URL, col *collector) er
 	// A zero duration would make vegeta attack until stopped; a window
 	// already over by now (setup outlasted it) still ends at once.
 	du := max(col.windowEnd.Sub(sched.began), time.Nanosecond)
-	results := attacker.Attack(vegeta.NewStaticTargeter(tgt), pacer, du, "")
+	results := attacker.Attack(gate.targeter(vegeta.NewStaticTargeter(tgt)), pacer, du, "")
 
 	var (
-		cpuFrom  time.Duration
-		wallFrom time.Time
-		encErr   error
+		cpuFrom    time.Duration
+		wallFrom   time.Time
+		encErr     error
+		unfinished int
+		// taken counts the results of hits that began.
+		taken int64
 	)
-	finish := func(end time.Time) {
-		rec.finish(end)
-		// vegeta's workers are goroutines on any thread, so the busy
-		// fraction is the whole process's CPU per CPU it may use.
-		if !wallFrom.IsZero() && end.After(wallFrom) {
-			user, sys := processCPU()
-			rec.threadBusy = float64(user+sys-cpuFrom) / float64(end.Sub(wallFrom)) / float64(availableCPUs())
+	// take handles the result of one hit, given when the window closed:
+	// a hit that ended before is recorded (and encoded), one that was in
+	// flight then is unfinished, one that began after it is not counted.
+	take := func(r *vegeta.Result, closed time.Time) {
+		if r.Error == errWindowClosed.Error() {
+			// Refused by the gate: it never began.
+			return
+		}
+		taken++
+		if !r.Timestamp.Before(closed) {
+			return
+		}
+		rec.sent(r.Timestamp, sched.due(r.Seq, r.Timestamp).Add(vegetaPacingSlack))
+		if !r.End().Before(closed) {
+			unfinished++
+			return
+		}
+		recordHit(rec, r, o.Status)
+		if encode != nil && encErr == nil {
+			if err := encode(r); err != nil {
+				encErr = fmt.Errorf("writing vegeta results: %w", err)
+				attacker.Stop()
+			}
+		}
+		if o.MaxRequests > 0 && rec.requests >= o.MaxRequests {
+			attacker.Stop()
 		}
 	}
-	timer := time.NewTimer(rec.untilTick(time.Now()))
+	// The one timer wakes the loop at each second's end, to tick, and at
+	// the window's end.
+	untilWake := func(now time.Time) time.Duration {
+		return min(rec.untilTick(now), col.windowEnd.Sub(now))
+	}
+	timer := time.NewTimer(untilWake(time.Now()))
 	defer timer.Stop()
+	closed := col.windowEnd
+wait:
 	for {
 		select {
 		case r, ok := <-results:
 			if !ok {
-				finish(time.Now())
-				return encErr
+				// The attack ended by itself (MaxRequests, or the
+				// encoder failed): nothing is in flight.
+				break wait
 			}
-			rec.sent(r.Timestamp, sched.due(r.Seq, r.Timestamp).Add(vegetaPacingSlack))
-			recordHit(rec, r, o.Status)
-			if encode != nil && encErr == nil {
-				if err := encode(r); err != nil {
-					encErr = fmt.Errorf("writing vegeta results: %w", err)
-					attacker.Stop()
-				}
-			}
-			if o.MaxRequests > 0 && rec.requests >= o.MaxRequests {
-				attacker.Stop()
-			}
+			take(r, closed)
 		case <-timer.C:
-			timer.Reset(rec.untilTick(time.Now()))
+			timer.Reset(untilWake(time.Now()))
 		case <-ctx.Done():
-			attacker.Stop()
-			// The hits still in flight end within the timeout; they go
-			// unrecorded, so that an interrupted attack stops at once.
-			go func() {
-				for range results {
-				}
-			}()
-			finish(time.Now())
-			return encErr
+			closed = time.Now()
+			break wait
 		}
 		now := time.Now()
+		if !now.Before(closed) {
+			// Not ticked past the window's end: the results still to
+			// come that ended before it belong to its last second.
+			break
+		}
 		if wallFrom.IsZero() && !now.Before(col.windowStart) {
 			user, sys := processCPU()
 			cpuFrom, wallFrom = user+sys, now
 		}
 		rec.tick(now)
 	}
+	// The window has closed: no hit begins any more, those in flight are
+	// cancelled, and their results come back at once. vegeta's pacer
+	// notices Stop only when it wakes for its next hit, up to one interval
+	// later, so the engine waits for the hits that began, not for the
+	// results channel to close.
+	attacker.Stop()
+	begun := gate.close()
+	closeWindow()
+	for taken < begun {
+		r, ok := <-results
+		if !ok {
+			break
+		}
+		take(r, closed)
+	}
+	go func() {
+		// Hits the gate refuses until the pacer wakes.
+		for range results {
+		}
+	}()
+	rec.abandoned(closed, unfinished)
+	end := time.Now()
+	rec.finish(end)
+	// vegeta's workers are goroutines on any thread, so the busy fraction
+	// is the whole process's CPU per CPU it may use.
+	if !wallFrom.IsZero() && end.After(wallFrom) {
+		user, sys := processCPU()
+		rec.threadBusy = float64(user+sys-cpuFrom) / float64(end.Sub(wallFrom)) / float64(availableCPUs())
+	}
+	return encErr
+}
+
+// openClient is the HTTP client of vegeta's attacker: at most Connections
+// connections, kept alive unless Close, never through a proxy the
+// environment happens to name, redirects answers to measure rather than
+// follow, and every request bounded by the timeout and by the window.
+func openClient(o Options, window context.Context) *http.Client {
+	return &http.Client{
+		Transport: windowTransport{
+			window:  window,
+			timeout: o.Timeout,
+			next: &http.Transport{
+				DialContext:         (&net.Dialer{}).DialContext,
+				MaxIdleConnsPerHost: o.Connections,
+				MaxConnsPerHost:     o.Connections,
+				DisableKeepAlives:   o.Close,
+			},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// windowTransport gives each request a context that ends at its timeout or
+// when the window closes, whichever comes first, and lasts until its
+// answer's body is closed. It owns the timeout (the client has none): an
+// http.Client with a timeout would run a timer goroutine per request for a
+// transport it does not know.
+type windowTransport struct {
+	window  context.Context
+	timeout time.Duration
+	next    http.RoundTripper
+}
+
+func (t windowTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	stop := context.AfterFunc(t.window, cancel)
+	done := func() {
+		stop()
+		cancel()
+	}
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		done()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, done}
+	return resp, nil
+}
+
+// cancelOnClose ends a request's context once its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	done func()
+}
+
+func (b cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.done()
+	return err
+}
+
+// hitGate lets vegeta's hits begin until the window closes, and counts
+// those that did: each sends one result, which the engine waits for.
+// vegeta's pacer, which checks its duration only before it sleeps, would
+// begin one more after the window's end.
+type hitGate struct {
+	end    time.Time
+	mu     sync.Mutex
+	begun  int64
+	closed bool
+}
+
+// errWindowClosed is how the gate refuses a hit; vegeta returns it as the
+// hit's error, before any request.
+var errWindowClosed = errors.New("the measured window has closed")
+
+// targeter wraps vegeta's targeter, which vegeta calls once per hit before
+// its request.
+func (g *hitGate) targeter(next vegeta.Targeter) vegeta.Targeter {
+	return func(tgt *vegeta.Target) error {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.closed || !time.Now().Before(g.end) {
+			return errWindowClosed
+		}
+		g.begun++
+		return next(tgt)
+	}
+}
+
+// close refuses every later hit, even before the window's end (an
+// interrupted attack), and returns how many began.
+func (g *hitGate) close() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	return g.begun
 }
 
 // vegetaPacingSlack is how late vegeta's pacer leaves hits while it keeps

@@ -87,7 +87,11 @@ type Options struct {
 	Duration time.Duration
 	Warmup   time.Duration
 	// Timeout bounds a connect and each response; a request that exceeds
-	// it counts as a timeout error and its connection is replaced.
+	// it counts as a timeout error and its connection is replaced. In
+	// stream mode it also bounds a write that makes no progress: a
+	// connection whose writes stall that long counts once as a timeout
+	// error, and is kept. Requests still in flight when the window closes
+	// are cancelled, whatever their timeout, and counted as unfinished.
 	Timeout time.Duration
 	// Close opens a new connection for every request (closed mode).
 	Close bool
@@ -118,9 +122,11 @@ type Options struct {
 	// Progress, when set, receives each second of the measured window as
 	// it completes, from a goroutine of the engine; it must not block.
 	Progress func(Second)
-	// VegetaResults, in open mode, receives every result in vegeta's own
-	// gob encoding, for `vegeta report` and `vegeta plot`. This is the one
-	// option whose memory and disk grow with the length of the run.
+	// VegetaResults, in open mode, receives in vegeta's own gob encoding,
+	// for `vegeta report` and `vegeta plot`, the result of every hit that
+	// ended before the window closed, warm-up included; the unfinished
+	// ones, cancelled, are left out. This is the one option whose memory
+	// and disk grow with the length of the run.
 	VegetaResults io.Writer
 }
 

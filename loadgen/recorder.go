@@ -34,6 +34,7 @@ type recorder struct {
 	bytesRead    int64
 	bytesWritten int64
 	errors       Errors
+	unfinished   int64
 	statuses     [600]int64
 	// paced counts requests sent on a schedule, late those that left more
 	// than lateSlack after their time (the generator fell behind).
@@ -165,6 +166,16 @@ func (r *recorder) fail(now time.Time, kind failureKind) {
 	}
 	*r.errors.counter(kind)++
 	r.secErr++
+}
+
+// abandoned records n requests still in flight when the window closed at
+// closed (its end, or the interruption), which the engine then cancels. A
+// window closed before it began, during the warm-up, has none.
+func (r *recorder) abandoned(closed time.Time, n int) {
+	if closed.Before(r.c.windowStart) {
+		return
+	}
+	r.unfinished += int64(n)
 }
 
 // badStatus records an answer whose status was not the expected one.
@@ -363,6 +374,7 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 		r.BytesRead += rec.bytesRead
 		r.BytesWritten += rec.bytesWritten
 		r.Errors.add(rec.errors)
+		r.Unfinished += rec.unfinished
 		for code, n := range rec.statuses {
 			if n > 0 {
 				if r.Statuses == nil {

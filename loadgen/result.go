@@ -140,6 +140,40 @@ type Second struct {
 	Hist string `json:"hist,omitempty"`
 }
 
+// Slowest is the rate of one second of the window.
+type Slowest struct {
+	// T is the second's start, as in Series.
+	T            float64 `json:"t"`
+	RequestsPerS float64 `json:"requests_per_sec"`
+	BytesPerS    float64 `json:"bytes_per_sec"`
+}
+
+// slowestSecond finds the second of r.Series with the least throughput:
+// bytes/s in stream mode, answered requests/s otherwise. Only whole
+// seconds compete (the tail of a window that is not whole seconds, or of
+// an interrupted one, holds too little to compare), unless the window is
+// shorter than one.
+func (r *Result) slowestSecond() *Slowest {
+	var slowest *Slowest
+	rate := func(s *Slowest) float64 {
+		if r.Mode == Stream {
+			return s.BytesPerS
+		}
+		return s.RequestsPerS
+	}
+	for _, sec := range r.Series {
+		span := min(1, r.Duration-sec.T)
+		if span <= 0 || span < 1 && r.Duration >= 1 {
+			continue
+		}
+		s := &Slowest{T: sec.T, RequestsPerS: float64(sec.Requests) / span, BytesPerS: float64(sec.Bytes) / span}
+		if slowest == nil || rate(s) < rate(slowest) {
+			slowest = s
+		}
+	}
+	return slowest
+}
+
 // Client is what the generator itself used while it measured.
 type Client struct {
 	UserSeconds float64 `json:"user_seconds"`
@@ -183,10 +217,20 @@ type Result struct {
 	Statuses      map[int]int `json:"statuses,omitempty"`
 	LatencyKind   LatencyKind `json:"latency_kind"`
 	Latency       Latency     `json:"latency"`
+	// Unfinished counts the requests still in flight when the window
+	// closed: sent, neither answered nor failed by then, and cancelled so
+	// that the attack ends on time. They are neither successes nor errors
+	// of the server.
+	Unfinished int64 `json:"unfinished,omitempty"`
 	// LatencyHistogram is the encoded HdrHistogram of every latency, in µs.
 	LatencyHistogram string   `json:"latency_histogram"`
 	Series           []Second `json:"series"`
-	Client           Client   `json:"client"`
+	// Slowest is the second of Series with the least throughput: a
+	// window's average hides a server that froze for part of it, its
+	// slowest second does not. Derived from Series; absent when it is
+	// empty.
+	Slowest *Slowest `json:"slowest_second,omitempty"`
+	Client  Client   `json:"client"`
 	// Saturated flags a result where the generator, not the server, was
 	// the limit (a loop busier than SaturationThreshold, or paced requests
 	// leaving late).
@@ -224,8 +268,10 @@ func (r *Result) setHistogram(h *hdrhistogram.Histogram) error {
 	return nil
 }
 
-// finish derives the rates and the saturation flag from the counts.
+// finish derives the rates, the slowest second and the saturation flag
+// from the counts.
 func (r *Result) finish() {
+	r.Slowest = r.slowestSecond()
 	if r.Duration > 0 {
 		r.RequestsPerS = float64(r.Requests) / r.Duration
 		r.BytesPerS = float64(r.BytesRead+r.BytesWritten) / r.Duration
@@ -303,6 +349,10 @@ func ReadFile(path string) (*Result, error) {
 	if _, err := r.Histogram(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if r.Slowest == nil {
+		// A file from before results carried it.
+		r.Slowest = r.slowestSecond()
+	}
 	return &r, nil
 }
 
@@ -348,6 +398,7 @@ func Merge(results ...*Result) (*Result, error) {
 		m.BytesRead += r.BytesRead
 		m.BytesWritten += r.BytesWritten
 		m.Errors.add(r.Errors)
+		m.Unfinished += r.Unfinished
 		for code, n := range r.Statuses {
 			if m.Statuses == nil {
 				m.Statuses = map[int]int{}

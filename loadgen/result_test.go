@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,6 +90,7 @@ func TestMergeAddsCountsAndMergesHistograms(t *testing.T) {
 func TestResultFilesRoundTripAndBadFilesAreNamed(t *testing.T) {
 	dir := t.TempDir()
 	r := recorded(t, time.Now(), uniform(100, time.Millisecond, time.Microsecond))
+	r.Unfinished = 2
 	path := filepath.Join(dir, "r.json")
 	if err := r.WriteFile(path); err != nil {
 		t.Fatal(err)
@@ -97,10 +99,26 @@ func TestResultFilesRoundTripAndBadFilesAreNamed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.Requests != 100 || back.Latency != r.Latency {
-		t.Errorf("read back %d requests, latency %+v; wrote %d, %+v", back.Requests, back.Latency, r.Requests, r.Latency)
+	if back.Requests != 100 || back.Latency != r.Latency || back.Unfinished != 2 || back.Slowest == nil || *back.Slowest != *r.Slowest {
+		t.Errorf("read back %d requests, latency %+v, %d unfinished, slowest second %+v; wrote %d, %+v, 2, %+v",
+			back.Requests, back.Latency, back.Unfinished, back.Slowest, r.Requests, r.Latency, r.Slowest)
 	}
 	data, _ := os.ReadFile(path)
+	// A file from before results carried the slowest second still has
+	// one when read.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		t.Fatal(err)
+	}
+	delete(fields, "slowest_second")
+	older, _ := json.Marshal(fields)
+	olderPath := filepath.Join(dir, "older.json")
+	os.WriteFile(olderPath, older, 0o644)
+	if back, err := ReadFile(olderPath); err != nil {
+		t.Errorf("older file: %v", err)
+	} else if back.Slowest == nil || *back.Slowest != *r.Slowest {
+		t.Errorf("older file: slowest second %+v, want %+v", back.Slowest, r.Slowest)
+	}
 	for name, content := range map[string]string{
 		"truncated.json": string(data[:len(data)/2]),
 		"foreign.json":   `{"hello": "world"}`,
@@ -151,5 +169,40 @@ func TestRecordingAllocatesNothing(t *testing.T) {
 	}
 	if len(col.pending) > 1 || len(col.free) > 1 {
 		t.Errorf("%d seconds pending and %d histograms idle after %d seconds: not recycled", len(col.pending), len(col.free), len(col.series))
+	}
+}
+
+// The slowest second is found again from the merged series, not taken from
+// the inputs: two generators each slow in a different second are slowest
+// together in a third. Unfinished requests add up.
+func TestMergeFindsTheSlowestSecondAndAddsUnfinished(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	result := func(unfinished int64, perSecond ...int64) *Result {
+		r := &Result{FormatVersion: FormatVersion, Mode: Closed, LatencyKind: ResponseTime, Start: start, Unfinished: unfinished}
+		for i, n := range perSecond {
+			r.Series = append(r.Series, Second{T: float64(i), Requests: n})
+			r.Requests += n
+		}
+		// The tail of a window that is not whole seconds holds too
+		// little to compare, and does not count.
+		r.Series = append(r.Series, Second{T: float64(len(perSecond)), Requests: 1})
+		r.Duration = float64(len(perSecond)) + 0.5
+		r.finish()
+		return r
+	}
+	a := result(3, 100, 10, 100)
+	b := result(4, 100, 100, 5)
+	if s := a.Slowest; s == nil || s.T != 1 || s.RequestsPerS != 10 {
+		t.Errorf("slowest second of one generator %+v, want second 1 at 10/s", s)
+	}
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Slowest; s == nil || s.T != 2 || s.RequestsPerS != 105 {
+		t.Errorf("merged slowest second %+v, want second 2 at 105/s", s)
+	}
+	if m.Unfinished != 7 {
+		t.Errorf("merged %d unfinished, want 3+4", m.Unfinished)
 	}
 }

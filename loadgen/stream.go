@@ -46,9 +46,14 @@ func runStream(ctx context.Context, o Options, target *url.URL, col *collector) 
 type streamConn struct {
 	fd         int
 	connecting bool
-	// since is when the connect began (its timeout runs from there);
-	// retry is when a connection whose open failed may try again.
+	// since is when the connection last made progress: its connect
+	// began, or a write handed the kernel bytes; the timeout runs from
+	// there. retry is when a connection whose open failed may try again.
 	since, retry time.Time
+	// stalled says the connection has gone a timeout without progress
+	// and was counted for it; its next write that makes progress clears
+	// it.
+	stalled bool
 }
 
 // writesPerWake bounds the writes to one connection per wake-up: a server
@@ -108,9 +113,16 @@ func (l *streamLoop) run() {
 	l.rec.finish(time.Now())
 }
 
-// scan opens the connections whose retry time has come and gives up on
-// connects that outlasted the timeout; it is due again at the earliest of
-// their next deadlines.
+// scan opens the connections whose retry time has come, gives up on
+// connects that outlasted the timeout and counts writes that stalled for
+// as long; it is due again at the earliest of their next deadlines.
+//
+// A server that stops reading (frozen, or swamped) raises no error: the
+// socket buffers fill and then the writes just wait, so without this
+// deadline a stall shows only as a lower average. A stalled connection
+// counts once as a timeout and is kept, not replaced: a new one would only
+// fill fresh buffers, bytes the server has not read, and its writes resume
+// when the server reads again.
 func (l *streamLoop) scan(now time.Time) {
 	l.nextScan = l.rec.c.windowEnd
 	for _, c := range l.conns {
@@ -121,11 +133,14 @@ func (l *streamLoop) scan(now time.Time) {
 			l.rec.fail(now, failTimeout)
 			l.drop(c)
 			l.open(c, now)
+		case c.fd >= 0 && !c.stalled && now.Sub(c.since) >= l.timeout:
+			l.rec.fail(now, failTimeout)
+			c.stalled = true
 		}
 		switch {
 		case c.fd < 0:
 			l.nextScan = minTime(l.nextScan, c.retry)
-		case c.connecting:
+		case !c.stalled:
 			l.nextScan = minTime(l.nextScan, c.since.Add(l.timeout))
 		}
 	}
@@ -146,7 +161,7 @@ func (l *streamLoop) open(c *streamConn, now time.Time) {
 		l.connectFailed(c, now)
 		return
 	}
-	c.fd, c.connecting, c.since = fd, true, now
+	c.fd, c.connecting, c.since, c.stalled = fd, true, now, false
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, nil)
 	}
@@ -168,6 +183,7 @@ func (l *streamLoop) handle(c *streamConn, ev netpoll.Events, end time.Time) {
 			return
 		}
 		c.connecting = false
+		c.since = time.Now()
 	}
 	for range writesPerWake {
 		// Bytes count at the moment their write began, and no write
@@ -181,6 +197,12 @@ func (l *streamLoop) handle(c *streamConn, ev netpoll.Events, end time.Time) {
 		switch err {
 		case nil:
 			l.rec.wrote(start, n)
+			c.since = start
+			if c.stalled {
+				// Writing again; the scan watches it again.
+				c.stalled = false
+				l.nextScan = minTime(l.nextScan, start.Add(l.timeout))
+			}
 		case unix.EINTR:
 		case unix.EAGAIN:
 			return

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -141,6 +142,68 @@ func TestStreamCountsErrorsByKind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A server that stops reading for two seconds of four: the kernel buffers
+// fill, the writes stall without an error, and only the timeout tells.
+// Each connection counts once, goes on, and writes again when the server
+// reads again; the slowest second shows the stall the average hides.
+func TestStreamCountsAServerThatStopsReading(t *testing.T) {
+	const conns = 2
+	addr, pause, resume := startPausingSink(t)
+	r := run(t, Options{
+		URL: "tcp://" + addr, Mode: Stream, Connections: conns, Threads: 1,
+		Duration: 4 * time.Second, Timeout: 300 * time.Millisecond,
+		// The sink stops reading once the first second is over and reads
+		// again once the third is.
+		Progress: func(s Second) {
+			switch s.T {
+			case 0:
+				pause()
+			case 2:
+				resume()
+			}
+		},
+	})
+	if r.Errors.Timeout != conns || r.Errors.Total() != conns {
+		t.Errorf("errors %+v: want one timeout for each of the %d stalled connections", r.Errors, conns)
+	}
+	if len(r.Series) != 4 {
+		t.Fatalf("series %+v: want 4 seconds", r.Series)
+	}
+	if s := r.Slowest; s == nil || (s.T != 1 && s.T != 2) || s.BytesPerS > r.BytesPerS/100 {
+		t.Errorf("slowest second %+v, average %.0f B/s: want second 1 or 2 near nothing", s, r.BytesPerS)
+	}
+	if first, last := r.Series[0].Bytes, r.Series[3].Bytes; last < first/10 {
+		t.Errorf("%d bytes in the first second, %d in the last: the connections did not write again once the server read", first, last)
+	}
+}
+
+// startPausingSink listens on loopback and reads and drops whatever its
+// connections send, except between pause and resume.
+func startPausingSink(t *testing.T) (addr string, pause, resume func()) {
+	t.Helper()
+	var (
+		paused  atomic.Bool
+		resumed = make(chan struct{})
+		once    sync.Once
+	)
+	resume = func() { once.Do(func() { close(resumed); paused.Store(false) }) }
+	ln := listen(t, func(c net.Conn) {
+		buf := make([]byte, 64<<10)
+		for {
+			if paused.Load() {
+				<-resumed
+			}
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	// Registered after listen's: runs before it, so that no reader waits
+	// while the listener's cleanup waits for them.
+	t.Cleanup(resume)
+	return ln.Addr().String(), func() { paused.Store(true) }, resume
 }
 
 func TestStreamStopsWhenCancelled(t *testing.T) {

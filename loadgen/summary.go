@@ -63,6 +63,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(&b, "  Errors: %d (connect %d, read %d, write %d, timeout %d, status %d, malformed %d)\n",
 			e.Total(), e.Connect, e.Read, e.Write, e.Timeout, e.Status, e.Malformed)
 	}
+	if r.Unfinished > 0 {
+		fmt.Fprintf(&b, "  Unfinished: %d requests in flight when the window closed, cancelled: neither answered nor failed\n", r.Unfinished)
+	}
 	if codes := r.otherStatuses(); codes != "" {
 		fmt.Fprintf(&b, "  Unexpected status codes: %s\n", codes)
 	}
@@ -70,6 +73,14 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		fmt.Fprintf(&b, "Requests/sec: %12.2f\n", r.RequestsPerS)
 	}
 	fmt.Fprintf(&b, "Transfer/sec: %12s\n", fmtBytes(r.BytesPerS))
+	// With one second the slowest is the average.
+	if s := r.Slowest; s != nil && len(r.Series) > 1 {
+		rate := fmt.Sprintf("%.2f requests/s", s.RequestsPerS)
+		if r.Mode == Stream {
+			rate = fmtBytes(s.BytesPerS) + "/s"
+		}
+		fmt.Fprintf(&b, "Slowest second: %s (%s-%s of the window)\n", rate, fmtSeconds(s.T), fmtSeconds(min(s.T+1, r.Duration)))
+	}
 	c := r.Client
 	fmt.Fprintf(&b, "Generator CPU: %.2fs user, %.2fs system", c.UserSeconds, c.SysSeconds)
 	if r.Requests > 0 {

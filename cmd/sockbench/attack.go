@@ -50,10 +50,16 @@ Modes:
           (--amplitude, --period). --vegeta-out writes vegeta's own encoding.
   stream  raw TCP: every connection writes --chunk-size bytes as fast as it
           can (to a server started with 'serve --stream'); reports bytes/s.
+          A connection whose writes make no progress for --timeout (a
+          server that stopped reading) counts once as a timeout error and
+          is kept.
 
 Every response is checked (status line, Content-Length or chunked framing)
 before it counts; errors are counted by kind: connect, read, write, timeout,
-status (not --status), malformed. Ctrl-C ends the attack early and still
+status (not --status), malformed. The attack ends when the window does:
+requests still in flight then are cancelled and counted as unfinished,
+neither answered nor failed. The summary also gives the slowest second of
+the window, which an average hides. Ctrl-C ends the attack early and still
 prints and writes what was measured. Exit status: 0 when the attack ran, 1
 when it ran but had errors, 2 when it could not run.`,
 		Example: `  sockbench attack http://127.0.0.1:8080/ -c 100 -t 1 -d 30s
@@ -132,7 +138,11 @@ when it ran but had errors, 2 when it could not run.`,
 				}
 			}
 			if n := r.Errors.Total(); n > 0 {
-				return exitStatus{code: 1, err: fmt.Errorf("%d requests failed", n)}
+				what := "requests failed"
+				if r.Mode == loadgen.Stream {
+					what = "stream errors (failed connects, failed or stalled writes)"
+				}
+				return exitStatus{code: 1, err: fmt.Errorf("%d %s", n, what)}
 			}
 			return nil
 		},
@@ -144,7 +154,7 @@ when it ran but had errors, 2 when it could not run.`,
 	f.IntVarP(&o.Threads, "threads", "t", 0, "event loops, each on its own OS thread (default: one per usable CPU, at most -c)")
 	f.DurationVarP(&o.Duration, "duration", "d", loadgen.DefaultDuration, "measured window")
 	f.DurationVar(&o.Warmup, "warmup", 0, "load sent before the window, not counted")
-	f.DurationVar(&o.Timeout, "timeout", loadgen.DefaultTimeout, "a connect or an answer slower than this is a timeout error")
+	f.DurationVar(&o.Timeout, "timeout", loadgen.DefaultTimeout, "a connect or an answer slower than this, or a stream write stalled this long, is a timeout error")
 	f.BoolVar(&o.Close, "close", false, "closed mode: a new connection for every request (Connection: close)")
 	f.IntVar(&o.Pipeline, "pipeline", 1, "closed mode: requests sent per round trip")
 	f.Float64Var(&o.Rate, "rate", 0, "requests/s: closed mode paces to it (corrected latency); open mode starts at it")

@@ -45,10 +45,10 @@ func TestAttackPrintsAndWritesItsResult(t *testing.T) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}
-	// The server also answered the requests in flight when the window
-	// closed, at most one per connection.
-	if r.Requests == 0 || int64(st.Requests) < r.Requests || int64(st.Requests) > r.Requests+4 {
-		t.Errorf("attack counted %d requests, the server %d", r.Requests, st.Requests)
+	// The server may also have answered the requests in flight when the
+	// window closed, the unfinished ones, at most one per connection.
+	if r.Requests == 0 || r.Unfinished > 4 || int64(st.Requests) < r.Requests || int64(st.Requests) > r.Requests+r.Unfinished {
+		t.Errorf("attack counted %d requests and %d unfinished, the server %d", r.Requests, r.Unfinished, st.Requests)
 	}
 	hlog, err := os.ReadFile(filepath.Join(dir, "r.hlog"))
 	if err != nil || !bytes.HasPrefix(hlog, []byte("#[")) {
@@ -150,6 +150,79 @@ func TestAttackRefusedLeavesVegetaOutAlone(t *testing.T) {
 			wantUsageError(t, c.want, append([]string{"attack", "http://127.0.0.1:1/", "--vegeta-out", path}, c.args...)...)
 			if got, err := os.ReadFile(path); err != nil || string(got) != before {
 				t.Fatalf("a refused attack changed --vegeta-out's file: %q, %v; want %q", got, err, before)
+			}
+		})
+	}
+}
+
+// freeze SIGSTOPs the server until the test ends: the kernel still
+// completes its connections' handshakes and buffers what they send, but
+// nothing reads or answers.
+func (p *serverProc) freeze(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Signal(syscall.SIGCONT) })
+}
+
+// A frozen stream server: the writes stall once the buffers are full, each
+// connection counts a timeout, the slowest second is empty, and the attack
+// exits 1.
+func TestAttackStreamReportsAFrozenServer(t *testing.T) {
+	srv := startServe(t, "epoll", "--stream")
+	srv.freeze(t)
+	res := filepath.Join(t.TempDir(), "r.json")
+	out, code := runCLI(t, "attack", "tcp://"+srv.addr, "--mode", "stream", "-c", "2", "-t", "1",
+		"-d", "3s", "--timeout", "500ms", "-o", res)
+	if code != 1 || !strings.Contains(out, "2 stream errors") {
+		t.Errorf("exit %d, want 1 for the stalled writes; output:\n%s", code, out)
+	}
+	for _, want := range []string{"timeout 2", "Slowest second: 0B/s ("} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	r, err := loadgen.ReadFile(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors.Timeout != 2 || r.Slowest == nil || r.Slowest.BytesPerS != 0 {
+		t.Errorf("errors %+v, slowest second %+v: want 2 timeouts and an empty second", r.Errors, r.Slowest)
+	}
+}
+
+// A frozen HTTP server and a timeout far past the window: the attack ends
+// with its window in both modes, and the requests left waiting are
+// unfinished, neither answered nor failed.
+func TestAttackEndsWithItsWindowAgainstAFrozenServer(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		// The requests left waiting when the window closed.
+		minUnfinished, maxUnfinished int64
+	}{
+		{[]string{"--mode", "closed", "-c", "4", "-t", "1"}, 4, 4},
+		{[]string{"--mode", "open", "--rate", "20", "-c", "4"}, 19, 20},
+	} {
+		t.Run(tc.args[1], func(t *testing.T) {
+			srv := startServe(t, "epoll")
+			srv.freeze(t)
+			res := filepath.Join(t.TempDir(), "r.json")
+			began := time.Now()
+			out, code := runCLI(t, append([]string{"attack", "http://" + srv.addr + "/", "-d", "1s", "--timeout", "10s", "-o", res}, tc.args...)...)
+			// The process's own start and exit included.
+			if took := time.Since(began); took > 1500*time.Millisecond {
+				t.Errorf("a 1s attack took %v", took)
+			}
+			if code != 0 || !strings.Contains(out, "Unfinished: ") {
+				t.Errorf("exit %d, want 0 and the unfinished requests in the summary:\n%s", code, out)
+			}
+			r, err := loadgen.ReadFile(res)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Unfinished < tc.minUnfinished || r.Unfinished > tc.maxUnfinished || r.Requests != 0 || r.Errors.Total() != 0 {
+				t.Errorf("%d unfinished, %d answered, errors %+v: want %d to %d unfinished and nothing else", r.Unfinished, r.Requests, r.Errors, tc.minUnfinished, tc.maxUnfinished)
 			}
 		})
 	}
