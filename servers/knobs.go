@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Knob is one server setting a user can vary: a field of Options with its
@@ -25,10 +26,11 @@ type Knob struct {
 	// Setting it away from its default for another model is an error, so
 	// a benchmark never measures a setting that had no effect.
 	Models []string
-	// Default is the value when the knob is not set: an int, a bool or,
-	// for a knob with Choices, a string.
+	// Default is the value when the knob is not set: an int, a bool, a
+	// time.Duration or, for a knob with Choices, a string.
 	Default any
-	// Min is the least value of an integer knob.
+	// Min is the least value of an integer knob. A duration knob's value
+	// must be positive.
 	Min int
 	// Choices are the values of a string knob.
 	Choices []string
@@ -70,6 +72,13 @@ func optionalBoolField(p func(*Options) **bool, def bool) field {
 	}
 }
 
+func durationField(p func(*Options) *time.Duration) field {
+	return field{
+		get: func(o *Options) any { return *p(o) },
+		set: func(o *Options, v any) { *p(o) = v.(time.Duration) },
+	}
+}
+
 func choiceField[T ~string](p func(*Options) *T) field {
 	return field{
 		get: func(o *Options) any { return string(*p(o)) },
@@ -105,8 +114,14 @@ var Knobs = []*Knob{
 		Help:    "poller registration: persistent, or oneshot (unregister and register around every accept and read)",
 		field:   choiceField(func(o *Options) *Rearm { return &o.Rearm })},
 	{Name: "workers", Default: 10000, Min: 1, Models: []string{"workerpool"},
-		Help:  "cap of the worker pool",
+		Help:  "cap of the worker pool; a connection past it is answered 503 and closed",
 		field: intField(func(o *Options) *int { return &o.Workers })},
+	{Name: "header_timeout", Default: 60 * time.Second,
+		Help:  "a request head must be complete this long after its first byte (after accept, for a connection's first request), or the connection is closed; nginx's client_header_timeout",
+		field: durationField(func(o *Options) *time.Duration { return &o.HeaderTimeout })},
+	{Name: "idle_timeout", Default: 75 * time.Second,
+		Help:  "a kept-alive connection with no request in progress is closed after this long; nginx's keepalive_timeout",
+		field: durationField(func(o *Options) *time.Duration { return &o.IdleTimeout })},
 	{Name: "handler", Post: "#5", Default: string(HandlerTemplate),
 		Choices: choices(Handlers),
 		Help:    "how the page is made: static bytes, a template compiled once, or re-parsed per request (the enable_async mistake)",
@@ -159,13 +174,15 @@ func (k *Knob) Describe() string {
 // Flag is the knob's `sockbench serve` flag name, without dashes in front.
 func (k *Knob) Flag() string { return strings.ReplaceAll(k.Name, "_", "-") }
 
-// Type names the knob's values: "int", "bool" or "string".
+// Type names the knob's values: "int", "bool", "duration" or "string".
 func (k *Knob) Type() string {
 	switch k.Default.(type) {
 	case int:
 		return "int"
 	case bool:
 		return "bool"
+	case time.Duration:
+		return "duration"
 	}
 	return "string"
 }
@@ -190,6 +207,14 @@ func (k *Knob) Check(v any) error {
 	case bool:
 		if _, ok := v.(bool); !ok {
 			return fmt.Errorf("%s wants true or false, not %v", k.Name, v)
+		}
+	case time.Duration:
+		d, ok := v.(time.Duration)
+		if !ok {
+			return fmt.Errorf("%s wants a duration such as 60s or 500ms, not %v", k.Name, v)
+		}
+		if d <= 0 {
+			return fmt.Errorf("%s %s: must be positive", k.Name, k.Format(d))
 		}
 	case string:
 		s, ok := v.(string)
@@ -222,6 +247,12 @@ func (k *Knob) Parse(text string) (any, error) {
 			return nil, fmt.Errorf("%s wants true or false, not %q", k.Name, text)
 		}
 		v = b
+	case time.Duration:
+		d, err := time.ParseDuration(text)
+		if err != nil {
+			return nil, fmt.Errorf("%s wants a duration such as 60s or 500ms, not %q", k.Name, text)
+		}
+		v = d
 	}
 	if err := k.Check(v); err != nil {
 		return nil, err
@@ -229,8 +260,34 @@ func (k *Knob) Parse(text string) (any, error) {
 	return v, nil
 }
 
-// Format writes a value of the knob as text, the way Parse reads it.
-func (k *Knob) Format(v any) string { return fmt.Sprint(v) }
+// Format writes a value of the knob as text, the way Parse reads it. A
+// duration is written in its largest whole unit of seconds or below
+// ("60s", "200ms"), the way nginx's timeouts are, not as "1m0s".
+func (k *Knob) Format(v any) string {
+	d, ok := v.(time.Duration)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	for _, u := range []struct {
+		unit time.Duration
+		name string
+	}{{time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "us"}} {
+		if d != 0 && d%u.unit == 0 {
+			return strconv.FormatInt(int64(d/u.unit), 10) + u.name
+		}
+	}
+	return d.String()
+}
+
+// JSON is a value of the knob as a JSON (or YAML) document holds it: a
+// duration as its text, so stored settings and the schema read like a
+// configuration; any other value as it is.
+func (k *Knob) JSON(v any) any {
+	if _, ok := v.(time.Duration); ok {
+		return k.Format(v)
+	}
+	return v
+}
 
 // Value is the knob's value in o.
 func (k *Knob) Value(o *Options) any { return k.field.get(o) }
@@ -320,8 +377,21 @@ func (s Settings) With(o Settings) Settings {
 	return out
 }
 
-// UnmarshalJSON reads settings as MarshalJSON (a map's) wrote them,
-// checking each against its knob: a stored file is data, not trusted.
+// MarshalJSON writes the settings as an object, each value as its knob's
+// JSON says.
+func (s Settings) MarshalJSON() ([]byte, error) {
+	out := make(map[string]any, len(s))
+	for name, v := range s {
+		if k, ok := LookupKnob(name); ok {
+			v = k.JSON(v)
+		}
+		out[name] = v
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads settings as MarshalJSON wrote them, checking each
+// against its knob: a stored file is data, not trusted.
 func (s *Settings) UnmarshalJSON(b []byte) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
@@ -347,6 +417,16 @@ func (s *Settings) UnmarshalJSON(b []byte) error {
 				return fmt.Errorf("knob %s: %w", name, err)
 			}
 			v = b
+		case time.Duration:
+			var text string
+			if err := json.Unmarshal(msg, &text); err != nil {
+				return fmt.Errorf("knob %s: %w", name, err)
+			}
+			d, err := k.Parse(text)
+			if err != nil {
+				return err
+			}
+			v = d
 		default:
 			var str string
 			if err := json.Unmarshal(msg, &str); err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every knob's default is a value it accepts, reads back from its own
@@ -40,6 +41,8 @@ func TestKnobRules(t *testing.T) {
 		{"below the minimum", epoll, Settings{"loops": -1}, "loops -1: at least 1"},
 		{"not a choice", epoll, Settings{"handler": "jinja"}, `handler "jinja" is not one of static, template, template-reparse`},
 		{"listeners without reuseport", epoll, Settings{"listeners": 2}, "needs reuseport"},
+		{"a duration", nethttp, Settings{"header_timeout": 5 * time.Second}, ""},
+		{"a duration not positive", epoll, Settings{"idle_timeout": -time.Second}, "idle_timeout -1s: must be positive"},
 	} {
 		err := c.model.Validate(c.s.Options())
 		switch {
@@ -54,16 +57,20 @@ func TestKnobRules(t *testing.T) {
 // A stored cell's settings are data someone may have edited: they are
 // checked against the table as they are read.
 func TestSettingsJSON(t *testing.T) {
-	in := Settings{"backlog": 1, "nodelay": false, "handler": "static"}
+	in := Settings{"backlog": 1, "nodelay": false, "handler": "static", "idle_timeout": 90 * time.Second}
 	data, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A duration is stored as a configuration writes it.
+	if !strings.Contains(string(data), `"idle_timeout":"90s"`) {
+		t.Errorf("stored as %s", data)
 	}
 	var out Settings
 	if err := json.Unmarshal(data, &out); err != nil {
 		t.Fatal(err)
 	}
-	if len(out) != 3 || out["backlog"] != 1 || out["nodelay"] != false || out["handler"] != "static" {
+	if len(out) != 4 || out["backlog"] != 1 || out["nodelay"] != false || out["handler"] != "static" || out["idle_timeout"] != 90*time.Second {
 		t.Errorf("round trip: %#v", out)
 	}
 	for _, bad := range []struct{ json, want string }{
@@ -72,6 +79,9 @@ func TestSettingsJSON(t *testing.T) {
 		{`{"backlog": 1.5}`, "knob backlog"},
 		{`{"loops": 0}`, "loops 0: at least 1"},
 		{`{"rearm": "sometimes"}`, `rearm "sometimes" is not one of persistent, oneshot`},
+		{`{"header_timeout": 60}`, "knob header_timeout"},
+		{`{"header_timeout": "soon"}`, `header_timeout wants a duration such as 60s or 500ms, not "soon"`},
+		{`{"header_timeout": "0s"}`, "header_timeout 0s: must be positive"},
 	} {
 		var s Settings
 		if err := json.Unmarshal([]byte(bad.json), &s); err == nil || !strings.Contains(err.Error(), bad.want) {
@@ -92,11 +102,14 @@ func TestKnobFlags(t *testing.T) {
 	for _, k := range Knobs {
 		fs.Var(k.FlagValue(&o), k.Flag(), k.Describe())
 	}
-	if err := fs.Parse([]string{"--reuseport", "--listeners=2", "--accept-batch=3", "--nodelay=false", "--body=large"}); err != nil {
+	if err := fs.Parse([]string{"--reuseport", "--listeners=2", "--accept-batch=3", "--nodelay=false", "--body=large", "--header-timeout=1.5s"}); err != nil {
 		t.Fatal(err)
 	}
-	if !o.ReusePort || o.Listeners != 2 || o.AcceptBatch != 3 || o.NoDelayEnabled() || o.Body != BodyLarge {
+	if !o.ReusePort || o.Listeners != 2 || o.AcceptBatch != 3 || o.NoDelayEnabled() || o.Body != BodyLarge || o.HeaderTimeout != 1500*time.Millisecond {
 		t.Errorf("parsed %+v", o)
+	}
+	if got := fs.Lookup("header-timeout").Value.String(); got != "1500ms" {
+		t.Errorf("--header-timeout=1.5s reads back as %q", got)
 	}
 	if err := fs.Parse([]string{"--workers=0"}); err == nil || !strings.Contains(err.Error(), "workers 0: at least 1") {
 		t.Errorf("--workers=0: %v", err)

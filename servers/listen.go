@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,6 +34,16 @@ func EffectiveBacklog(requested int) int {
 		return max
 	}
 	return requested
+}
+
+// NextAcceptBackoff is how long an accept loop pauses after a failed
+// accept, given its pause after the failure before (0 after a success):
+// doubling from 5ms to a second, as net/http's Serve does. Out of
+// descriptors, accept fails at once and the listener stays readable, so a
+// loop that retried at once would spin on a core until a connection
+// closed (issue #9); one that gave up would leave the server deaf.
+func NextAcceptBackoff(last time.Duration) time.Duration {
+	return min(max(2*last, 5*time.Millisecond), time.Second)
 }
 
 // ListenFD opens a non-blocking TCP listening socket on addr and returns its

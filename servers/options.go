@@ -3,6 +3,7 @@ package servers
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Options are the knobs a server is started with. The zero value of every
@@ -37,6 +38,14 @@ type Options struct {
 	Rearm Rearm
 	// Workers caps the worker pool (workerpool model).
 	Workers int
+	// HeaderTimeout bounds the time from a request's first byte (from
+	// accept, for a connection's first request) to the end of its head;
+	// IdleTimeout bounds the wait of a kept-alive connection for its next
+	// request. Past either the server closes the connection, without an
+	// answer, as nginx and net/http do: a client that sends half a request
+	// or nothing at all must not hold a connection (and, in the worker
+	// pool, a worker) for ever. Stream mode has neither.
+	HeaderTimeout, IdleTimeout time.Duration
 	// Handler chooses how the page is produced.
 	Handler Handler
 	// Body chooses the page size.

@@ -31,8 +31,18 @@ type Stats struct {
 	// AcceptsPerWakeup is Connections / ListenerWakeups (thread post #19).
 	AcceptsPerWakeup float64 `json:"accepts_per_wakeup,omitempty"`
 	// Refused counts connections closed straight after accept because the
-	// model could not take them (select past FD_SETSIZE, pool full).
-	Refused   uint64 `json:"refused,omitempty"`
+	// model could not take them: select past FD_SETSIZE, or a full worker
+	// pool (which answers 503 first).
+	Refused uint64 `json:"refused,omitempty"`
+	// AcceptErrors counts failed accepts the server backed off from: out
+	// of descriptors (EMFILE, ENFILE) or memory, or anything else but
+	// "none pending" and an interrupted or aborted accept. While they
+	// last, new clients wait in the backlog and the connections already
+	// open are served.
+	AcceptErrors uint64 `json:"accept_errors,omitempty"`
+	// TimedOut counts connections closed by the header or idle timeout
+	// (net/http's are not seen, and not counted).
+	TimedOut  uint64 `json:"timed_out,omitempty"`
 	BytesRead uint64 `json:"bytes_read"`
 	// BytesWritten counts response bytes handed to the kernel.
 	BytesWritten uint64 `json:"bytes_written"`
@@ -48,6 +58,8 @@ func (s *Stats) Add(o Stats) {
 	s.AcceptCalls += o.AcceptCalls
 	s.ListenerWakeups += o.ListenerWakeups
 	s.Refused += o.Refused
+	s.AcceptErrors += o.AcceptErrors
+	s.TimedOut += o.TimedOut
 	s.BytesRead += o.BytesRead
 	s.BytesWritten += o.BytesWritten
 	for k, v := range o.Syscalls {

@@ -52,8 +52,8 @@ func TestKnobTableIsEverywhere(t *testing.T) {
 
 			if p, ok := schemaKnobs[k.Name]; !ok {
 				t.Errorf("configs/schema.json has no knob %s", k.Name)
-			} else if got, _ := json.Marshal(p["default"]); string(got) != jsonText(k.Default) {
-				t.Errorf("configs/schema.json: %s default %s, the table says %s", k.Name, got, jsonText(k.Default))
+			} else if got, _ := json.Marshal(p["default"]); string(got) != jsonText(k.JSON(k.Default)) {
+				t.Errorf("configs/schema.json: %s default %s, the table says %s", k.Name, got, jsonText(k.JSON(k.Default)))
 			}
 
 			models := "all"

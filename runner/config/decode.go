@@ -211,6 +211,8 @@ var (
 	durationType = reflect.TypeFor[results.Duration]()
 	cpuListType  = reflect.TypeFor[results.CPUList]()
 	settingsType = reflect.TypeFor[servers.Settings]()
+	// knobDurationType is a duration knob's value (servers.Knob).
+	knobDurationType = reflect.TypeFor[time.Duration]()
 )
 
 // foreignDecoders read the types of other packages whose YAML form is not
@@ -219,9 +221,10 @@ var foreignDecoders map[reflect.Type]func(d *decoder, n ast.Node, v reflect.Valu
 
 func init() {
 	foreignDecoders = map[reflect.Type]func(*decoder, ast.Node, reflect.Value, string){
-		durationType: decodeDuration,
-		cpuListType:  decodeCPUList,
-		settingsType: decodeSettings,
+		durationType:     decodeDuration,
+		knobDurationType: decodeDuration,
+		cpuListType:      decodeCPUList,
+		settingsType:     decodeSettings,
 	}
 }
 
@@ -289,7 +292,7 @@ func (d *decoder) wrongType(n ast.Node, path string, t reflect.Type) {
 // describeType says what a value of type t is written as.
 func describeType(t reflect.Type) string {
 	switch t {
-	case durationType:
+	case durationType, knobDurationType:
 		return "a duration such as 10s or 500ms"
 	case cpuListType:
 		return "a CPU list such as 0, 1-3 or 0,2"
@@ -349,7 +352,7 @@ func decodeDuration(d *decoder, n ast.Node, v reflect.Value, path string) {
 		d.add(lineOf(n), path, "want a duration such as 10s or 500ms, got %s", describeNode(n))
 		return
 	}
-	v.Set(reflect.ValueOf(results.Duration(dur)))
+	v.Set(reflect.ValueOf(dur).Convert(v.Type()))
 }
 
 func decodeCPUList(d *decoder, n ast.Node, v reflect.Value, path string) {
@@ -442,7 +445,12 @@ func (d *decoder) paramValue(p param, n ast.Node, path string) (Value, bool) {
 		d.add(lineOf(n), path, "want %s, got nothing", describeType(p.typ))
 		return Value{}, false
 	}
-	return Value{Text: formatValue(v), v: v.Interface(), path: path}, true
+	text := formatValue(v)
+	if p.knob != nil {
+		// A knob's value reads as its flag takes it ("60s", not "1m0s").
+		text = p.knob.Format(v.Interface())
+	}
+	return Value{Text: text, v: v.Interface(), path: path}, true
 }
 
 // decodeNode keeps the entry's values undecoded in text form; they are

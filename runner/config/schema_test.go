@@ -128,7 +128,7 @@ func (c schemaChecker) value(typ reflect.Type, s schema, path string) {
 	s = deref(c.t, c.root, s)
 	want := ""
 	switch typ {
-	case durationType:
+	case durationType, knobDurationType:
 		if def := c.root["$defs"].(schema)["duration"].(schema); s["pattern"] != def["pattern"] {
 			c.t.Errorf("schema %s: a duration is #/$defs/duration", path)
 		}
@@ -200,12 +200,14 @@ func (c schemaChecker) value(typ reflect.Type, s schema, path string) {
 func (c schemaChecker) knobs(s schema, path string) {
 	props := schema{}
 	for _, k := range servers.Knobs {
-		p := schema{"description": k.Describe(), "default": k.Default}
+		p := schema{"description": k.Describe(), "default": k.JSON(k.Default)}
 		switch k.Type() {
 		case "int":
 			p["type"], p["minimum"] = "integer", k.Min
 		case "bool":
 			p["type"] = "boolean"
+		case "duration":
+			p["$ref"] = "#/$defs/duration"
 		default:
 			p["type"], p["enum"] = "string", k.Choices
 		}

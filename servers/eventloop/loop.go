@@ -20,8 +20,9 @@ const maxEvents = 512
 // loop is one event loop. Everything it touches on the hot path is its own:
 // no locks, no atomics (the stop flag is read only on a wake-up), counters
 // in plain fields merged once when it ends (wrk's and gnet's per-loop
-// design). It blocks in its poller with no timeout while it has nothing to
-// do; Serve stops it through the poller's wake-up.
+// design). It blocks in its poller until the next deadline of its
+// connections (none, while no connection has one); Serve stops it through
+// the poller's wake-up.
 type loop struct {
 	server      *Server
 	poller      netpoll.Poller
@@ -35,12 +36,26 @@ type loop struct {
 	conns   []*conn // indexed by descriptor
 	free    []*conn // closed connections, reused with their buffers
 	scratch []byte  // stream mode's read buffer
-	// lingering counts connections in a lingering close, so the loop looks
-	// for expired ones only while there are any.
-	lingering int
-	sys       netpoll.Syscalls
-	counters  http1.Counters
-	stats     servers.Stats
+
+	// epoch and now are the loop's coarse clock (see tick).
+	epoch time.Time
+	now   int64
+	// The connections with a deadline: a request head due (header), a
+	// kept-alive connection waiting for its next request (idle), a
+	// lingering close (linger). A connection whose answer waits for the
+	// client to read it has none, as with the goroutine servers' blocking
+	// writes.
+	header, idle, linger deadlines
+	// listening says the poller watches the listener. After a failed
+	// accept it does not until acceptResume (0: not paused); acceptBackoff
+	// is the pause, doubled by every failure in a row.
+	listening     bool
+	acceptResume  int64
+	acceptBackoff time.Duration
+
+	sys      netpoll.Syscalls
+	counters http1.Counters
+	stats    servers.Stats
 }
 
 // conn is one client connection of a loop.
@@ -55,10 +70,11 @@ type conn struct {
 	closing bool
 	// watching is what the poller watches the descriptor for (0: nothing).
 	watching netpoll.Events
-	// lingerUntil is set while the answer is sent and the loop drops what
-	// the client still sends before closing (see http1.LingerTime).
-	lingerUntil time.Time
-	lingered    int
+	// timer is the connection's deadline. In the loop's linger list, the
+	// answer is sent and the loop drops what the client still sends before
+	// closing (see http1.LingerTime); lingered counts it.
+	timer    timer
+	lingered int
 }
 
 func (l *loop) run() error {
@@ -67,20 +83,21 @@ func (l *loop) run() error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer l.closeAll()
-	if err := l.poller.Add(l.listener, netpoll.Readable); err != nil {
-		return fmt.Errorf("watch listener: %w", err)
+	if err := l.watchListener(); err != nil {
+		return err
 	}
 	events := make([]netpoll.Event, 0, maxEvents)
+	l.tick()
 	for {
-		timeoutMs := -1
-		if l.lingering > 0 {
-			timeoutMs = l.expireLingering(time.Now())
+		timeoutMs, err := l.expire()
+		if err != nil {
+			return err
 		}
-		var err error
 		events, err = l.poller.Wait(events, timeoutMs)
 		if err != nil {
 			return err
 		}
+		l.tick()
 		for _, ev := range events {
 			fd := int(ev.FD)
 			switch {
@@ -103,23 +120,42 @@ func (l *loop) run() error {
 	}
 }
 
-// accept handles a wakeup of the listener.
+// accept handles a wakeup of the listener. A listener that cannot be
+// watched again would leave the loop deaf to new connections, so that
+// ends the loop.
 func (l *loop) accept() error {
 	l.stats.ListenerWakeups++
 	if !l.oneshot {
 		return l.acceptPending()
 	}
 	// Thread post #15: unregister after the wakeup, register again before
-	// the next wait. A listener that cannot be watched again would leave
-	// the loop deaf to new connections, so that ends the loop.
+	// the next wait (unless a failed accept paused the listener).
+	if err := l.unwatchListener(); err != nil {
+		return err
+	}
+	if err := l.acceptPending(); err != nil {
+		return err
+	}
+	if l.acceptResume != 0 {
+		return nil
+	}
+	return l.watchListener()
+}
+
+func (l *loop) watchListener() error {
+	if err := l.poller.Add(l.listener, netpoll.Readable); err != nil {
+		return fmt.Errorf("watch listener: %w", err)
+	}
+	l.listening = true
+	return nil
+}
+
+func (l *loop) unwatchListener() error {
 	if err := l.poller.Remove(l.listener); err != nil {
 		return fmt.Errorf("unwatch listener: %w", err)
 	}
-	err := l.acceptPending()
-	if werr := l.poller.Add(l.listener, netpoll.Readable); werr != nil {
-		err = errors.Join(err, fmt.Errorf("watch listener again: %w", werr))
-	}
-	return err
+	l.listening = false
+	return nil
 }
 
 // acceptPending takes up to acceptBatch pending connections (all of them
@@ -135,13 +171,14 @@ func (l *loop) acceptPending() error {
 			return nil
 		case err == unix.EINTR || err == unix.ECONNABORTED:
 			continue
-		case err == unix.EMFILE || err == unix.ENFILE:
-			// Out of descriptors: leave the rest in the backlog for later
-			// rather than spinning.
-			return nil
 		case err != nil:
-			return fmt.Errorf("accept: %w", err)
+			// Out of descriptors (EMFILE, ENFILE), memory, or anything
+			// else: count it and back off, serving the open connections
+			// meanwhile; the pending ones wait in the backlog.
+			l.stats.AcceptErrors++
+			return l.pauseAccept()
 		}
+		l.acceptBackoff = 0
 		l.stats.Connections++
 		l.addConn(fd, sa)
 	}
@@ -177,6 +214,10 @@ func (l *loop) addConn(fd int, sa unix.Sockaddr) {
 		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
 	}
 	l.conns[fd] = c
+	if !l.stream {
+		// The first request's head is due from accept on.
+		l.await(c, &l.header)
+	}
 }
 
 func clientAddr(sa unix.Sockaddr) netip.Addr {
@@ -208,7 +249,7 @@ func (l *loop) ready(c *conn, ev netpoll.Events) {
 	if ev&(netpoll.Readable|netpoll.Failed) == 0 {
 		return
 	}
-	if !c.lingerUntil.IsZero() {
+	if c.timer.list == &l.linger {
 		l.drain(c)
 		return
 	}
@@ -240,8 +281,10 @@ func (l *loop) ready(c *conn, ev netpoll.Events) {
 	}
 }
 
-// process answers every complete request buffered in c, writing as it goes.
+// process answers every complete request buffered in c, writing as it
+// goes, and then waits for more under the timeout that applies.
 func (l *loop) process(c *conn) {
+	answered := l.counters.Requests
 	for {
 		consumed, out, closeAfter := c.proto.Serve(c.in, c.out)
 		c.out = out
@@ -258,6 +301,7 @@ func (l *loop) process(c *conn) {
 		}
 		if consumed == 0 || len(c.in) == 0 {
 			l.rearm(c)
+			l.awaitRequest(c, l.counters.Requests != answered)
 			return
 		}
 	}
@@ -279,6 +323,7 @@ func (l *loop) flush(c *conn) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
+			c.leave()
 			l.watch(c, netpoll.Writable)
 			return false
 		}
@@ -343,9 +388,8 @@ func (l *loop) finish(c *conn) {
 		l.close(c)
 		return
 	}
-	c.lingerUntil = time.Now().Add(http1.LingerTime)
+	l.await(c, &l.linger)
 	c.lingered = 0
-	l.lingering++
 	l.rearm(c)
 }
 
@@ -366,36 +410,11 @@ func (l *loop) drain(c *conn) {
 	}
 }
 
-// expireLingering closes the lingering connections whose time is up and
-// returns how many milliseconds the loop may wait before the next one is
-// (-1: none lingers any more). Lingering closes are rare, so scanning every
-// connection for them costs nothing the busy path pays.
-func (l *loop) expireLingering(now time.Time) int {
-	var next time.Time
-	for _, c := range l.conns {
-		switch {
-		case c == nil || c.lingerUntil.IsZero():
-		case now.After(c.lingerUntil):
-			l.close(c)
-		case next.IsZero() || c.lingerUntil.Before(next):
-			next = c.lingerUntil
-		}
-	}
-	if next.IsZero() {
-		return -1
-	}
-	// Rounded up, so the wait ends after the deadline, not just before it.
-	return int((next.Sub(now) + time.Millisecond - 1) / time.Millisecond)
-}
-
 func (l *loop) close(c *conn) {
 	if c.fd < 0 {
 		return
 	}
-	if !c.lingerUntil.IsZero() {
-		c.lingerUntil = time.Time{}
-		l.lingering--
-	}
+	c.leave()
 	if c.watching != 0 {
 		l.poller.Forget(c.fd)
 	}
@@ -412,5 +431,7 @@ func (l *loop) closeAll() {
 			l.close(c)
 		}
 	}
-	l.poller.Remove(l.listener)
+	if l.listening {
+		l.unwatchListener()
+	}
 }

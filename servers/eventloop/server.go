@@ -13,6 +13,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -82,6 +83,10 @@ func New(kind netpoll.Kind, name string, opts servers.Options) (*Server, error) 
 			nodelay:     opts.NoDelayEnabled(),
 			acceptBatch: opts.AcceptBatch,
 			oneshot:     opts.Rearm == servers.RearmOneshot,
+			epoch:       time.Now(),
+			header:      newDeadlines(opts.HeaderTimeout),
+			idle:        newDeadlines(opts.IdleTimeout),
+			linger:      newDeadlines(http1.LingerTime),
 		}
 		if opts.Stream {
 			// Thread post #1's throughput test reads in large chunks.

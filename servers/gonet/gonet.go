@@ -23,8 +23,9 @@ func init() {
 
 type server struct {
 	*netserver.Base
-	page   *http1.Page
-	stream bool
+	page     *http1.Page
+	stream   bool
+	timeouts http1.Timeouts
 }
 
 // New binds the listeners of a gonet server.
@@ -37,7 +38,7 @@ func New(opts servers.Options) (servers.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{Base: base, page: page, stream: opts.Stream}, nil
+	return &server{Base: base, page: page, stream: opts.Stream, timeouts: http1.TimeoutsOf(opts)}, nil
 }
 
 // Serve implements servers.Server.
@@ -54,8 +55,8 @@ func (s *server) handle(nc net.Conn) {
 	} else {
 		var c http1.Conn
 		c.Reset(s.page, &ctr, netserver.ClientAddr(nc))
-		http1.ServeBlocking(nc, &c, b, &t)
+		http1.ServeBlocking(nc, &c, b, &t, s.timeouts)
 	}
 	http1.PutBuffers(b)
-	s.Done(nc, ctr.Requests, ctr.Errors, t.BytesRead, t.BytesWritten)
+	s.Done(nc, ctr, t)
 }

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
+
+	"github.com/sockbench/sockbench/servers"
 )
 
 // Buffers are one connection's input and output buffers. The goroutine
@@ -34,16 +37,48 @@ type Traffic struct {
 	BytesRead, BytesWritten uint64
 }
 
+// Timeouts are how long a connection may hold a server without sending
+// a request (servers.Options.HeaderTimeout and IdleTimeout); zero means no
+// limit.
+type Timeouts struct {
+	// Header bounds the time from a request's first byte (from accept,
+	// for a connection's first request) to the end of its head.
+	Header time.Duration
+	// Idle bounds the wait of a kept-alive connection for its next request.
+	Idle time.Duration
+}
+
+// TimeoutsOf are the timeouts opts sets.
+func TimeoutsOf(opts servers.Options) Timeouts {
+	return Timeouts{Header: opts.HeaderTimeout, Idle: opts.IdleTimeout}
+}
+
+// deadline is d from now, or no deadline for a zero d.
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
 // ServeBlocking runs the HTTP/1.1 exchange on a blocking connection until
-// the client goes away, a request asks to close, or an error response ends
-// it. It is the goroutine servers' version of the raw loops' read → Serve →
-// write cycle, on the same Conn. It returns nil when the connection ended
-// normally.
-func ServeBlocking(nc net.Conn, c *Conn, b *Buffers, t *Traffic) error {
+// the client goes away, a request asks to close, an error response ends it
+// or a timeout of to passes (counted in c's Counters). It is the goroutine
+// servers' version of the raw loops' read → Serve → write cycle, on the
+// same Conn. It returns nil when the connection ended normally.
+//
+// The timeouts are read deadlines, set at most once per request: after an
+// answer that leaves the connection idle, and when a request's first bytes
+// arrive on an idle connection — never per read, so a client trickling a
+// head byte by byte cannot push its deadline back.
+func ServeBlocking(nc net.Conn, c *Conn, b *Buffers, t *Traffic, to Timeouts) error {
 	// A worker pool hands one set of buffers from connection to connection:
 	// what the previous client left unread must not be parsed as this
 	// one's request.
 	b.in, b.out = b.in[:0], b.out[:0]
+	// The first request's head is due from accept on.
+	idle := false
+	nc.SetReadDeadline(deadline(to.Header))
 	for {
 		if len(b.in) == cap(b.in) {
 			// Serve answers 431 before the buffer fills; a full buffer here
@@ -54,12 +89,27 @@ func ServeBlocking(nc net.Conn, c *Conn, b *Buffers, t *Traffic) error {
 		if n > 0 {
 			t.BytesRead += uint64(n)
 			b.in = b.in[:len(b.in)+n]
+			answered := c.counters.Requests
 			done, werr := serveBuffered(nc, c, b, t)
 			if werr != nil || done {
 				return werr
 			}
+			switch {
+			case c.Idle(len(b.in)):
+				nc.SetReadDeadline(deadline(to.Idle))
+				idle = true
+			case idle || c.counters.Requests != answered:
+				// The bytes left over begin a new request.
+				nc.SetReadDeadline(deadline(to.Header))
+				idle = false
+			}
 		}
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Closed without an answer, as nginx and net/http do.
+				c.counters.TimedOut++
+				return nil
+			}
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				return nil
 			}

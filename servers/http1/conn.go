@@ -11,6 +11,8 @@ type Counters struct {
 	Requests uint64
 	// Errors counts responses with a 4xx or 5xx status.
 	Errors uint64
+	// TimedOut counts connections closed by a Timeouts limit.
+	TimedOut uint64
 }
 
 // OutputBudget bounds the responses produced by one Serve call. Pipelined
@@ -43,6 +45,10 @@ const (
 	LingerTime  = time.Second
 	LingerBytes = 1 << 20
 )
+
+// Idle reports whether no request is in progress on the connection:
+// none of one is among the unread bytes, and no body is still to come.
+func (c *Conn) Idle(unread int) bool { return unread == 0 && c.discard == 0 }
 
 // MustLinger reports whether closing now could cost the client its answer:
 // an error response ended the connection, or input was left unread.

@@ -48,8 +48,16 @@ func New(opts servers.Options) (servers.Server, error) {
 	}
 	s := &server{Base: base, page: page, stream: opts.Stream}
 	// The same nominal head limit as the other models (net/http allows
-	// 4096 bytes of slack above it, then answers 431 like they do).
-	s.http = &http.Server{Handler: s, MaxHeaderBytes: http1.MaxHeadBytes}
+	// 4096 bytes of slack above it, then answers 431 like they do), and
+	// the same timeouts: net/http counts ReadHeaderTimeout from a
+	// request's first byte (from accept for the first), and closes a
+	// kept-alive connection IdleTimeout after its last answer.
+	s.http = &http.Server{
+		Handler:           s,
+		MaxHeaderBytes:    http1.MaxHeadBytes,
+		ReadHeaderTimeout: opts.HeaderTimeout,
+		IdleTimeout:       opts.IdleTimeout,
+	}
 	return s, nil
 }
 
@@ -63,7 +71,7 @@ func (s *server) Serve(ctx context.Context) error {
 				var t http1.Traffic
 				http1.Discard(nc, b, &t)
 				http1.PutBuffers(b)
-				s.Done(nc, 0, 0, t.BytesRead, 0)
+				s.Done(nc, http1.Counters{}, t)
 			}()
 		})
 	}
@@ -75,7 +83,7 @@ func (s *server) Serve(ctx context.Context) error {
 		select {
 		case conns <- &trackedConn{Conn: nc, base: s.Base}:
 		case <-ln.done:
-			s.Done(nc, 0, 0, 0, 0)
+			s.Done(nc, http1.Counters{}, http1.Traffic{})
 		}
 	})
 	ln.Close()
@@ -119,7 +127,7 @@ type trackedConn struct {
 }
 
 func (c *trackedConn) Close() error {
-	c.once.Do(func() { c.base.Done(c.Conn, 0, 0, 0, 0) })
+	c.once.Do(func() { c.base.Done(c.Conn, http1.Counters{}, http1.Traffic{}) })
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/http1"
 )
 
 // Base holds what every goroutine server has: its listeners, its open
@@ -27,10 +28,13 @@ type Base struct {
 	mu       sync.Mutex
 	conns    map[net.Conn]struct{}
 	stopping bool
-	wg       sync.WaitGroup
+	// stopped is closed by Stop, and ends an accept loop's backoff.
+	stopped chan struct{}
+	wg      sync.WaitGroup
 
 	Connections, Requests, Errors, AcceptCalls atomic.Uint64
 	BytesRead, BytesWritten, Refused           atomic.Uint64
+	AcceptErrors, TimedOut                     atomic.Uint64
 }
 
 // New opens the listeners opts asks for.
@@ -39,7 +43,7 @@ func New(name string, opts servers.Options) (*Base, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Base{name: name, nodelay: opts.NoDelayEnabled(), conns: map[net.Conn]struct{}{}}
+	b := &Base{name: name, nodelay: opts.NoDelayEnabled(), conns: map[net.Conn]struct{}{}, stopped: make(chan struct{})}
 	for i, fd := range fds {
 		ln, err := servers.FileListener(fd)
 		if err != nil {
@@ -97,14 +101,16 @@ func (b *Base) acceptLoop(ln net.Listener, handle func(net.Conn)) error {
 			if b.isStopping() || errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
-				// Out of descriptors and the like: wait, as net/http does.
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
+			// Out of descriptors or memory, or anything else: count it,
+			// wait and try again, serving the open connections meanwhile.
+			b.AcceptErrors.Add(1)
+			backoff = servers.NextAcceptBackoff(backoff)
+			select {
+			case <-time.After(backoff):
+			case <-b.stopped:
+				return nil
 			}
-			return err
+			continue
 		}
 		backoff = 0
 		b.Connections.Add(1)
@@ -119,11 +125,6 @@ func (b *Base) acceptLoop(ln net.Listener, handle func(net.Conn)) error {
 		}
 		handle(nc)
 	}
-}
-
-func isTemporary(err error) bool {
-	t, ok := err.(interface{ Temporary() bool })
-	return ok && t.Temporary()
 }
 
 func (b *Base) isStopping() bool {
@@ -145,12 +146,13 @@ func (b *Base) track(nc net.Conn) bool {
 }
 
 // Done closes a connection handed out by Accept and records what it did.
-func (b *Base) Done(nc net.Conn, requests, errors uint64, read, written uint64) {
+func (b *Base) Done(nc net.Conn, ctr http1.Counters, t http1.Traffic) {
 	nc.Close()
-	b.Requests.Add(requests)
-	b.Errors.Add(errors)
-	b.BytesRead.Add(read)
-	b.BytesWritten.Add(written)
+	b.Requests.Add(ctr.Requests)
+	b.Errors.Add(ctr.Errors)
+	b.TimedOut.Add(ctr.TimedOut)
+	b.BytesRead.Add(t.BytesRead)
+	b.BytesWritten.Add(t.BytesWritten)
 	b.mu.Lock()
 	delete(b.conns, nc)
 	b.mu.Unlock()
@@ -168,6 +170,7 @@ func (b *Base) Stop() {
 	}
 	b.mu.Unlock()
 	if !already {
+		close(b.stopped)
 		for _, ln := range b.listeners {
 			ln.Close()
 		}
@@ -184,6 +187,8 @@ func (b *Base) Stats() servers.Stats {
 		Errors:       b.Errors.Load(),
 		AcceptCalls:  b.AcceptCalls.Load(),
 		Refused:      b.Refused.Load(),
+		AcceptErrors: b.AcceptErrors.Load(),
+		TimedOut:     b.TimedOut.Load(),
 		BytesRead:    b.BytesRead.Load(),
 		BytesWritten: b.BytesWritten.Load(),
 	}

@@ -30,9 +30,10 @@ const idleTimeout = 10 * time.Second
 
 type server struct {
 	*netserver.Base
-	page   *http1.Page
-	stream bool
-	pool   pool
+	page     *http1.Page
+	stream   bool
+	timeouts http1.Timeouts
+	pool     pool
 }
 
 // New binds the listeners of a worker pool server.
@@ -45,9 +46,9 @@ func New(opts servers.Options) (servers.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{Base: base, page: page, stream: opts.Stream}
+	s := &server{Base: base, page: page, stream: opts.Stream, timeouts: http1.TimeoutsOf(opts)}
 	s.pool.max = opts.Workers
-	s.pool.serve = s.handle
+	s.pool.serve, s.pool.done = s.handle, s.Done
 	return s, nil
 }
 
@@ -57,8 +58,7 @@ func (s *server) Serve(ctx context.Context) error {
 	go s.pool.cleanIdle(stopCleaner)
 	err := s.Accept(ctx, func(nc net.Conn) {
 		if !s.pool.dispatch(nc) {
-			s.Refused.Add(1)
-			s.Done(nc, 0, 0, 0, 0)
+			s.refuse(nc)
 		}
 	})
 	close(stopCleaner)
@@ -66,23 +66,35 @@ func (s *server) Serve(ctx context.Context) error {
 	return err
 }
 
-func (s *server) handle(nc net.Conn, b *http1.Buffers) {
-	var ctr http1.Counters
-	var t http1.Traffic
+// refuse answers a connection the pool has no worker for with 503 and
+// closes it, as fasthttp does past its Concurrency: the client learns the
+// server is full instead of meeting a reset it cannot tell from a crash.
+// It runs in the accept goroutine; a fresh socket's send buffer takes the
+// short answer at once, so the write does not block.
+func (s *server) refuse(nc net.Conn) {
+	s.Refused.Add(1)
+	answer := s.page.AppendError(nil, 503)
+	n, _ := nc.Write(answer)
+	s.Done(nc, http1.Counters{}, http1.Traffic{BytesWritten: uint64(n)})
+}
+
+func (s *server) handle(nc net.Conn, b *http1.Buffers) (ctr http1.Counters, t http1.Traffic) {
 	if s.stream {
 		http1.Discard(nc, b, &t)
 	} else {
 		var c http1.Conn
 		c.Reset(s.page, &ctr, netserver.ClientAddr(nc))
-		http1.ServeBlocking(nc, &c, b, &t)
+		http1.ServeBlocking(nc, &c, b, &t, s.timeouts)
 	}
-	s.Done(nc, ctr.Requests, ctr.Errors, t.BytesRead, t.BytesWritten)
+	return ctr, t
 }
 
 // pool keeps idle workers on a stack.
 type pool struct {
 	max   int
-	serve func(net.Conn, *http1.Buffers)
+	serve func(net.Conn, *http1.Buffers) (http1.Counters, http1.Traffic)
+	// done closes a served connection and records what it did.
+	done func(net.Conn, http1.Counters, http1.Traffic)
 
 	mu       sync.Mutex
 	idle     []*worker // most recently used last
@@ -125,8 +137,12 @@ func (p *pool) work(w *worker) {
 	b := http1.GetBuffers()
 	defer http1.PutBuffers(b)
 	for nc := range w.conns {
-		p.serve(nc, b)
-		if !p.release(w) {
+		ctr, t := p.serve(nc, b)
+		// Free before the close: a client that sees its connection end
+		// and connects again finds the worker free, not a full pool.
+		more := p.release(w)
+		p.done(nc, ctr, t)
+		if !more {
 			return
 		}
 	}
