@@ -22,17 +22,21 @@ const (
 	Measured
 	// RepFinished: a repetition's result was stored (Result).
 	RepFinished
+	// Remeasuring: the window just measured shared its CPUs with other
+	// work (Machine), and is measured again.
+	Remeasuring
 )
 
 // Event is one step of a run, for progress displays and tests.
 type Event struct {
-	Kind   EventKind
-	Cell   *results.Cell
-	Rep    int
-	Stage  results.Stage
-	PID    int
-	Second loadgen.Second
-	Result *results.Rep
+	Kind    EventKind
+	Cell    *results.Cell
+	Rep     int
+	Stage   results.Stage
+	PID     int
+	Second  loadgen.Second
+	Result  *results.Rep
+	Machine *results.MachineLoad
 }
 
 func (r *run) event(e Event) {
@@ -112,6 +116,9 @@ func (d *display) event(e Event) {
 		}
 	case Measured:
 		d.stage, d.rps = "measuring", e.Second.Requests
+	case Remeasuring:
+		d.clearLocked()
+		fmt.Fprintf(d.w, "%s rep %d: machine busy (%s), measuring again\n", e.Cell.ID, e.Rep, describeMachine(e.Machine))
 	}
 	d.drawLocked()
 }
@@ -122,7 +129,23 @@ func (d *display) finished(j job, res *results.Rep) {
 		d.ended(true, "%s: FAILED at %s: %s", label, res.Stage, res.Reason)
 		return
 	}
-	d.ended(false, "%s: %.0f req/s, p99 %.2f ms, %d errors", label, res.Load.RequestsPerS, res.Load.Latency.P99US/1000, res.Load.Errors.Total())
+	busy := ""
+	if m := res.Machine; m != nil && m.Busy {
+		busy = "; MACHINE BUSY (" + describeMachine(m) + ")"
+	}
+	d.ended(false, "%s: %.0f req/s, p99 %.2f ms, %d errors%s", label, res.Load.RequestsPerS, res.Load.Latency.P99US/1000, res.Load.Errors.Total(), busy)
+}
+
+// describeMachine says how much of each CPU set other work and steal took.
+func describeMachine(m *results.MachineLoad) string {
+	part := func(name string, l results.CPUSetLoad) string {
+		s := fmt.Sprintf("%s CPUs %s: %.1f%% other work", name, l.CPUs, 100*l.Other)
+		if l.Steal > 0 {
+			s += fmt.Sprintf(", %.1f%% steal", 100*l.Steal)
+		}
+		return s
+	}
+	return part("server", m.Server) + "; " + part("load", m.Load) + fmt.Sprintf("; limit %.0f%%", 100*m.Max)
 }
 
 func (d *display) calibrated(j job, c *results.Calibration) {
@@ -133,16 +156,14 @@ func (d *display) calibrated(j job, c *results.Calibration) {
 	d.ended(false, "%s strace calibration: %d syscalls for %d requests", j.cell.ID, c.Syscalls, c.Requests)
 }
 
-// ended reports a job that ended: failures always, results only on a
-// terminal, where they scroll above the status line.
+// ended reports a job that ended, one line each, numbered: on a terminal
+// it scrolls above the status line, in a log it is the progress.
 func (d *display) ended(failure bool, format string, args ...any) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.learn()
 	d.clearLocked()
-	if failure || d.live {
-		fmt.Fprintf(d.w, format+"\n", args...)
-	}
+	fmt.Fprintf(d.w, "[%d/%d] "+format+"\n", append([]any{d.current + 1, len(d.jobs)}, args...)...)
 	d.drawLocked()
 }
 
@@ -152,6 +173,9 @@ func (d *display) learn() {
 	took := time.Since(d.started) - d.planned[d.current]
 	d.overhead = (d.overhead*time.Duration(d.completed) + took) / time.Duration(d.completed+1)
 }
+
+// statusWidth is the most a status line takes of a terminal's width.
+const statusWidth = 79
 
 func (d *display) clear() {
 	d.mu.Lock()
@@ -185,7 +209,13 @@ func (d *display) drawLocked() {
 		line += fmt.Sprintf(" %d req/s", d.rps)
 	}
 	line += fmt.Sprintf(" — about %s left", left.Round(time.Second))
+	line = strings.ReplaceAll(line, "\n", " ")
+	// \r returns to the start of the screen line: a status line that
+	// wraps would be printed anew each time instead of redrawn.
+	if r := []rune(line); len(r) > statusWidth {
+		line = string(r[:statusWidth-1]) + "…"
+	}
 	d.clearLocked()
-	io.WriteString(d.w, strings.ReplaceAll(line, "\n", " "))
+	io.WriteString(d.w, line)
 	d.shown = true
 }

@@ -12,7 +12,7 @@ import (
 
 // TestDisplay: on a terminal a status line is rewritten in place with the
 // cell, its live requests/s, the count and the time left, and results
-// scroll above it; elsewhere only failures are printed.
+// scroll above it; elsewhere each repetition is one plain line.
 func TestDisplay(t *testing.T) {
 	cell := &results.Cell{ID: "c1-epoll", Load: results.Load{Duration: results.Duration(time.Second)}}
 	jobs := []job{{cell, 1}, {cell, 2}}
@@ -33,8 +33,8 @@ func TestDisplay(t *testing.T) {
 	for _, want := range []string{
 		"\r\033[K[1/2] c1-epoll rep 1: verify — about ",
 		"\r\033[K[1/2] c1-epoll rep 1: measuring 1234 req/s — about ",
-		"\r\033[Kc1-epoll rep 1: 1234 req/s, p99 2.50 ms, 0 errors\n[1/2]",
-		"\r\033[Kc1-epoll rep 2: FAILED at verify: failed 1 of 25 conformance cases\n",
+		"\r\033[K[1/2] c1-epoll rep 1: 1234 req/s, p99 2.50 ms, 0 errors\n[1/2]",
+		"\r\033[K[2/2] c1-epoll rep 2: FAILED at verify: failed 1 of 25 conformance cases\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("terminal output lacks %q:\n%q", want, out)
@@ -52,7 +52,18 @@ func TestDisplay(t *testing.T) {
 	d.finished(jobs[0], ok)
 	d.starting(1, jobs[1])
 	d.finished(jobs[1], failed)
-	if got, want := quiet.String(), "c1-epoll rep 2: FAILED at verify: failed 1 of 25 conformance cases\n"; got != want {
-		t.Errorf("output off a terminal: %q, want only the failure %q", got, want)
+	// A log gets one plain line per repetition, and no status line.
+	if got, want := quiet.String(), "[1/2] c1-epoll rep 1: 1234 req/s, p99 2.50 ms, 0 errors\n[2/2] c1-epoll rep 2: FAILED at verify: failed 1 of 25 conformance cases\n"; got != want {
+		t.Errorf("output off a terminal: %q, want %q", got, want)
+	}
+
+	// A status line never wraps, or \r could not redraw it.
+	long := &results.Cell{ID: strings.Repeat("c1-epoll-backlog=1-", 8), Load: results.Load{Duration: results.Duration(time.Second)}}
+	var narrow bytes.Buffer
+	d = newDisplay(&narrow, true)
+	d.plan([]job{{long, 1}})
+	d.starting(0, job{long, 1})
+	if line := strings.TrimPrefix(narrow.String(), "\r\033[K"); len([]rune(line)) > statusWidth {
+		t.Errorf("status line of %d characters: %q", len([]rune(line)), line)
 	}
 }

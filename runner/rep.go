@@ -69,11 +69,23 @@ func (r *run) runRep(ctx context.Context, cell *results.Cell, rep int) *results.
 	}
 
 	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageLoad, PID: p.PID()})
-	load, window, loadErr := r.measure(ctx, cell, rep, p, target)
+	load, window, machine, loadErr := r.measure(ctx, cell, rep, p, target)
+	// A window another process shared is measured again, warm-up and
+	// all, on the same server, as often as the plan allows.
+	for retries := r.m.Plan.Interference.Retries; machine != nil && machine.Busy && loadErr == nil && retries > 0 && !p.HasExited(); retries-- {
+		r.event(Event{Kind: Remeasuring, Cell: cell, Rep: rep, PID: p.PID(), Machine: machine})
+		earlier := append(machine.Earlier, *machine)
+		earlier[len(earlier)-1].Earlier = nil
+		load, window, machine, loadErr = r.measure(ctx, cell, rep, p, target)
+		if machine != nil {
+			machine.Earlier, machine.Attempts = earlier, len(earlier)+1
+		}
+	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	res.Load = load
+	res.Machine = machine
 	crashed := p.HasExited()
 	stoppedCleanly := p.Stop(stopLimit) == nil
 	srv := &results.Server{PID: p.PID(), Exit: p.ExitText(), Output: p.Output()}
@@ -115,7 +127,7 @@ func (r *run) runRep(ctx context.Context, cell *results.Cell, rep int) *results.
 // measure runs the warm-up and the measured window, sampling the server
 // from /proc when the window opens and when it closes. A server that
 // exits ends the attack at once.
-func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serverProcess, target string) (*loadgen.Result, *procstat.Delta, error) {
+func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serverProcess, target string) (*loadgen.Result, *procstat.Delta, *results.MachineLoad, error) {
 	l := cell.Load
 	// Bounded even if the engine overran its window: the runner never
 	// hangs on one cell.
@@ -130,15 +142,20 @@ func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serve
 		}
 	}()
 	var (
-		mu     sync.Mutex
-		before *procstat.Snapshot
+		mu            sync.Mutex
+		before        *procstat.Snapshot
+		machineBefore *machineSample
 	)
 	sample := func() {
 		s, err := procstat.SampleTree(p.PID())
+		m, merr := sampleMachine()
 		mu.Lock()
 		defer mu.Unlock()
 		if err == nil {
 			before = &s
+		}
+		if merr == nil {
+			machineBefore = &m
 		}
 	}
 	// loadgen opens its window Warmup after Run is called.
@@ -149,6 +166,7 @@ func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serve
 	}
 	res, err := loadgen.Run(lctx, opts)
 	after, afterErr := procstat.SampleTree(p.PID())
+	machineAfter, machineErr := sampleMachine()
 	opener.Stop()
 	if err == nil && lctx.Err() == context.DeadlineExceeded {
 		err = fmt.Errorf("the load generator ran past its window by %v and was stopped", limit-l.Warmup.D()-l.Duration.D())
@@ -156,10 +174,14 @@ func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serve
 	mu.Lock()
 	defer mu.Unlock()
 	if before == nil || afterErr != nil {
-		return res, nil, err
+		return res, nil, nil, err
 	}
 	d := after.Sub(*before)
-	return res, &d, err
+	var machine *results.MachineLoad
+	if machineBefore != nil && machineErr == nil {
+		machine = machineLoad(*machineBefore, machineAfter, p.PID(), r.m.Plan.CPUs, float64(r.m.Plan.Interference.Max))
+	}
+	return res, &d, machine, err
 }
 
 // describeFailures names the failed conformance cases and why, briefly.

@@ -197,6 +197,11 @@ func firstDifference(a, b any) (path, av, bv string) {
 }
 
 func diffJSON(path string, x, y any) (string, string, string) {
+	if x == nil {
+		// A field the stored plan lacks (written by an older sockbench):
+		// what runs is the plan made again, so nothing is taken from it.
+		return "", "", ""
+	}
 	switch xv := x.(type) {
 	case map[string]any:
 		if yv, ok := y.(map[string]any); ok {
@@ -236,7 +241,7 @@ func jsonText(v any) string {
 // Describe writes what Run would do with plan — its cells in run order
 // and the warnings about this machine — without running anything.
 func Describe(w io.Writer, plan *results.Plan) error {
-	fmt.Fprintf(w, "%d cells × %d repetitions; server on CPUs %s, load generator on CPUs %s\n", len(plan.Cells), plan.Repetitions, plan.CPUs.Server.Text, plan.CPUs.Load.Text)
+	fmt.Fprintf(w, "%d cells × %s; server on CPUs %s, load generator on CPUs %s\n", len(plan.Cells), describeRepetitions(plan), plan.CPUs.Server.Text, plan.CPUs.Load.Text)
 	for _, c := range plan.Cells {
 		fmt.Fprintf(w, "  %s\n", c.ID)
 	}
@@ -244,6 +249,13 @@ func Describe(w io.Writer, plan *results.Plan) error {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 	return nil
+}
+
+func describeRepetitions(p *results.Plan) string {
+	if a := p.Adaptive; a != nil {
+		return fmt.Sprintf("%d to %d repetitions (until the %.0f%% interval of the median is within ±%.1f%%)", p.Repetitions, a.Max, 100*Confidence, 100*float64(a.CI))
+	}
+	return fmt.Sprintf("%d repetitions", p.Repetitions)
 }
 
 // newRunDir creates the run's folder, named by the time and the plan's
@@ -304,12 +316,15 @@ func schedule(plan *results.Plan, done func(job) bool) []job {
 
 // run is the state of one invocation.
 type run struct {
-	dir     string
-	m       *results.Manifest
-	opts    Options
-	exe     string
-	session *results.Session
-	show    *display
+	// sinceControl counts the repetitions since the drift control was
+	// last measured.
+	sinceControl int
+	dir          string
+	m            *results.Manifest
+	opts         Options
+	exe          string
+	session      *results.Session
+	show         *display
 }
 
 func execute(ctx context.Context, dir string, m *results.Manifest, opts Options) (*Summary, error) {
@@ -355,7 +370,7 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 			reps++
 		}
 	}
-	r.show.say("run %s: %d cells × %d repetitions; %d to run, results in %s", m.RunID, len(m.Plan.Cells), m.Plan.Repetitions, reps, dir)
+	r.show.say("run %s: %d cells × %s; %d to run, results in %s", m.RunID, len(m.Plan.Cells), describeRepetitions(&m.Plan), reps, dir)
 	for _, w := range m.Warnings {
 		r.show.say("warning: %s", w)
 	}
@@ -363,7 +378,27 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 		return nil, err
 	}
 
-	status, stopReason, runErr := r.work(ctx, jobs)
+	// Calibrations come after every repetition, the adaptive rounds too.
+	split := slices.IndexFunc(jobs, job.calibration)
+	if split < 0 {
+		split = len(jobs)
+	}
+	status, stopReason, runErr := results.Complete, "", error(nil)
+	if m.Plan.Control != nil && split > 0 {
+		status, stopReason, runErr = r.measureControl(ctx)
+	}
+	if status == results.Complete {
+		status, stopReason, runErr = r.work(ctx, jobs[:split])
+	}
+	if status == results.Complete && m.Plan.Adaptive != nil {
+		status, stopReason, runErr = r.adaptiveRounds(ctx)
+	}
+	if status == results.Complete && r.sinceControl > 0 {
+		status, stopReason, runErr = r.measureControl(ctx)
+	}
+	if status == results.Complete {
+		status, stopReason, runErr = r.work(ctx, jobs[split:])
+	}
 
 	r.show.clear()
 	m.Status = status
@@ -430,24 +465,68 @@ func (r *run) work(ctx context.Context, jobs []job) (results.Status, string, err
 			r.show.calibrated(j, cal)
 			continue
 		}
-		res := r.runRep(ctx, j.cell, j.rep)
+		res, status, reason, err := r.store(ctx, j)
 		if res == nil {
-			// Interrupted while it ran: a partial window is not a result.
-			return results.Interrupted, "the run was interrupted during or before it", nil
-		}
-		if err := results.WriteRep(r.dir, res); err != nil {
-			return results.Aborted, "the run stopped when a result could not be written: " + err.Error(), err
-		}
-		r.session.Reps++
-		if err := results.WriteManifest(r.dir, r.m); err != nil {
-			return results.Aborted, "the run stopped: " + err.Error(), err
+			return status, reason, err
 		}
 		r.show.finished(j, res)
-		if r.opts.Observe != nil {
-			r.opts.Observe(Event{Kind: RepFinished, Cell: j.cell, Rep: j.rep, Result: res})
+		if c := r.m.Plan.Control; c != nil {
+			if r.sinceControl++; r.sinceControl >= c.Every {
+				if status, reason, err := r.measureControl(ctx); status != results.Complete {
+					return status, reason, err
+				}
+			}
 		}
 	}
 	return results.Complete, "", nil
+}
+
+// store measures one repetition and writes its result; a nil result comes
+// with the status and reason the run stops with.
+func (r *run) store(ctx context.Context, j job) (*results.Rep, results.Status, string, error) {
+	res := r.runRep(ctx, j.cell, j.rep)
+	if res == nil {
+		// Interrupted while it ran: a partial window is not a result.
+		return nil, results.Interrupted, "the run was interrupted during or before it", nil
+	}
+	if err := results.WriteRep(r.dir, res); err != nil {
+		return nil, results.Aborted, "the run stopped when a result could not be written: " + err.Error(), err
+	}
+	r.session.Reps++
+	if err := results.WriteManifest(r.dir, r.m); err != nil {
+		return nil, results.Aborted, "the run stopped: " + err.Error(), err
+	}
+	if r.opts.Observe != nil {
+		r.opts.Observe(Event{Kind: RepFinished, Cell: j.cell, Rep: j.rep, Result: res})
+	}
+	return res, results.Complete, "", nil
+}
+
+// measureControl measures the drift control once more: its repetitions
+// are numbered in the order they were measured, over every session.
+func (r *run) measureControl(ctx context.Context) (results.Status, string, error) {
+	r.sinceControl = 0
+	c := &r.m.Plan.Control.Cell
+	rep := 1
+	for r.exists(c.ID, rep) {
+		rep++
+	}
+	res, status, reason, err := r.store(ctx, job{c, rep})
+	if res == nil {
+		return status, reason, err
+	}
+	if res.Status == results.Failed {
+		r.show.say("control %s %d: FAILED at %s: %s", c.ID, rep, res.Stage, res.Reason)
+	} else {
+		r.show.say("control %s %d: %.0f req/s, %.2f µs CPU per request", c.ID, rep, res.Load.RequestsPerS, res.Cost(nil).CPUTotalUS)
+	}
+	return results.Complete, "", nil
+}
+
+// exists says whether a repetition has a result file, good or failed.
+func (r *run) exists(cell string, rep int) bool {
+	_, err := results.ReadRep(r.dir, cell, rep)
+	return err == nil
 }
 
 // pinLoad pins this process — the load generator — to its CPUs for the

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockbench/sockbench/internal/supervise"
+	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/runner/config"
 	"github.com/sockbench/sockbench/runner/results"
 	"github.com/sockbench/sockbench/servers"
@@ -608,4 +610,139 @@ func (s *signalWriter) Write(p []byte) (int, error) {
 		s.signal = nil
 	}
 	return s.w.Write(p)
+}
+
+// TestBusyMachineIsFlaggedAndRemeasured: a busy loop pinned to the
+// server's CPU during the first window makes that window "machine busy";
+// it is measured again, and the repetition keeps the quiet measurement
+// with the busy one on record.
+func TestBusyMachineIsFlaggedAndRemeasured(t *testing.T) {
+	p := parse(t, "version: 1\nrepetitions: 1\ncpus: {server: 0, load: 1}\nservers: [epoll]\ninterference: {max: 5%, retries: 1}\nload: {connections: 2, duration: 1s, warmup: 100ms}\n")
+	var busy *supervise.Process
+	var out bytes.Buffer
+	o := observer{act: func(e Event) {
+		switch {
+		case e.Kind == StageStarted && e.Stage == results.StageLoad && busy == nil:
+			var err error
+			if busy, err = supervise.Start(supervise.Spec{Name: "busy loop", Argv: []string{"sh", "-c", "while :; do :; done"}, CPUs: p.CPUs.Server.CPUs}); err != nil {
+				t.Error(err)
+			}
+		case e.Kind == Remeasuring && busy != nil:
+			busy.Kill()
+			<-busy.Exited()
+		}
+	}}
+	defer func() {
+		if busy != nil {
+			busy.Kill()
+		}
+	}()
+	sum, err := Run(context.Background(), p, options(t, &out, &o))
+	if err != nil || !sum.OK() {
+		t.Fatalf("%v %+v\n%s", err, sum, out.String())
+	}
+	m := readRep(t, sum.Dir, p.Cells[0].ID, 1).Machine
+	if m == nil || m.Attempts != 2 || len(m.Earlier) != 1 {
+		t.Fatalf("machine check %+v", m)
+	}
+	// The loop takes its share of CPU 0 from the server. The second window
+	// is quieter, but other tests may run beside this one (go test runs
+	// packages in parallel), so it need not be quiet.
+	if e := m.Earlier[0]; !e.Busy || e.Server.Other < 0.25 || e.Server.CPUs != "0" {
+		t.Errorf("the busy window: %+v", e)
+	}
+	if m.Server.Other >= m.Earlier[0].Server.Other {
+		t.Errorf("the window after the loop ended: %+v, the busy one %+v", m.Server, m.Earlier[0].Server)
+	}
+	wantOutput(t, out.String(), "rep 1: machine busy (server CPUs 0: ")
+}
+
+// TestPrecision: a cell's interval comes from its good, quiet repetitions;
+// below six of them a 95% interval of the median does not exist.
+func TestPrecision(t *testing.T) {
+	dir := t.TempDir()
+	plan := &results.Plan{Repetitions: 3, Adaptive: &results.Adaptive{Max: 10, CI: 0.02}, Cells: []results.Cell{{ID: "tight"}, {ID: "noisy"}, {ID: "few"}}}
+	r := &run{dir: dir, m: &results.Manifest{Plan: *plan}}
+	write := func(cell string, rps ...float64) {
+		for i, v := range rps {
+			res := &results.Rep{Cell: cell, Rep: i + 1, Status: results.OK, Load: loadgenResult(t, v)}
+			if err := results.WriteRep(dir, res); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write("tight", 100000, 100400, 99800, 100100, 99900, 100200)
+	write("noisy", 100000, 130000, 80000, 110000, 95000, 60000)
+	write("few", 100000, 100001, 100002)
+	busy := &results.Rep{Cell: "tight", Rep: 7, Status: results.OK, Load: loadgenResult(t, 10), Machine: &results.MachineLoad{Busy: true}}
+	if err := results.WriteRep(dir, busy); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		cell      string
+		converged bool
+		n         int
+	}{{"tight", true, 6}, {"noisy", false, 6}, {"few", false, 3}} {
+		p := r.precision(&results.Cell{ID: c.cell})
+		if p.converged != c.converged || p.n != c.n {
+			t.Errorf("%s: %+v %s", c.cell, p, p)
+		}
+	}
+	if p := r.precision(&results.Cell{ID: "few"}); !strings.Contains(p.String(), "n=3") || p.why == "" {
+		t.Errorf("few: %s", p)
+	}
+}
+
+// loadgenResult is a stored result (the report's fixture) with rps.
+func loadgenResult(t *testing.T, rps float64) *loadgen.Result {
+	t.Helper()
+	stored, err := results.ReadRep(filepath.Join("..", "report", "testdata", "run-a"), "c1", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Load.RequestsPerS, stored.Load.Saturated = rps, false
+	return stored.Load
+}
+
+// TestAdaptiveRepetitions: rounds go on for the cells whose interval is
+// too wide: with a ci no cell can reach they stop at max; with a generous
+// one at six, the first count with a 95% interval.
+func TestAdaptiveRepetitions(t *testing.T) {
+	for _, c := range []struct {
+		ci   string
+		want int
+	}{{"0.001%", 3}, {"60%", 6}} {
+		p := parse(t, "version: 1\nrepetitions: {min: 2, max: "+map[bool]string{true: "3", false: "8"}[c.want == 3]+", ci: "+c.ci+"}\ncpus: {server: 0, load: 1}\nservers: [epoll]\nload: {connections: 2, duration: 200ms, warmup: 0s}\n")
+		var out bytes.Buffer
+		var o observer
+		sum, err := Run(context.Background(), p, options(t, &out, &o))
+		if err != nil || !sum.OK() {
+			t.Fatalf("ci %s: %v %+v\n%s", c.ci, err, sum, out.String())
+		}
+		if got := len(o.started()); got != c.want {
+			t.Errorf("ci %s: %d repetitions (%v), want %d\n%s", c.ci, got, o.started(), c.want, out.String())
+		}
+		wantOutput(t, out.String(), "round 3: 1 cells not yet within ")
+	}
+}
+
+// TestDriftControl: the control is measured at the start, after every
+// `every` repetitions and at the end, its repetitions numbered in order.
+func TestDriftControl(t *testing.T) {
+	p := parse(t, "version: 1\nrepetitions: 2\ncpus: {server: 0, load: 1}\nservers: [epoll, poll]\ncontrol: {server: epoll, every: 3}\nload: {connections: 2, duration: 200ms, warmup: 0s}\n")
+	var out bytes.Buffer
+	var o observer
+	sum, err := Run(context.Background(), p, options(t, &out, &o))
+	if err != nil || !sum.OK() {
+		t.Fatalf("%v %+v\n%s", err, sum, out.String())
+	}
+	e, q := p.Cells[0].ID, p.Cells[1].ID
+	want := []string{"control-epoll/1", e + "/1", q + "/1", e + "/2", "control-epoll/2", q + "/2", "control-epoll/3"}
+	if got := o.started(); !slices.Equal(got, want) {
+		t.Errorf("ran %v, want %v", got, want)
+	}
+	if r := readRep(t, sum.Dir, "control-epoll", 3); r.Status != results.OK || r.Load.Requests == 0 {
+		t.Errorf("the last control: %s %s", r.Status, r.Reason)
+	}
+	wantOutput(t, out.String(), "control control-epoll 2: ")
 }

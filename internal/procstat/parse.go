@@ -9,6 +9,7 @@ import (
 // stat holds the fields of /proc/PID/stat this package uses.
 type stat struct {
 	ppid     int
+	pgrp     int
 	utime    int64 // clock ticks
 	stime    int64 // clock ticks
 	threads  int
@@ -20,6 +21,7 @@ type stat struct {
 const (
 	fieldState   = 3
 	fieldPPID    = 4
+	fieldPGRP    = 5
 	fieldUtime   = 14
 	fieldStime   = 15
 	fieldThreads = 20
@@ -70,6 +72,11 @@ func parseStat(b []byte) (stat, error) {
 		return stat{}, err
 	}
 	st.ppid = int(ppid)
+	pgrp, err := num(fieldPGRP, "pgrp")
+	if err != nil {
+		return stat{}, err
+	}
+	st.pgrp = int(pgrp)
 	if st.utime, err = num(fieldUtime, "utime"); err != nil {
 		return stat{}, err
 	}

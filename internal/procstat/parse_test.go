@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // statLine builds a /proc/PID/stat line with the given command name and
@@ -16,7 +17,7 @@ func statLine(comm string) string {
 }
 
 func TestParseStat(t *testing.T) {
-	want := stat{ppid: 4987, utime: 1234, stime: 567, threads: 9, rssPages: 4321}
+	want := stat{ppid: 4987, pgrp: 4988, utime: 1234, stime: 567, threads: 9, start: 41185, rssPages: 4321}
 	cases := []struct {
 		name string
 		line string
@@ -179,6 +180,32 @@ func FuzzParseIntList(f *testing.F) {
 		for i, field := range fields {
 			if n, err := strconv.Atoi(field); err != nil || n != got[i] || n < 0 {
 				t.Fatalf("%q: entry %d is %d, the text says %q", s, i, got[i], field)
+			}
+		}
+	})
+}
+
+func TestCPUTimes(t *testing.T) {
+	got, err := parseCPUTimes([]byte("cpu  72328 201 41742 235939 1269 0 7667 85 0 0\ncpu0 33201 88 20303 121617 388 0 3633 41 0 0\ncpu1 39126 112 21438 114322 881 5 4034 44 0 0\nintr 1 2 3\n"), 10*time.Millisecond)
+	if err != nil || len(got) != 2 || got[1].IRQ != 50*time.Millisecond || got[0].Steal != 410*time.Millisecond || got[1].User != 391260*time.Millisecond {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	live, err := CPUTimes()
+	if err != nil || len(live) == 0 || live[0].Total() <= 0 {
+		t.Fatalf("this machine's /proc/stat: %v, %v", live, err)
+	}
+}
+
+// FuzzParseCPUTimes: any /proc/stat text is CPU times or an error.
+func FuzzParseCPUTimes(f *testing.F) {
+	f.Add("cpu  1 2 3 4\ncpu0 1 2 3 4 5 6 7 8 9 10\ncpu1 1\n")
+	f.Add("cpu-1 1 2\n")
+	f.Add("cpu0 99999999999999999999\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		times, err := parseCPUTimes([]byte(text), 10*time.Millisecond)
+		for _, c := range times {
+			if err == nil && (c.User < 0 || c.Steal < 0) {
+				t.Fatalf("negative time from %q: %+v", text, c)
 			}
 		}
 	})

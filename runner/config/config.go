@@ -33,8 +33,10 @@ type Config struct {
 	// Output is the folder results/<run-id>/ folders are created in,
 	// relative to the working directory.
 	Output string `yaml:"output"`
-	// Repetitions is how often every cell is measured.
-	Repetitions int `yaml:"repetitions"`
+	// Repetitions is how often every cell is measured: a number, or
+	// {min, max, ci} to go on measuring cells whose confidence interval
+	// is wider than ci until max.
+	Repetitions Repetitions `yaml:"repetitions"`
 	// CPUs are the CPU sets of the server and of the load generator.
 	CPUs results.CPUs `yaml:"cpus"`
 	// LoadFrom says where the load comes from: "local" (agents on other
@@ -57,6 +59,12 @@ type Config struct {
 	Verify results.Verify `yaml:"verify"`
 	// Calibrate asks for a syscall-counting pass under strace per cell.
 	Calibrate results.Calibrate `yaml:"calibrate"`
+	// Interference flags repetitions measured while other work used the
+	// run's CPUs, and may measure them again.
+	Interference results.Interference `yaml:"interference"`
+	// Control names a server of the servers list measured with the fixed
+	// load at the start, after every Every repetitions and at the end.
+	Control Control `yaml:"control"`
 	// StartTimeout bounds how long a server may take to accept its first
 	// connection; StopTimeout how long it may take to exit after SIGTERM
 	// before it is killed.
@@ -89,6 +97,19 @@ type ServerEntry struct {
 	// Verify adds conformance cases to skip for this server (and may set
 	// its own timeout).
 	Verify results.Verify `yaml:"verify"`
+}
+
+// Control is the drift control as written.
+type Control struct {
+	Server string `yaml:"server"`
+	Every  int    `yaml:"every"`
+}
+
+// Repetitions is the repetitions setting as written.
+type Repetitions struct {
+	Min int             `yaml:"min"`
+	Max int             `yaml:"max"`
+	CI  results.Percent `yaml:"ci"`
 }
 
 // Matrix is the axes other than the server, in the order written.

@@ -48,7 +48,7 @@ func TestProblems(t *testing.T) {
 		{"empty file", "# nothing\n", []string{"c.yaml:1: the configuration is empty"}},
 		{"not a mapping", "- epoll\n", []string{"c.yaml:1: want a mapping, got a list"}},
 		{"unknown top-level key", base + "repetiton: 3\n",
-			[]string{"c.yaml:10: repetiton: unknown field; the configuration takes version, name, description, output, repetitions, cpus, load_from, servers, knobs, load, matrix, include, exclude, verify, calibrate, start_timeout, stop_timeout"}},
+			[]string{"c.yaml:10: repetiton: unknown field; the configuration takes version, name, description, output, repetitions, cpus, load_from, servers, knobs, load, matrix, include, exclude, verify, calibrate, interference, control, start_timeout, stop_timeout"}},
 		{"unknown nested key", strings.Replace(base, "  connections: 10", "  conections: 10", 1),
 			[]string{"c.yaml:6: load.conections: unknown field; load takes mode, connections, threads, keep_alive, pipeline, rate, pacer, rate_to, amplitude, period, duration, warmup, timeout, method, path, headers, status, chunk_size, max_requests"}},
 		{"unknown key in a server", strings.Replace(base, "[epoll, nethttp]", "\n  - epoll\n  - {name: x, comand: [a]}", 1),
@@ -62,7 +62,7 @@ func TestProblems(t *testing.T) {
 			[]string{"c.yaml:7: load.duration: want a duration such as 10s or 500ms, got the number 10 (a number needs a unit)"}},
 		{"bad duration", strings.Replace(base, "duration: 1s", "duration: soon", 1),
 			[]string{`c.yaml:7: load.duration: want a duration such as 10s or 500ms, got "soon"`}},
-		{"list for a scalar", base + "repetitions: [1, 2]\n", []string{"c.yaml:10: repetitions: want a whole number, got a list"}},
+		{"list for a scalar", base + "repetitions: [1, 2]\n", []string{"c.yaml:10: repetitions: want a number of repetitions, or {min, max, ci}, got a list"}},
 		{"scalar for a list", strings.Replace(base, "[true, false]", "true", 1),
 			[]string{"c.yaml:9: matrix.keep_alive: want a list of values, got true"}},
 		{"wrong type in an axis", strings.Replace(base, "[true, false]", "[true, sometimes]", 1),
@@ -98,6 +98,22 @@ func TestProblems(t *testing.T) {
 				"c.yaml:10: knobs.listeners: nethttp server: listeners 2 needs reuseport (without SO_REUSEPORT only one socket can bind the address) (in 2 cells, the first server=nethttp, keep_alive=true)"}},
 		{"open mode without a rate", inLoad("  mode: open"),
 			[]string{"c.yaml:8: load.mode: open mode needs rate: it sends at a set rate whatever the server does (in 4 cells, the first server=epoll, keep_alive=true)"}},
+		{"adaptive repetitions without ci", base + "repetitions: {min: 3, max: 10}\n",
+			[]string{"c.yaml:10: repetitions: max and ci go together: measure until the confidence interval is within ci, at most max times"}},
+		{"adaptive repetitions max below min", base + "repetitions: {min: 5, max: 3, ci: 2%}\n",
+			[]string{"c.yaml:10: repetitions.max: 3 is below min 5"}},
+		{"adaptive repetitions without min", base + "repetitions: {max: 3, ci: 2%}\n",
+			[]string{"c.yaml:10: repetitions: give min with max and ci, e.g. repetitions: {min: 3, max: 10, ci: 3%}"}},
+		{"control of a server not in the list", base + "control: {server: poll, every: 2}\n",
+			[]string{`c.yaml:10: control.server: "poll" is not one of the servers (epoll, nethttp)`}},
+		{"control every 0", base + "control: {server: epoll, every: 0}\n",
+			[]string{"c.yaml:10: control.every: 0: the control runs after every N repetitions, N at least 1"}},
+		{"interference above 100%", base + "interference: {max: 150%}\n",
+			[]string{"c.yaml:10: interference.max: 150%: a share of the CPUs' time above 0% and below 100%"}},
+		{"interference not a percentage", base + "interference: {max: lots}\n",
+			[]string{"c.yaml:10: interference.max: want a percentage such as 5%, got \"lots\""}},
+		{"interference retries negative", base + "interference: {max: 2.5, retries: -1}\n",
+			[]string{"c.yaml:10: interference.retries: -1: not negative"}},
 		{"exclude with an unknown axis", base + "exclude: [{conections: 10}]\n",
 			[]string{"c.yaml:10: exclude[0].conections: not an axis of this matrix (axes: server, keep_alive)"}},
 		{"exclude with a value not in the axis", base + "exclude: [{server: nginx}]\n",
@@ -242,7 +258,7 @@ matrix:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Cells) != 6 || p.Repetitions != 2 || p.CPUs.Server.CPUs[0] != 0 || p.CPUs.Load.CPUs[0] != 1 {
+	if len(p.Cells) != 6 || p.Repetitions != 2 || p.CPUs.Server.CPUs[0] != 0 || p.CPUs.Load.CPUs[0] != 1 || p.Interference.Max != DefaultInterference {
 		t.Fatalf("plan: %d cells, %d reps, cpus %v", len(p.Cells), p.Repetitions, p.CPUs)
 	}
 	c := p.Cells[1]
@@ -280,4 +296,23 @@ func verifyCases() []string { return verify.Cases() }
 func usableCPUs() []int {
 	cpus, _ := affinity.Allowed(os.Getpid())
 	return cpus
+}
+
+// The control is one of the servers with the fixed load and knobs, apart
+// from the matrix.
+func TestControlCell(t *testing.T) {
+	p, err := Parse("c.yaml", []byte(base+"knobs: {backlog: 64}\ncontrol: {server: epoll, every: 3}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Control
+	if c == nil || c.Every != 3 || c.Cell.ID != "control-epoll" || c.Cell.Server.Model != "epoll" || c.Cell.Server.Knobs["backlog"] != 64 ||
+		c.Cell.Load.Connections != 10 || c.Cell.Axes[ServerAxis] != "epoll" || len(c.Cell.Axes) != 1 {
+		t.Errorf("control %+v", c)
+	}
+	for _, cell := range p.Cells {
+		if cell.ID == c.Cell.ID {
+			t.Errorf("the control is also a cell of the matrix")
+		}
+	}
 }

@@ -211,6 +211,7 @@ var (
 	durationType = reflect.TypeFor[results.Duration]()
 	cpuListType  = reflect.TypeFor[results.CPUList]()
 	settingsType = reflect.TypeFor[servers.Settings]()
+	percentType  = reflect.TypeFor[results.Percent]()
 	// knobDurationType is a duration knob's value (servers.Knob).
 	knobDurationType = reflect.TypeFor[time.Duration]()
 )
@@ -225,6 +226,7 @@ func init() {
 		knobDurationType: decodeDuration,
 		cpuListType:      decodeCPUList,
 		settingsType:     decodeSettings,
+		percentType:      decodePercent,
 	}
 }
 
@@ -296,6 +298,8 @@ func describeType(t reflect.Type) string {
 		return "a duration such as 10s or 500ms"
 	case cpuListType:
 		return "a CPU list such as 0, 1-3 or 0,2"
+	case percentType:
+		return "a percentage such as 5%"
 	case reflect.TypeFor[ServerEntry]():
 		return "a server name or a mapping"
 	case reflect.TypeFor[Assignment]():
@@ -374,6 +378,29 @@ func decodeCPUList(d *decoder, n ast.Node, v reflect.Value, path string) {
 	v.Set(reflect.ValueOf(results.CPUList{Text: text, CPUs: cpus}))
 }
 
+// decodePercent reads "5%", or a bare number of percent.
+func decodePercent(d *decoder, n ast.Node, v reflect.Value, path string) {
+	var pct float64
+	switch x := n.(type) {
+	case *ast.StringNode:
+		num, ok := strings.CutSuffix(strings.TrimSpace(x.Value), "%")
+		f, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if !ok || err != nil {
+			d.add(lineOf(n), path, "want a percentage such as 5%%, got %s", describeNode(n))
+			return
+		}
+		pct = f
+	case *ast.IntegerNode:
+		pct = toFloat(x.Value)
+	case *ast.FloatNode:
+		pct = x.Value
+	default:
+		d.add(lineOf(n), path, "want a percentage such as 5%%, got %s", describeNode(n))
+		return
+	}
+	v.Set(reflect.ValueOf(results.Percent(pct / 100)))
+}
+
 // decodeSettings reads a knobs section: every key a knob of the servers'
 // table, every value of the knob's type (its rules are checked with the
 // other values, by checkParam).
@@ -391,6 +418,22 @@ func decodeSettings(d *decoder, n ast.Node, v reflect.Value, path string) {
 		}
 	})
 	v.Set(reflect.ValueOf(s))
+}
+
+// decodeNode reads a bare number as that many repetitions, or a mapping.
+func (r *Repetitions) decodeNode(d *decoder, n ast.Node, path string) {
+	if _, ok := n.(*ast.IntegerNode); ok {
+		var count int
+		d.decode(n, reflect.ValueOf(&count).Elem(), path)
+		*r = Repetitions{Min: count}
+		return
+	}
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode:
+		d.decodeStruct(n, reflect.ValueOf(r).Elem(), path)
+	default:
+		d.add(lineOf(n), path, "want a number of repetitions, or {min, max, ci}, got %s", describeNode(n))
+	}
 }
 
 // decodeNode reads a bare name as the built-in model of that name, or a

@@ -372,8 +372,10 @@ type cellProblem struct {
 	cells            int
 }
 
-// flushCellProblems adds the problems cellProblem collected.
+// flushCellProblems adds the problems cellProblem collected, and forgets
+// them.
 func (b *builder) flushCellProblems(matrix bool) {
+	defer func() { b.perCell, b.cellOrder = nil, nil }()
 	for _, key := range b.cellOrder {
 		cp := b.perCell[key]
 		switch {

@@ -104,7 +104,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 func (b *builder) build() *results.Plan {
 	cfg := b.cfg
 	p := &results.Plan{
-		Name: cfg.Name, Description: cfg.Description, Output: cfg.Output, Repetitions: cfg.Repetitions,
+		Name: cfg.Name, Description: cfg.Description, Output: cfg.Output, Repetitions: cfg.Repetitions.Min,
 		LoadFrom: cfg.LoadFrom, Calibrate: cfg.Calibrate, StartTimeout: cfg.StartTimeout, StopTimeout: cfg.StopTimeout,
 	}
 	switch {
@@ -122,11 +122,7 @@ func (b *builder) build() *results.Plan {
 	if p.Output == "" {
 		p.Output = "results"
 	}
-	if !b.given("repetitions") {
-		p.Repetitions = DefaultRepetitions
-	} else if p.Repetitions < 1 {
-		b.problem("repetitions", "%d: at least 1", p.Repetitions)
-	}
+	b.repetitions(p)
 	switch cfg.LoadFrom {
 	case "", "local":
 		p.LoadFrom = "local"
@@ -138,6 +134,16 @@ func (b *builder) build() *results.Plan {
 	p.CPUs = b.cpus()
 	b.timeouts(p)
 	b.verifyOptions("verify", cfg.Verify)
+	p.Interference = cfg.Interference
+	switch m := cfg.Interference.Max; {
+	case !b.given("interference.max"):
+		p.Interference.Max = DefaultInterference
+	case m <= 0 || m >= 1:
+		b.problem("interference.max", "%g%%: a share of the CPUs' time above 0%% and below 100%%", float64(m)*100)
+	}
+	if cfg.Interference.Retries < 0 {
+		b.problem("interference.retries", "%d: not negative", cfg.Interference.Retries)
+	}
 	if cfg.Calibrate.Requests == 0 {
 		p.Calibrate.Requests = DefaultCalibrationRequests
 	} else if cfg.Calibrate.Requests < 1 {
@@ -156,7 +162,33 @@ func (b *builder) build() *results.Plan {
 		return p
 	}
 	p.Cells = b.expand(axes, srvs, p.CPUs)
+	p.Control = b.control(srvs, p.CPUs)
 	return p
+}
+
+// control checks the drift control and makes its cell: the named server
+// with the fixed load and knobs, no matrix value.
+func (b *builder) control(srvs []serverDraft, cpus results.CPUs) *results.Control {
+	c := b.cfg.Control
+	if !b.given("control") {
+		return nil
+	}
+	var names []string
+	for i, s := range srvs {
+		names = append(names, s.Name)
+		if s.Name != c.Server {
+			continue
+		}
+		if c.Every < 1 {
+			b.problem("control.every", "%d: the control runs after every N repetitions, N at least 1", c.Every)
+			return nil
+		}
+		cell := b.cell("control", combo{server: i}, nil, s, cpus)
+		b.flushCellProblems(false)
+		return &results.Control{Every: c.Every, Cell: cell}
+	}
+	b.problem("control.server", "%q is not one of the servers (%s)", c.Server, strings.Join(names, ", "))
+	return nil
 }
 
 // ServerAxis is the name of the axis made of the servers list.
@@ -166,6 +198,9 @@ const ServerAxis = results.ServerAxis
 const (
 	DefaultRepetitions         = 3
 	DefaultCalibrationRequests = 5000
+	// DefaultInterference: more than 5% of a CPU set's time going to other
+	// work or steal makes a repetition "machine busy".
+	DefaultInterference = results.Percent(0.05)
 )
 
 func axisNames(axes Matrix) []string {
@@ -183,6 +218,42 @@ func (b *builder) fixedPath(p param) string {
 		return "knobs." + p.name
 	}
 	return "load." + p.name
+}
+
+// repetitions checks a plain count, or min, max and ci.
+func (b *builder) repetitions(p *results.Plan) {
+	r := b.cfg.Repetitions
+	switch {
+	case !b.given("repetitions"):
+		p.Repetitions = DefaultRepetitions
+		return
+	case !b.given("repetitions.min") && (b.given("repetitions.max") || b.given("repetitions.ci")):
+		b.problem("repetitions", "give min with max and ci, e.g. repetitions: {min: 3, max: 10, ci: 3%%}")
+		return
+	case r.Min < 1:
+		b.problem(b.countPath(), "%d: at least 1", r.Min)
+		return
+	}
+	if !b.given("repetitions.max") && !b.given("repetitions.ci") {
+		return
+	}
+	switch {
+	case !b.given("repetitions.max") || !b.given("repetitions.ci"):
+		b.problem("repetitions", "max and ci go together: measure until the confidence interval is within ci, at most max times")
+	case r.Max < r.Min:
+		b.problem("repetitions.max", "%d is below min %d", r.Max, r.Min)
+	case r.CI <= 0 || r.CI >= 1:
+		b.problem("repetitions.ci", "%g%%: a half-width above 0%% and below 100%% of the median", float64(r.CI)*100)
+	default:
+		p.Adaptive = &results.Adaptive{Max: r.Max, CI: r.CI}
+	}
+}
+
+func (b *builder) countPath() string {
+	if b.given("repetitions.min") {
+		return "repetitions.min"
+	}
+	return "repetitions"
 }
 
 func (b *builder) timeouts(p *results.Plan) {

@@ -133,6 +133,11 @@ func (c schemaChecker) value(typ reflect.Type, s schema, path string) {
 			c.t.Errorf("schema %s: a duration is #/$defs/duration", path)
 		}
 		return
+	case percentType:
+		if def := c.root["$defs"].(schema)["percent"].(schema); s["oneOf"] == nil || !reflect.DeepEqual(s["oneOf"], def["oneOf"]) {
+			c.t.Errorf("schema %s: a percentage is #/$defs/percent", path)
+		}
+		return
 	case settingsType:
 		c.knobs(s, path)
 		return
@@ -140,6 +145,14 @@ func (c schemaChecker) value(typ reflect.Type, s schema, path string) {
 		if !reflect.DeepEqual(s["type"], []any{"string", "integer"}) {
 			c.t.Errorf("schema %s: a CPU list is a string or an integer, got %v", path, s["type"])
 		}
+		return
+	case reflect.TypeFor[Repetitions]():
+		alts, _ := s["oneOf"].([]any)
+		if len(alts) != 2 || alts[0].(schema)["type"] != "integer" {
+			c.t.Errorf("schema %s: repetitions are a number or an object", path)
+			return
+		}
+		c.object(typ, alts[1].(schema), path)
 		return
 	case reflect.TypeFor[ServerEntry]():
 		alts := s["oneOf"].([]any)

@@ -19,19 +19,64 @@ type Plan struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	// Output is the folder the run's own folder is created in.
-	Output      string `json:"output"`
-	Repetitions int    `json:"repetitions"`
-	CPUs        CPUs   `json:"cpus"`
-	LoadFrom    string `json:"load_from"`
+	Output string `json:"output"`
+	// Repetitions is how often every cell is measured; with Adaptive, at
+	// least.
+	Repetitions int `json:"repetitions"`
+	// Adaptive, when set, goes on measuring the cells whose confidence
+	// interval is wider than CI, round after round, up to Max.
+	Adaptive *Adaptive `json:"adaptive,omitempty"`
+	CPUs     CPUs      `json:"cpus"`
+	LoadFrom string    `json:"load_from"`
 	// Axes are "server" and then the matrix axes, in the order written.
 	Axes []string `json:"axes"`
 	// Cells are in run order within a round: the server axis varies
 	// fastest, so cells that differ only in the server run side by side.
-	Cells        []Cell    `json:"cells"`
-	Calibrate    Calibrate `json:"calibrate"`
-	StartTimeout Duration  `json:"start_timeout"`
-	StopTimeout  Duration  `json:"stop_timeout"`
+	Cells     []Cell    `json:"cells"`
+	Calibrate Calibrate `json:"calibrate"`
+	// Interference says when a repetition counts as measured on a busy
+	// machine, and how often such a one is measured again.
+	Interference Interference `json:"interference"`
+	// Control, when set, is a cell measured at the start, after every
+	// Every repetitions and at the end, so that the machine's drift over
+	// the run shows (and runs can be compared relative to it).
+	Control      *Control `json:"control,omitempty"`
+	StartTimeout Duration `json:"start_timeout"`
+	StopTimeout  Duration `json:"stop_timeout"`
 }
+
+// Control is the plan's drift control: its cell's repetitions are
+// numbered in the order they were measured.
+type Control struct {
+	Every int  `json:"every"`
+	Cell  Cell `json:"cell"`
+}
+
+// Adaptive is the repetitions setting {min, max, ci}.
+type Adaptive struct {
+	Max int     `json:"max"`
+	CI  Percent `json:"ci"`
+}
+
+// MaxRepetitions is the most repetitions a cell may have.
+func (p *Plan) MaxRepetitions() int {
+	if p.Adaptive != nil {
+		return p.Adaptive.Max
+	}
+	return p.Repetitions
+}
+
+// Interference is the plan's interference check.
+type Interference struct {
+	// Max is the share (0–1) of a CPU set's time that other work and
+	// steal may take before a repetition is flagged "machine busy".
+	Max Percent `json:"max"`
+	// Retries is how often a busy repetition is measured again.
+	Retries int `json:"retries,omitempty"`
+}
+
+// Percent is a share from 0 to 1, written in a configuration as "5%".
+type Percent float64
 
 // ServerAxis is the name of the axis made of the configuration's servers.
 const ServerAxis = "server"

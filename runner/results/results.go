@@ -162,7 +162,44 @@ type Rep struct {
 	// PerRequest is Cost's answer, stored for people reading the file;
 	// readers recompute it from the raw counters.
 	PerRequest *PerRequest `json:"per_request,omitempty"`
+	// Machine is what else ran on the run's CPUs during the window.
+	Machine *MachineLoad `json:"machine,omitempty"`
 }
+
+// MachineLoad is the interference check of one repetition: how much of
+// the server's and the load generator's CPUs went to anything but the
+// server and the runner during the measured window.
+type MachineLoad struct {
+	Server CPUSetLoad `json:"server"`
+	Load   CPUSetLoad `json:"load"`
+	// Max is the plan's threshold; Busy says a set's Other + Steal passed
+	// it, so the numbers of this repetition are not to be compared.
+	Max  float64 `json:"max"`
+	Busy bool    `json:"busy"`
+	// Attempts is how often the repetition was measured: 1, plus one per
+	// busy measurement thrown away and taken again.
+	Attempts int `json:"attempts"`
+	// Earlier are the checks of the measurements thrown away.
+	Earlier []MachineLoad `json:"earlier,omitempty"`
+}
+
+// CPUSetLoad is one CPU set's time in a window, as shares of it (0–1).
+type CPUSetLoad struct {
+	CPUs string `json:"cpus"`
+	// Other is what processes other than the server and the runner used
+	// on the set (a process allowed on several CPUs counted on each in
+	// proportion).
+	Other float64 `json:"other"`
+	// Steal is what the hypervisor gave to other machines.
+	Steal float64 `json:"steal"`
+	// Interrupts is irq and softirq time: on loopback mostly the
+	// workload's own packets, which the kernel does not charge to a
+	// process, so it is shown and not counted as interference.
+	Interrupts float64 `json:"interrupts"`
+}
+
+// Busy reports whether other work or steal passed max on the set.
+func (c CPUSetLoad) Busy(max float64) bool { return c.Other+c.Steal > max }
 
 // Server is what the server process cost during the measured window
 // (from /proc) and its own counters (for its whole life).
