@@ -245,6 +245,9 @@ func Describe(w io.Writer, plan *results.Plan) error {
 	for _, c := range plan.Cells {
 		fmt.Fprintf(w, "  %s\n", c.ID)
 	}
+	if c := plan.Control; c != nil {
+		fmt.Fprintf(w, "  %s: the drift control, at the start, after every %d repetitions and at the end\n", c.Cell.ID, c.Every)
+	}
 	for _, warning := range warnings(plan, readMachine(".")) {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}

@@ -482,6 +482,18 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
+func TestDescribeAdaptiveAndControl(t *testing.T) {
+	p := parse(t, "version: 1\ncpus: {server: 0, load: 1}\nservers: [epoll]\nrepetitions: {min: 3, max: 9, ci: 2.5%}\ncontrol: {server: epoll, every: 4}\n")
+	var b bytes.Buffer
+	if err := Describe(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	want := "1 cells × 3 to 9 repetitions (until the 95% interval of the median is within ±2.5%); server on CPUs 0, load generator on CPUs 1\n  c1-epoll\n  control-epoll: the drift control, at the start, after every 4 repetitions and at the end\n"
+	if b.String() != want {
+		t.Errorf("got %q, want %q", b.String(), want)
+	}
+}
+
 // TestStreamCell: in stream mode the server runs as a sink, nothing is
 // verified (a sink speaks no HTTP), and the repetition counts bytes.
 func TestStreamCell(t *testing.T) {
