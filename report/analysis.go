@@ -12,8 +12,7 @@ type analysis struct {
 	run      *run
 	sums     []summary // in table order
 	byCell   map[*cell]summary
-	groups   []group
-	rankings [][]ranked
+	rankings []ranking // one per group
 }
 
 func analyse(r *run) (*analysis, error) {
@@ -25,8 +24,7 @@ func analyse(r *run) (*analysis, error) {
 	for _, s := range sums {
 		a.byCell[s.Cell] = s
 	}
-	a.groups = groupBy(r.Cells, r.groupAxes())
-	for _, g := range a.groups {
+	for _, g := range groupBy(r.Cells, r.groupAxes()) {
 		a.rankings = append(a.rankings, rankGroup(g, a.byCell))
 	}
 	return a, nil
@@ -82,7 +80,8 @@ func (a *analysis) warnings() []string {
 		}
 	}
 	if len(sat) > 0 {
-		w = append(w, "The load generator was saturated in "+strings.Join(sat, "; ")+": those numbers may measure the client, not the server.")
+		w = append(w, "The load generator was saturated in "+strings.Join(sat, "; ")+": their requests/s and latency measure the client, "+
+			"not the server, so a ranking that holds one is by server CPU per request.")
 	}
 	if len(errs) > 0 {
 		w = append(w, "Requests failed in "+strings.Join(errs, "; ")+".")
@@ -127,10 +126,9 @@ func (a *analysis) problems() []string {
 	return out
 }
 
-const methodNote = "Medians and min–max are over the successful repetitions of each cell; " +
-	"latency percentiles are over every request of those repetitions (their HdrHistograms merged). " +
-	"CPU is the server process's, per request answered."
-
-const rankingNote = "Within each group the cells differ only in the server. A difference counts as larger " +
-	"than the spread between repetitions only when the two servers' min–max ranges do not overlap; " +
-	"otherwise it says \"within noise\"."
+// methodNote says how the results table's numbers were made.
+func methodNote() string {
+	return statsNote() + " The latency percentiles of the results table are over every request of a cell's " +
+		"repetitions (their HdrHistograms merged); the rankings and comparisons test each repetition's own p50 and p99. " +
+		"CPU is the server process's, per request answered."
+}

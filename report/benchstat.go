@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode"
 )
@@ -14,8 +15,8 @@ import (
 //
 // Names carry every axis of the cell, not only the varying ones, so the
 // same cell has the same name in two runs that swept different axes.
-// Latencies are written in ns with a "-ns" unit suffix, which benchstat
-// rescales to seconds and prints with µ/m prefixes.
+// Latencies and server CPU per request are written in ns with an "-ns"
+// unit, which benchstat rescales to seconds and prints with µ/m prefixes.
 func writeBenchstat(w io.Writer, r *run) error {
 	var b strings.Builder
 	b.WriteString("goos: linux\n")
@@ -31,6 +32,7 @@ func writeBenchstat(w io.Writer, r *run) error {
 	b.WriteString("Unit req/s better=higher\n")
 	b.WriteString("Unit p50-ns better=lower\n")
 	b.WriteString("Unit p99-ns better=lower\n")
+	b.WriteString("Unit cpu-ns/req better=lower\n")
 	for _, c := range r.sortedCells() {
 		name := benchName(r, c)
 		for _, rp := range c.Reps {
@@ -40,6 +42,9 @@ func writeBenchstat(w io.Writer, r *run) error {
 			fmt.Fprintf(&b, "%s\t1\t%.1f req/s", name, rp.RPS)
 			if rp.Hist != nil && rp.Hist.TotalCount() > 0 {
 				fmt.Fprintf(&b, "\t%d p50-ns\t%d p99-ns", rp.Hist.ValueAtPercentile(50)*1000, rp.Hist.ValueAtPercentile(99)*1000)
+			}
+			if cpu := rp.CPUUserUS + rp.CPUSysUS; !math.IsNaN(cpu) {
+				fmt.Fprintf(&b, "\t%.1f cpu-ns/req", cpu*1000)
 			}
 			b.WriteString("\n")
 		}

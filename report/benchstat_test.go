@@ -15,7 +15,7 @@ func TestBenchstatExportOneLinePerSuccessfulRep(t *testing.T) {
 	if err := writeBenchstat(&b, r); err != nil {
 		t.Fatal(err)
 	}
-	line := regexp.MustCompile(`^BenchmarkCell/server=[a-z]+/keep_alive=(true|false)/connections=100\t1\t[0-9]+\.[0-9] req/s\t[0-9]+ p50-ns\t[0-9]+ p99-ns$`)
+	line := regexp.MustCompile(`^BenchmarkCell/server=[a-z]+/keep_alive=(true|false)/connections=100\t1\t[0-9]+\.[0-9] req/s\t[0-9]+ p50-ns\t[0-9]+ p99-ns\t[0-9]+\.[0-9] cpu-ns/req$`)
 	var benches int
 	for _, l := range strings.Split(strings.TrimSpace(b.String()), "\n") {
 		if strings.HasPrefix(l, "Benchmark") {
@@ -25,9 +25,9 @@ func TestBenchstatExportOneLinePerSuccessfulRep(t *testing.T) {
 			}
 		}
 	}
-	// 6 cells × 2 reps, minus the failed one.
-	if benches != 11 {
-		t.Errorf("%d benchmark lines, want 11 (one per successful repetition)", benches)
+	// 6 cells × 6 reps, minus the failed one.
+	if benches != 35 {
+		t.Errorf("%d benchmark lines, want 35 (one per successful repetition)", benches)
 	}
 	for _, want := range []string{"Unit req/s better=higher\n", "Unit p99-ns better=lower\n", "cpu: AMD EPYC 7B13\n", "goarch: amd64\n"} {
 		if !strings.Contains(b.String(), want) {
@@ -71,7 +71,7 @@ func TestBenchstatAcceptsExport(t *testing.T) {
 	if err != nil {
 		t.Fatalf("benchstat failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"req/s", "p99-sec", "Cell/server=epoll/keep_alive=true/connections=100"} {
+	for _, want := range []string{"req/s", "p99-sec", "cpu-sec/req", "Cell/server=epoll/keep_alive=true/connections=100"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("benchstat output lacks %q:\n%s", want, out)
 		}

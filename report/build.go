@@ -104,7 +104,7 @@ func buildRun(r *run, format Format, out string) (Paths, error) {
 			return p, err
 		}
 		ranking := filepath.Join(out, "ranking.csv")
-		if err := writeFile(ranking, rankingCSVTable(r, a.byCell).writeCSV); err != nil {
+		if err := writeFile(ranking, rankingCSVTable(a.rankings).writeCSV); err != nil {
 			return p, err
 		}
 		p.CSV = []string{cells, ranking}
@@ -137,14 +137,14 @@ func (a *analysis) writeHTML(p *Paths) error {
 	if err != nil {
 		return err
 	}
-	secs := []pageSection{{Title: "Results", Note: methodNote, Tables: []pageTable{{HTML: results}}}}
+	secs := []pageSection{{Title: "Results", Note: methodNote(), Tables: []pageTable{{HTML: results}}}}
 	rank := pageSection{Title: "Ranking", Note: rankingNote}
-	for i, g := range a.groups {
-		h, err := rankingTable(g, a.rankings[i], false).html()
+	for _, rk := range a.rankings {
+		h, err := rk.table(false).html()
 		if err != nil {
 			return err
 		}
-		rank.Tables = append(rank.Tables, pageTable{Title: g.Label(), HTML: h})
+		rank.Tables = append(rank.Tables, pageTable{Title: rk.Group.Label(), HTML: h, Note: rk.note()})
 	}
 	secs = append(secs, rank)
 	secs = append(secs, figureSections(figs)...)

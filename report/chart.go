@@ -202,12 +202,27 @@ type swatch struct{ Colour color.Color }
 
 // Thumbnail implements plot.Thumbnailer.
 func (s swatch) Thumbnail(c *draw.Canvas) {
-	r := c.Rectangle
+	c.SetColor(s.Colour)
+	c.Fill(thumbSquare(c.Rectangle).Path())
+}
+
+// thumbSquare is the largest square centred across r, on its bottom.
+func thumbSquare(r vg.Rectangle) vg.Rectangle {
 	side := min(r.Max.Y-r.Min.Y, r.Max.X-r.Min.X)
 	pad := (r.Max.X - r.Min.X - side) / 2
-	sq := vg.Rectangle{Min: vg.Point{X: r.Min.X + pad, Y: r.Min.Y}, Max: vg.Point{X: r.Min.X + pad + side, Y: r.Min.Y + side}}
-	c.SetColor(s.Colour)
+	return vg.Rectangle{Min: vg.Point{X: r.Min.X + pad, Y: r.Min.Y}, Max: vg.Point{X: r.Min.X + pad + side, Y: r.Min.Y + side}}
+}
+
+// hatchSwatch is a legend thumbnail: a hatched square, the mark of a
+// bar the client, not the server, set.
+type hatchSwatch struct{}
+
+// Thumbnail implements plot.Thumbnailer.
+func (hatchSwatch) Thumbnail(c *draw.Canvas) {
+	sq := thumbSquare(c.Rectangle)
+	c.SetColor(color.Gray{Y: 0xee})
 	c.Fill(sq.Path())
+	hatch(*c, sq)
 }
 
 // lineThumb is a legend thumbnail: a short line in a style.

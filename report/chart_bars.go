@@ -77,10 +77,10 @@ func (l barLayout) panel(yLabel string, fill func(c *cell, bar *bar)) *plot.Plot
 
 func (b *chartBuilder) throughputBars(l barLayout) *chart {
 	p := l.panel("requests/s (median of reps)", func(c *cell, bb *bar) {
-		bb.showRPS(b.byCell[c].RPS, b.pal.colour(c.server()))
+		bb.showRPS(b.byCell[c], b.pal.colour(c.server()))
 	})
 	p.Y.Tick.Marker = countTicks{}
-	return &chart{
+	ch := &chart{
 		Name:    b.names.unique("rps", l.Axis, groupName(l.Group)),
 		Kind:    kindThroughput,
 		Title:   l.title("Requests/s"),
@@ -88,7 +88,24 @@ func (b *chartBuilder) throughputBars(l barLayout) *chart {
 		Panels:  []*plot.Plot{p},
 		Legend:  b.swatchLegend(l.Group.Cells),
 	}
+	b.markSaturated(ch, l.Group.Cells)
+	return ch
 }
+
+// markSaturated explains the hatching of bars whose requests/s the load
+// generator set, when the chart has any.
+func (b *chartBuilder) markSaturated(ch *chart, cells []*cell) {
+	if !slices.ContainsFunc(cells, func(c *cell) bool { return b.byCell[c].Saturated }) {
+		return
+	}
+	ch.Legend = append(ch.Legend, saturatedLegend)
+	ch.Caption += " " + saturatedBarsCaption
+}
+
+var saturatedLegend = legendItem{Label: flagSaturated, Thumbs: []plot.Thumbnailer{hatchSwatch{}}}
+
+const saturatedBarsCaption = "A hatched bar is a cell in which the load generator was saturated: " +
+	"its height is what the client could send, not what the server could answer, so do not compare it with the others."
 
 func (b *chartBuilder) cpuBars(l barLayout) *chart {
 	var any bool
@@ -105,7 +122,7 @@ func (b *chartBuilder) cpuBars(l barLayout) *chart {
 			bb.Label = "n/a"
 			return
 		}
-		user, sys := zeroIfNaN(s.CPUUser.Median), zeroIfNaN(s.CPUSys.Median)
+		user, sys := zeroIfNaN(s.CPUUser.Center), zeroIfNaN(s.CPUSys.Center)
 		col := b.pal.colour(c.server())
 		bb.Segments = []barSegment{{user, col}, {sys, light(col)}}
 		bb.Label = fmtSig(user+sys, 3)
@@ -119,7 +136,8 @@ func (b *chartBuilder) cpuBars(l barLayout) *chart {
 		Kind:  kindCPU,
 		Title: l.title("Server CPU µs per request"),
 		Caption: "User CPU (dark) with system CPU (light) stacked on it, medians over repetitions. " +
-			"1,000,000 ÷ this number is the requests/s one fully busy core could serve: the per-request budget of thread post #8.",
+			"1,000,000 ÷ this number is the requests/s one fully busy core could serve: the per-request budget of thread post #8. " +
+			"It holds whether or not the load generator kept up.",
 		Panels: []*plot.Plot{p},
 		Legend: legend,
 	}

@@ -34,6 +34,7 @@ func (cmp comparison) charts(pal palette) []*chart {
 		label := group{Fixed: g.fixed}
 		var bs []bar
 		var ticks []plot.Tick
+		saturated := false
 		for i, pr := range g.pairs {
 			server := pr.Axes[serverAxis]
 			col := pal.colour(server)
@@ -43,17 +44,18 @@ func (cmp comparison) charts(pal palette) []*chart {
 				case s == nil:
 					bb.Label = "absent"
 				case j == 0:
-					bb.showRPS(s.RPS, light(col))
+					bb.showRPS(*s, light(col))
 				default:
-					bb.showRPS(s.RPS, col)
+					bb.showRPS(*s, col)
 				}
+				saturated = saturated || bb.Hatched
 				bs = append(bs, bb)
 			}
 			ticks = append(ticks, plot.Tick{Value: float64(i), Label: server})
 		}
 		p := barPanel(serverAxis, "requests/s (median of reps)", bs, ticks)
 		p.Y.Tick.Marker = countTicks{}
-		out = append(out, &chart{
+		ch := &chart{
 			Name:    names.unique("compare-rps", groupName(label)),
 			Title:   "Requests/s, A against B" + groupSuffix(label),
 			Caption: "Left bar of each pair: run A (light); right bar: run B (full colour). Whiskers span the repetitions.",
@@ -63,7 +65,12 @@ func (cmp comparison) charts(pal palette) []*chart {
 				{Label: "A: " + cmp.a.run.ID, Thumbs: []plot.Thumbnailer{swatch{light(greyRGBA(0x66))}}},
 				{Label: "B: " + cmp.b.run.ID, Thumbs: []plot.Thumbnailer{swatch{greyRGBA(0x66)}}},
 			},
-		})
+		}
+		if saturated {
+			ch.Legend = append(ch.Legend, saturatedLegend)
+			ch.Caption += " " + saturatedBarsCaption
+		}
+		out = append(out, ch)
 	}
 	return out
 }

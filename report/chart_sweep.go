@@ -71,6 +71,7 @@ func (b *chartBuilder) sweepChart(axis string, g group, latency bool) *chart {
 		byServer[c.server()] = append(byServer[c.server()], c)
 	}
 	var legend []legendItem
+	var saturated plotter.XYs
 	minX, maxX := math.Inf(1), 0.0
 	minY, maxY := math.Inf(1), 0.0
 	for _, s := range slices.Sorted(maps.Keys(byServer)) {
@@ -90,13 +91,16 @@ func (b *chartBuilder) sweepChart(axis string, g group, latency bool) *chart {
 				med = append(med, plotter.XY{X: x, Y: p99 / 1000})
 				p50 = append(p50, plotter.XY{X: x, Y: p5 / 1000})
 				minY, maxY = math.Min(minY, p5/1000), math.Max(maxY, p99/1000)
-				continue
+			} else {
+				if !sum.RPS.Known() {
+					continue
+				}
+				med = append(med, plotter.XY{X: x, Y: sum.RPS.Center})
+				errs = append(errs, struct{ Low, High float64 }{sum.RPS.Center - sum.RPS.Min, sum.RPS.Max - sum.RPS.Center})
 			}
-			if !sum.RPS.Known() {
-				continue
+			if sum.Saturated {
+				saturated = append(saturated, med[len(med)-1])
 			}
-			med = append(med, plotter.XY{X: x, Y: sum.RPS.Median})
-			errs = append(errs, struct{ Low, High float64 }{sum.RPS.Median - sum.RPS.Min, sum.RPS.Max - sum.RPS.Median})
 		}
 		if len(med) == 0 {
 			continue
@@ -127,6 +131,14 @@ func (b *chartBuilder) sweepChart(axis string, g group, latency bool) *chart {
 	if len(legend) == 0 {
 		return nil
 	}
+	if len(saturated) > 0 {
+		// A ring around every point the client, not the server, set.
+		if sc, err := plotter.NewScatter(saturated); err == nil {
+			sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(5), Shape: draw.RingGlyph{}}
+			p.Add(sc)
+			legend = append(legend, legendItem{Label: flagSaturated, Thumbs: []plot.Thumbnailer{sc}})
+		}
+	}
 	switch {
 	case latency:
 		// The hockey stick is read on a linear load axis: the knee is where
@@ -144,20 +156,32 @@ func (b *chartBuilder) sweepChart(axis string, g group, latency bool) *chart {
 			legendItem{Label: "p50", Thumbs: []plot.Thumbnailer{lineThumb{draw.LineStyle{Color: color.Gray{Y: 0x44}, Width: vg.Points(1.6), Dashes: []vg.Length{vg.Points(4), vg.Points(3)}}}}},
 		)
 		return &chart{
-			Name:    b.names.unique("latency-vs", axis, groupName(g)),
-			Kind:    kindOfferedLoad,
-			Title:   "Latency vs offered load" + groupSuffix(g),
-			Caption: "p99 (solid) and p50 (dashed) at each offered rate. Where the line turns up sharply the server has reached its capacity.",
-			Panels:  []*plot.Plot{p},
-			Legend:  legend,
+			Name:  b.names.unique("latency-vs", axis, groupName(g)),
+			Kind:  kindOfferedLoad,
+			Title: "Latency vs offered load" + groupSuffix(g),
+			Caption: "p99 (solid) and p50 (dashed) at each offered rate. " + sweepSaturationCaption(len(saturated) > 0, "latency") +
+				"Where a line without rings turns up sharply, latency grows faster than the load: the server, or the one CPU it was given, is near what it can do.",
+			Panels: []*plot.Plot{p},
+			Legend: legend,
 		}
 	}
 	return &chart{
-		Name:    b.names.unique("rps-vs", axis, groupName(g)),
-		Kind:    kindConcurrency,
-		Title:   "Requests/s vs " + axis + groupSuffix(g),
-		Caption: "Median over repetitions with min–max bars. A curve that flattens early means the server, not the load, is the limit.",
-		Panels:  []*plot.Plot{p},
-		Legend:  legend,
+		Name:  b.names.unique("rps-vs", axis, groupName(g)),
+		Kind:  kindConcurrency,
+		Title: "Requests/s vs " + axis + groupSuffix(g),
+		Caption: "Median over repetitions with min–max bars. " + sweepSaturationCaption(len(saturated) > 0, "requests/s") +
+			"Only a flat stretch of points without rings shows a limit of the server; one with rings shows the load generator's.",
+		Panels: []*plot.Plot{p},
+		Legend: legend,
 	}
+}
+
+// sweepSaturationCaption explains the rings on a sweep's points, or says
+// that no point needed one.
+func sweepSaturationCaption(any bool, what string) string {
+	if !any {
+		return "The load generator kept up at every point. "
+	}
+	return "A ringed point is a cell in which the load generator was saturated: its " + what +
+		" is what the client could do, not the server. "
 }

@@ -15,6 +15,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // checkPNG decodes a chart and checks it has the size the page expects.
@@ -203,5 +208,101 @@ func TestDegenerateDataDoesNotPanic(t *testing.T) {
 	}
 	if _, err := buildRun(r, FormatAll, t.TempDir()); err != nil {
 		t.Fatalf("degenerate run: %v", err)
+	}
+}
+
+// TestBarLabelsNeverOverlap: however many bars a chart has, no value
+// label runs into another label, into another bar or off the panel (the
+// issue's "18.5k18.4k20.0k9.64k…"); a few bars keep level labels, a dozen
+// keep every label, turned upright.
+func TestBarLabelsNeverOverlap(t *testing.T) {
+	for _, n := range []int{4, 6, 12, 24, 60} {
+		per := n / 2 // two categories, like keep_alive
+		slot := 0.8 / float64(per)
+		var bs []bar
+		for i := range n {
+			cat, j := i/per, i%per
+			b := newBar(float64(cat)+(float64(j)-float64(per-1)/2)*slot, slot*0.88)
+			v := 20000 - 900*float64(j%7) - 12000*float64(cat)
+			b.Segments = []barSegment{{v, seriesColours[j%len(seriesColours)]}}
+			b.Low, b.High = v*0.98, v*1.02
+			b.Label = shortCount(v)
+			bs = append(bs, b)
+		}
+		p := barPanel("keep_alive", "requests/s", bs, []plot.Tick{{Value: 0, Label: "false"}, {Value: 1, Label: "true"}})
+		img := vgimg.New(chartWidth*0.75, panelHeight)
+		c := draw.New(img)
+		p.Draw(c)
+		dc := p.DataCanvas(c)
+		trX, trY := p.Transforms(&dc)
+		labels := newBars(bs).placeLabels(dc, trX, trY)
+		switch {
+		case n <= 6 && (len(labels) != n || labels[0].Style.Rotation != 0):
+			t.Errorf("%d bars: %d labels, rotation %v; want every label, level", n, len(labels), labels[0].Style.Rotation)
+		case n == 12 && len(labels) != n:
+			t.Errorf("12 bars: %d labels, want all 12", len(labels))
+		}
+		for i, l := range labels {
+			if l.Box.Max.Y > c.Max.Y || l.Box.Min.X < c.Min.X || l.Box.Max.X > c.Max.X {
+				t.Errorf("%d bars: label %q %v leaves the image %v", n, l.Text, l.Box, c.Rectangle)
+			}
+			for _, o := range labels[i+1:] {
+				if overlap(l.Box, o.Box) {
+					t.Errorf("%d bars: labels %q and %q overlap", n, l.Text, o.Text)
+				}
+			}
+			for _, b := range bs {
+				r := vg.Rectangle{Min: vg.Point{X: trX(b.X - b.Width/2), Y: trY(0)}, Max: vg.Point{X: trX(b.X + b.Width/2), Y: trY(b.top())}}
+				inside := l.Box.Min.X >= r.Min.X && l.Box.Max.X <= r.Max.X
+				if overlap(l.Box, r) && !inside {
+					t.Errorf("%d bars: label %q runs into a neighbouring bar", n, l.Text)
+				}
+			}
+		}
+	}
+}
+
+func overlap(a, b vg.Rectangle) bool {
+	return a.Min.X < b.Max.X && b.Min.X < a.Max.X && a.Min.Y < b.Max.Y && b.Min.Y < a.Max.Y
+}
+
+// TestCaptionsSayWhatTheClientSet: where the load generator was
+// saturated, the charts mark those cells and their captions say the
+// number is the client's; no caption reads a flat line as the server's
+// limit without that.
+func TestCaptionsSayWhatTheClientSet(t *testing.T) {
+	var cells []synthCell
+	for i, s := range []string{"epoll", "poll"} {
+		for _, c := range []float64{10, 100, 1000} {
+			rps := 90000 * c / (c + 20)
+			cells = append(cells, synthCell{Axes: map[string]string{"server": s, "connections": strconv.Itoa(int(c))},
+				RPS: []float64{rps, rps * 1.01}, P50US: 100, P99US: 300, MaxUS: 900, CPUUser: 3, CPUSys: 4,
+				Saturated: i == 0 && c >= 100})
+		}
+	}
+	r := synthRun("sat", []string{"server", "connections"}, cells)
+	a, err := analyse(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	charts := newChartBuilder(r, a.sums, newPalette(r.servers())).all()
+	var seen []string
+	for _, ch := range charts {
+		if strings.Contains(ch.Caption, "not the load, is the limit") || strings.Contains(ch.Caption, "the server has reached its capacity") {
+			t.Errorf("%s: caption reads a client-bound line as the server's limit: %q", ch.Name, ch.Caption)
+		}
+		switch ch.Kind {
+		case kindConcurrency, kindThroughput:
+			seen = append(seen, ch.Name)
+			if !strings.Contains(ch.Caption, "load generator was saturated") {
+				t.Errorf("%s: caption does not say which points the client set: %q", ch.Name, ch.Caption)
+			}
+			if !slices.ContainsFunc(ch.Legend, func(l legendItem) bool { return l.Label == flagSaturated }) {
+				t.Errorf("%s: no legend entry for the saturated cells", ch.Name)
+			}
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("charts %v, want the requests/s bars and the sweep", seen)
 	}
 }

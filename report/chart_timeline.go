@@ -1,9 +1,10 @@
 package report
 
 import (
-	"fmt"
 	"image/color"
 	"math"
+	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -97,8 +98,13 @@ func (b *chartBuilder) timeline(g group) *chart {
 	}
 	if maxReps > 1 {
 		for i := 0; i < maxReps && i < len(repDashes); i++ {
+			// Past the last dash pattern the patterns repeat: "rep 1, 5".
+			var reps []string
+			for r := i + 1; r <= maxReps; r += len(repDashes) {
+				reps = append(reps, strconv.Itoa(r))
+			}
 			legend = append(legend, legendItem{
-				Label:  fmt.Sprintf("rep %d", i+1),
+				Label:  "rep " + strings.Join(reps, ", "),
 				Thumbs: []plot.Thumbnailer{lineThumb{draw.LineStyle{Color: color.Gray{Y: 0x44}, Width: vg.Points(1.2), Dashes: repDashes[i]}}},
 			})
 		}

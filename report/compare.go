@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,8 +11,10 @@ import (
 
 // Compare reads two results folders and writes a cell-by-cell comparison
 // of the second (B, usually the newer) against the first (A): requests/s,
-// p99 latency and CPU per request side by side, the change, and whether
-// the change is larger than the spread between repetitions.
+// server CPU per request, p50 and p99 latency side by side, and for each
+// the change with its confidence interval where a rank test over the
+// repetitions finds one, "no significant difference" where it does not,
+// and "too few repetitions to tell" where it could not.
 func Compare(runDirA, runDirB string, opts Options) (Paths, error) {
 	a, err := loadRun(runDirA)
 	if err != nil {
@@ -105,77 +106,70 @@ func pairCells(a, b *analysis) comparison {
 	return cmp
 }
 
-// changeVerdict says whether B differs from A by more than the spread of
-// their repetitions, by the same rule as the ranking.
-func changeVerdict(p cellPair) string {
-	switch {
-	case p.A == nil:
-		return "only in B"
-	case p.B == nil:
-		return "only in A"
-	case !p.A.RPS.Known() || !p.B.RPS.Known():
-		return verdictNoData
-	case p.A.RPS.N < 2 || p.B.RPS.N < 2:
-		return verdictOneRep
-	case p.A.RPS.Overlaps(p.B.RPS):
-		return verdictNoise
-	case p.B.RPS.Median > p.A.RPS.Median:
-		return "yes, faster"
-	}
-	return "yes, slower"
-}
-
 func (cmp comparison) table() table {
-	idA, idB := cmp.a.run.ID, cmp.b.run.ID
 	var t table
 	for _, x := range cmp.axes {
 		t.Columns = append(t.Columns, column{Title: x, CSV: []string{x}})
 	}
-	t.Columns = append(t.Columns,
-		column{Title: "A req/s", CSV: []string{"a_rps_median"}, Numeric: true, Help: "run " + idA},
-		column{Title: "A min–max", CSV: []string{"a_rps_min", "a_rps_max"}, Numeric: true},
-		column{Title: "B req/s", CSV: []string{"b_rps_median"}, Numeric: true, Help: "run " + idB},
-		column{Title: "B min–max", CSV: []string{"b_rps_min", "b_rps_max"}, Numeric: true},
-		column{Title: "req/s change", CSV: []string{"rps_change_pct"}, Numeric: true, Help: "B against A, medians"},
-		column{Title: "beyond rep spread?", CSV: []string{"beyond_spread"}, Help: "yes when the min–max ranges over repetitions do not overlap"},
-		column{Title: "A p99 ms", CSV: []string{"a_p99_us"}, Numeric: true},
-		column{Title: "B p99 ms", CSV: []string{"b_p99_us"}, Numeric: true},
-		column{Title: "A CPU µs/req", CSV: []string{"a_cpu_us_per_req"}, Numeric: true, Help: "server user + system CPU per request, medians"},
-		column{Title: "B CPU µs/req", CSV: []string{"b_cpu_us_per_req"}, Numeric: true},
-	)
-	side := func(s *summary) (rps, rng, p99, cpu field) {
-		if s == nil {
-			e := field{Text: missing, CSV: []string{""}}
-			return e, field{Text: missing, CSV: []string{"", ""}}, e, e
-		}
-		p := s.percentileUS(99)
-		total := s.CPUUser.Median + s.CPUSys.Median
-		return field{Text: fmtCount(s.RPS.Median), CSV: []string{csvFloat(s.RPS.Median, 1)}},
-			field{Text: fmtRange(s.RPS), CSV: []string{csvFloat(s.RPS.Min, 1), csvFloat(s.RPS.Max, 1)}},
-			field{Text: fmtMS(p), CSV: []string{csvFloat(p, 0)}},
-			field{Text: fmtFixed(total, 1), CSV: []string{csvFloat(total, 3)}}
+	for _, m := range testedMeasures {
+		t.Columns = append(t.Columns,
+			m.valueColumn("A "+m.Title, "a_"+m.Key), m.valueColumn("B "+m.Title, "b_"+m.Key),
+			diffColumn(m.Title+" change", m.Key+"_change", "B against A"))
 	}
+	t.Columns = append(t.Columns, column{Title: "flags", CSV: []string{"a_flags", "b_flags"}})
 	for _, p := range cmp.pairs {
 		var row []field
 		for _, x := range cmp.axes {
 			row = append(row, textField(p.Axes[x]))
 		}
-		aRPS, aRng, aP99, aCPU := side(p.A)
-		bRPS, bRng, bP99, bCPU := side(p.B)
-		change := field{Text: missing, CSV: []string{""}}
-		if p.A != nil && p.B != nil {
-			change.Text = fmtPercentChange(p.A.RPS.Median, p.B.RPS.Median)
-			if p.A.RPS.Median != 0 && !math.IsNaN(p.A.RPS.Median) && !math.IsNaN(p.B.RPS.Median) {
-				change.CSV = []string{csvFloat((p.B.RPS.Median-p.A.RPS.Median)/p.A.RPS.Median*100, 2)}
-			}
+		for _, m := range testedMeasures {
+			row = append(row, p.value(m, p.A), p.value(m, p.B), p.change(m))
 		}
-		v := changeVerdict(p)
-		row = append(row, aRPS, aRng, bRPS, bRng, change,
-			field{Text: v, CSV: []string{v}, Warn: strings.HasPrefix(v, "yes, slower")},
-			aP99, bP99, aCPU, bCPU)
-		t.Rows = append(t.Rows, row)
+		t.Rows = append(t.Rows, append(row, p.flags()))
 	}
 	return t
+}
+
+func (p cellPair) value(m measure, s *summary) field {
+	if s == nil {
+		return m.field(estimateOf(nil))
+	}
+	return m.field(m.of(*s))
+}
+
+// change compares the pair on m. Where the load generator was saturated
+// in either run, what it measured is the client's, and only what it
+// cannot change (server CPU per request) is compared.
+func (p cellPair) change(m measure) field {
+	switch {
+	case p.A == nil:
+		return untestedField("only in B", "only in B")
+	case p.B == nil:
+		return untestedField("only in A", "only in A")
+	case m.ClientBound && (p.A.Saturated || p.B.Saturated):
+		return untestedField("not compared: client saturated", "client saturated")
+	}
+	return m.diffField(compareEstimates(m.of(*p.A), m.of(*p.B)))
+}
+
+// flags lists each run's flags on the cell, "A: errors; B: client
+// saturated".
+func (p cellPair) flags() field {
+	var text, csv []string
+	for _, x := range []struct {
+		label string
+		s     *summary
+	}{{"A", p.A}, {"B", p.B}} {
+		var fs []string
+		if x.s != nil {
+			fs = x.s.flags()
+		}
+		csv = append(csv, strings.Join(fs, "; "))
+		if len(fs) > 0 {
+			text = append(text, x.label+": "+strings.Join(fs, ", "))
+		}
+	}
+	return field{Text: strings.Join(text, "; "), CSV: csv, Warn: len(text) > 0}
 }
 
 // settingDifferences lists machine facts and constant axes that differ
@@ -222,8 +216,12 @@ func (cmp comparison) settingDifferences() []string {
 	return out
 }
 
-const compareNote = "B is compared with A cell by cell. A change counts as larger than the spread " +
-	"between repetitions only when the two min–max ranges do not overlap; otherwise it says \"within noise\"."
+// compareNote says how the comparison was made.
+func compareNote() string {
+	return "B is compared with A cell by cell. " + statsNote() + " Latency here is each repetition's own p50 and p99. " +
+		"Where the load generator was saturated in either run, requests/s and latency measure the client, " +
+		"so only server CPU per request is compared."
+}
 
 func compareRuns(ra, rb *run, format Format, out string) (Paths, error) {
 	a, err := analyse(ra)
@@ -288,7 +286,7 @@ func (cmp comparison) writeMarkdown(w io.Writer, t table) error {
 			sb.WriteString("- " + mdEscape(s) + "\n")
 		}
 	}
-	sb.WriteString("\n" + compareNote + "\n\n")
+	sb.WriteString("\n" + compareNote() + "\n\n")
 	if err := t.writeMarkdown(&sb); err != nil {
 		return err
 	}
@@ -306,7 +304,7 @@ func (cmp comparison) writeHTML(p *Paths, t table) error {
 	if err != nil {
 		return err
 	}
-	secs := []pageSection{{Title: "Cell by cell", Note: compareNote, Tables: []pageTable{{HTML: h}}}}
+	secs := []pageSection{{Title: "Cell by cell", Note: compareNote(), Tables: []pageTable{{HTML: h}}}}
 	if len(figs) > 0 {
 		secs = append(secs, pageSection{Title: "Requests/s, A against B", Figures: figs})
 	}

@@ -4,8 +4,18 @@
 // self-contained HTML page.
 //
 // It works from the stored per-repetition results alone, so any run can be
-// re-plotted later, and it computes every summary itself (medians and
-// min–max over repetitions, percentiles from the merged HdrHistograms)
-// rather than trusting numbers summarised when the run was written. The
-// same folder therefore always gives the same tables.
+// re-plotted later, and it computes every summary itself (medians over
+// repetitions with their confidence intervals, percentiles from the
+// merged HdrHistograms) rather than trusting numbers summarised when the
+// run was written. The same folder therefore always gives the same
+// tables.
+//
+// Whether two cells differ (two servers in a ranking, one cell in two
+// runs) is a rank test over their repetitions, benchstat's
+// (golang.org/x/perf/benchmath; significance.go), on requests/s, server
+// CPU per request and each repetition's p50 and p99. The report says "too
+// few repetitions to tell" where no outcome of that test could be
+// significant, and never ranks a number the run itself flagged: a cell
+// with failed repetitions or requests is left out, and where the load
+// generator was saturated the group is ranked by server CPU per request.
 package report

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -21,9 +22,11 @@ import (
 // the diff before committing it.
 var update = flag.Bool("update", false, "rewrite testdata fixtures and golden files")
 
-// fixtureRuns are the two checked-in results folders: run-a, the shape of
-// the fixture (three servers, keep-alive on and off, two reps, one
-// failed), and run-b, a later run of the same matrix for the comparison.
+// fixtureRuns are the two checked-in results folders: run-a, the shape
+// of the fixture (three servers, keep-alive on and off, one
+// repetition failed, one cell with failed requests, one with the client
+// saturated) with six repetitions, and run-b, a later run of the same
+// matrix for the comparison.
 func fixtureRuns() []*run {
 	a := synthRun("run-a", []string{"server", "keep_alive", "connections"}, twoAxisCells())
 	cells := twoAxisCells()
@@ -34,10 +37,9 @@ func fixtureRuns() []*run {
 			cells[i].RPS[j] = math.Round(cells[i].RPS[j] * drift[(i+j)%len(drift)])
 		}
 	}
-	cells[0].RPS = []float64{104300, 106900} // epoll, keep-alive: clearly faster
-	cells[1].RPS = []float64{62900, 61500}   // nethttp, keep-alive: within noise
+	cells[2].RPS = []float64{104300, 106900, 105200, 103800, 106100, 105500} // poll, keep-alive: clearly faster
 	cells[4].Errors, cells[4].StallRep = 0, 0
-	cells[5].RPS = []float64{24800, 25900} // poll, no keep-alive: both reps ran this time
+	cells[5].RPS = []float64{24800, 25900, 25200, 24600, 25500, 25000} // poll, no keep-alive: every rep ran this time
 	cells[5].FailureReason = ""
 	b := synthRun("run-b", []string{"server", "keep_alive", "connections"}, cells)
 	b.Started, b.Finished = "2025-11-25T09:00:00Z", "2025-11-25T09:04:12Z"
@@ -66,17 +68,21 @@ func writeStored(t *testing.T, dir string, r *run) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	reps := 0
+	for _, c := range r.Cells {
+		reps = max(reps, len(c.Reps))
+	}
 	m := &results.Manifest{
 		RunID: r.ID, Status: results.Status(r.Status), Started: r.Started, Finished: r.Finished,
 		ConfigFile: "configs/keep-alive.yaml",
-		ConfigText: "# sockbench matrix\nversion: 1\nname: keep-alive\nrepetitions: 2\nservers: [epoll, poll, nethttp]\nload:\n  mode: closed\n  connections: 100\n  duration: 10s\n  warmup: 2s\nmatrix:\n  keep_alive: [true, false]\n",
+		ConfigText: "# sockbench matrix\nversion: 1\nname: keep-alive\nrepetitions: " + strconv.Itoa(reps) + "\nservers: [epoll, poll, nethttp]\nload:\n  mode: closed\n  connections: 100\n  duration: 10s\n  warmup: 2s\nmatrix:\n  keep_alive: [true, false]\n",
 		Machine: results.Machine{
 			Kernel: "Linux 6.12.48", CPUModel: "AMD EPYC 7B13", CPUCount: 8, Arch: "amd64", GoVersion: "go1.26.8",
 			GitCommit: r.Machine[5].Value,
 			Sysctls:   map[string]string{"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "4096", "net.ipv4.ip_local_port_range": "32768 60999"},
 		},
 		Plan: results.Plan{
-			Name: "keep-alive", Output: "results", Repetitions: 2, LoadFrom: "local", Axes: r.Axes,
+			Name: "keep-alive", Output: "results", Repetitions: reps, LoadFrom: "local", Axes: r.Axes,
 			CPUs: results.CPUs{Server: results.CPUList{Text: "0", CPUs: []int{0}}, Load: results.CPUList{Text: "1-7", CPUs: []int{1, 2, 3, 4, 5, 6, 7}}},
 		},
 	}

@@ -35,18 +35,6 @@ func fmtCount(v float64) string {
 	return b.String()
 }
 
-// fmtRange writes "min–max" of a spread, or the single value when there was
-// one repetition (a range of one is no range).
-func fmtRange(s spread) string {
-	if !s.Known() {
-		return missing
-	}
-	if s.N == 1 {
-		return "1 rep"
-	}
-	return fmtCount(s.Min) + "–" + fmtCount(s.Max)
-}
-
 // fmtMS writes a latency given in µs as milliseconds with three significant
 // digits, so one column in one unit covers 50 µs to 2 s.
 func fmtMS(us float64) string {
@@ -93,23 +81,23 @@ func csvFloat(v float64, d int) string {
 	return strconv.FormatFloat(v, 'f', d, 64)
 }
 
-// fmtRatio writes a ratio to the best as e.g. "0.74×".
-func fmtRatio(v float64) string {
+// fmtSignedPercent writes a relative change given as a fraction as
+// "+12.3%" or "−4.0%", with a true minus sign.
+func fmtSignedPercent(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return missing
 	}
-	return strconv.FormatFloat(v, 'f', 2, 64) + "×"
-}
-
-// fmtPercentChange writes a relative change as "+12.3%" or "−4.0%".
-func fmtPercentChange(from, to float64) string {
-	if from == 0 || math.IsNaN(from) || math.IsNaN(to) {
-		return missing
-	}
-	d := (to - from) / from * 100
-	s := strconv.FormatFloat(math.Abs(d), 'f', 1, 64) + "%"
-	if d < 0 {
+	s := strconv.FormatFloat(math.Abs(100*v), 'f', 1, 64) + "%"
+	if v < 0 && s != "0.0%" {
 		return "−" + s
 	}
 	return "+" + s
+}
+
+// plural writes a count with its noun, "1 repetition", "5 repetitions".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

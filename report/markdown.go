@@ -27,13 +27,14 @@ func (a *analysis) writeMarkdown(w io.Writer) error {
 	if err := resultsTable(a.run, a.sums).writeMarkdown(&b); err != nil {
 		return err
 	}
-	b.WriteString("\n" + methodNote + "\n")
+	b.WriteString("\n" + methodNote() + "\n")
 	b.WriteString("\n## Ranking\n\n" + rankingNote + "\n")
-	for i, g := range a.groups {
-		fmt.Fprintf(&b, "\n### %s\n\n", g.Label())
-		if err := rankingTable(g, a.rankings[i], false).writeMarkdown(&b); err != nil {
+	for _, r := range a.rankings {
+		fmt.Fprintf(&b, "\n### %s\n\n", r.Group.Label())
+		if err := r.table(false).writeMarkdown(&b); err != nil {
 			return err
 		}
+		b.WriteString("\n" + mdEscape(r.note()) + "\n")
 	}
 	if ps := a.problems(); len(ps) > 0 {
 		b.WriteString("\n## Failed or missing repetitions\n\n")

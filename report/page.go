@@ -36,9 +36,11 @@ type pageSection struct {
 	PreTitle, Pre string
 }
 
+// pageTable is a table with an optional heading above and a sentence
+// below that says how to read it.
 type pageTable struct {
-	Title string
-	HTML  template.HTML
+	Title, Note string
+	HTML        template.HTML
 }
 
 // pageFigure embeds a chart's PNG in the page as a data URI, so the page is

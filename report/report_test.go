@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/csv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,7 +88,8 @@ func TestBuildFixture(t *testing.T) {
 		"sockbench run run-a", "AMD EPYC 7B13", "net.core.somaxconn",
 		`<img class="chart" src="data:image/png;base64,`,
 		"server exited during measurement: signal: killed",
-		"within noise",
+		"not compared: client saturated", "12.6% ± 0.5% (p=0.002, n=6", "25,100 ± ∞",
+		"ranked by server CPU µs per request", "Not ranked, because the run flagged their numbers",
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("page lacks %q", want)
@@ -141,22 +143,23 @@ func TestCompareFixtures(t *testing.T) {
 	checkGolden(t, p.Markdown, "compare-a-b.md")
 	checkGolden(t, p.CSV[0], "compare-a-b.csv")
 	md, _ := os.ReadFile(p.Markdown)
-	rows := map[string]string{}
-	for _, l := range strings.Split(string(md), "\n") {
-		f := strings.Split(l, " | ")
-		if len(f) > 7 && strings.HasPrefix(l, "| ") {
-			rows[strings.TrimPrefix(f[0], "| ")+"/"+f[1]] = f[7]
+	rows := csvRows(t, p.CSV[0])
+	for _, tt := range []struct {
+		cell, column, want string
+	}{
+		{"poll/true", "rps_change", "significant"},                  // 104–107k against 94–96k, 6+6 reps
+		{"nethttp/true", "rps_change", "no significant difference"}, // a few percent of drift
+		{"epoll/true", "rps_change", "client saturated"},            // the client's number, in both runs
+		{"epoll/true", "cpu_us_per_req_change", "no significant difference"},
+		{"poll/false", "rps_change", "no significant difference"}, // 5 reps in A (one failed), 6 in B
+		{"nethttp/false", "p99_us_change", "no significant difference"},
+	} {
+		if got := rows[tt.cell][tt.column]; got != tt.want {
+			t.Errorf("%s %s: %q, want %q", tt.cell, tt.column, got, tt.want)
 		}
 	}
-	for cell, want := range map[string]string{
-		"epoll/true":    "yes, faster",  // 104–107k against 95–97k
-		"nethttp/true":  "within noise", // ranges overlap
-		"poll/false":    verdictOneRep,  // A had one successful rep
-		"nethttp/false": "within noise",
-	} {
-		if got := rows[cell]; got != want {
-			t.Errorf("%s: verdict %q, want %q", cell, got, want)
-		}
+	if got := rows["poll/true"]["rps_change_pct"]; !strings.HasPrefix(got, "10.") && !strings.HasPrefix(got, "11.") {
+		t.Errorf("poll/true changed by %s%%, want about +11%%", got)
 	}
 	if len(p.Benchstat) != 2 || filepath.Base(p.Benchstat[0]) != "run-a.txt" {
 		t.Errorf("benchstat files %v, want run-a.txt and run-b.txt", p.Benchstat)
@@ -173,6 +176,59 @@ func TestCompareFixtures(t *testing.T) {
 	// differ between two runs: no warning about the setup.
 	if strings.Contains(string(md), "The runs differ in") {
 		t.Errorf("unexpected settings warning:\n%s", md)
+	}
+}
+
+// TestCompareSameRunIsNoDifference is the A/A check on stored results: a
+// run compared with a copy of itself differs in nothing, and the report
+// says so for every cell and every measure it compares.
+func TestCompareSameRunIsNoDifference(t *testing.T) {
+	p, err := Compare(filepath.Join("testdata", "run-a"), copyFixture(t, "run-a"), Options{OutDir: t.TempDir(), Format: FormatCSV})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := csvRows(t, p.CSV[0])
+	if len(rows) != 6 {
+		t.Fatalf("%d cells compared, want 6", len(rows))
+	}
+	for cell, row := range rows {
+		for _, m := range testedMeasures {
+			got := row[m.Key+"_change"]
+			if got == "client saturated" && m.ClientBound && strings.Contains(row["a_flags"], flagSaturated) {
+				continue
+			}
+			if got != "no significant difference" {
+				t.Errorf("%s %s: %q, want no significant difference", cell, m.Title, got)
+			}
+		}
+		if row[measureCPU.Key+"_change"] != "no significant difference" {
+			t.Errorf("%s: CPU per request is compared in every cell, saturated or not", cell)
+		}
+	}
+}
+
+// TestQuickRunSaysWhatTwoRepsAllow builds the run issue #10 reported (two
+// repetitions, the client saturated in 7 of 12 cells) and holds it to a
+// golden file: no difference is claimed, the saturated groups are ranked
+// by CPU per request, and every saturated row carries its flag.
+func TestQuickRunSaysWhatTwoRepsAllow(t *testing.T) {
+	p, err := buildRun(synthRun("quick", []string{"server", "keep_alive", "connections"}, quickRunCells()), FormatMarkdown, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, p.Markdown, "quick.md")
+	md, _ := os.ReadFile(p.Markdown)
+	text := string(md)
+	if strings.Contains(strings.ReplaceAll(text, statsNote(), ""), "(p=") {
+		t.Error("a p-value from two repetitions a side: no test of 2+2 can be significant")
+	}
+	if n := strings.Count(text, "ranked by server CPU µs per request"); n != 2 {
+		t.Errorf("%d groups say they are ranked by CPU, want both", n)
+	}
+	for _, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "| ") && strings.Contains(l, "| true |") && !strings.Contains(l, flagSaturated) {
+			t.Errorf("a keep-alive row without its saturation flag: %s", l)
+		}
 	}
 }
 
@@ -213,4 +269,28 @@ func copyFixture(t *testing.T, name string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// csvRows reads a comparison's or ranking's CSV into rows keyed by
+// "server/keep_alive", each a map from column header to value.
+func csvRows(t *testing.T, path string) map[string]map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]map[string]string{}
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, h := range recs[0] {
+			row[h] = rec[i]
+		}
+		rows[row["server"]+"/"+row["keep_alive"]] = row
+	}
+	return rows
 }

@@ -1,10 +1,7 @@
 package report
 
 import (
-	"cmp"
 	"fmt"
-	"math"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -18,8 +15,7 @@ func resultsTable(r *run, sums []summary) table {
 		t.Columns = append(t.Columns, column{Title: a, CSV: []string{a}})
 	}
 	t.Columns = append(t.Columns,
-		column{Title: "req/s", CSV: []string{"rps_median"}, Numeric: true, Help: "median requests/s over the successful repetitions"},
-		column{Title: "req/s min–max", CSV: []string{"rps_min", "rps_max"}, Numeric: true, Help: "lowest and highest requests/s of the repetitions"},
+		measureRPS.valueColumn(measureRPS.Title, measureRPS.Key),
 		column{Title: "MB/s", CSV: []string{"mb_per_s_median"}, Numeric: true, Help: "median megabytes/s the generator read (HTTP) or wrote (stream mode)"},
 		column{Title: "p50 ms", CSV: []string{"p50_us"}, Numeric: true, Help: "latency percentiles of all requests of the successful repetitions (merged HdrHistograms)"},
 		column{Title: "p99 ms", CSV: []string{"p99_us"}, Numeric: true},
@@ -46,26 +42,36 @@ func resultsTable(r *run, sums []summary) table {
 			errs.Tip = s.errorKindsText()
 			errs.Warn = true
 		}
-		flags := s.flags()
 		row = append(row,
-			field{Text: fmtCount(s.RPS.Median), CSV: []string{csvFloat(s.RPS.Median, 1)}},
-			field{Text: fmtRange(s.RPS), CSV: []string{csvFloat(s.RPS.Min, 1), csvFloat(s.RPS.Max, 1)}},
-			field{Text: fmtFixed(s.MBps.Median, 1), CSV: []string{csvFloat(s.MBps.Median, 3)}},
+			measureRPS.field(s.RPS),
+			field{Text: fmtFixed(s.MBps.Center, 1), CSV: []string{csvFloat(s.MBps.Center, 3)}},
 			latencyField(s, 50),
 			latencyField(s, 99),
 			latencyField(s, 99.9),
 			latencyField(s, 100),
 			errs,
-			field{Text: fmtFixed(s.CPUUser.Median, 1), CSV: []string{csvFloat(s.CPUUser.Median, 3)}},
-			field{Text: fmtFixed(s.CPUSys.Median, 1), CSV: []string{csvFloat(s.CPUSys.Median, 3)}},
-			field{Text: fmtFixed(s.Syscalls.Median, 2), CSV: []string{csvFloat(s.Syscalls.Median, 3)}},
-			field{Text: fmtFixed(s.Accepts.Median, 1), CSV: []string{csvFloat(s.Accepts.Median, 3)}},
-			field{Text: fmt.Sprintf("%d/%d", s.OK, s.OK+s.Failed), CSV: []string{strconv.Itoa(s.OK), strconv.Itoa(s.Failed)}, Warn: s.Failed > 0},
-			field{Text: strings.Join(flags, ", "), CSV: []string{strings.Join(flags, "; ")}, Warn: len(flags) > 0, Tip: failureTip(s.Cell)},
+			field{Text: fmtFixed(s.CPUUser.Center, 1), CSV: []string{csvFloat(s.CPUUser.Center, 3)}},
+			field{Text: fmtFixed(s.CPUSys.Center, 1), CSV: []string{csvFloat(s.CPUSys.Center, 3)}},
+			field{Text: fmtFixed(s.Syscalls.Center, 2), CSV: []string{csvFloat(s.Syscalls.Center, 3)}},
+			field{Text: fmtFixed(s.Accepts.Center, 1), CSV: []string{csvFloat(s.Accepts.Center, 3)}},
+			repsField(s),
+			flagsField(s),
 		)
 		t.Rows = append(t.Rows, row)
 	}
 	return t
+}
+
+// repsField is "successful/planned" repetitions.
+func repsField(s summary) field {
+	return field{Text: fmt.Sprintf("%d/%d", s.OK, s.OK+s.Failed), CSV: []string{strconv.Itoa(s.OK), strconv.Itoa(s.Failed)}, Warn: s.Failed > 0}
+}
+
+// flagsField lists the row's warnings, with the reasons repetitions
+// failed as the HTML tooltip.
+func flagsField(s summary) field {
+	flags := s.flags()
+	return field{Text: strings.Join(flags, ", "), CSV: []string{strings.Join(flags, "; ")}, Warn: len(flags) > 0, Tip: failureTip(s.Cell)}
 }
 
 func latencyField(s summary, p float64) field {
@@ -82,118 +88,4 @@ func failureTip(c *cell) string {
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-// ranked is one server's place in its group.
-type ranked struct {
-	Server  string
-	RPS     spread
-	Ratio   float64
-	Verdict string
-}
-
-// Verdicts of the comparison with the best server of a group. The test is
-// deliberately plain: two cells differ beyond the noise only when their
-// min–max ranges over repetitions do not overlap.
-const (
-	verdictBest    = "best"
-	verdictClear   = "yes, ranges apart"
-	verdictNoise   = "within noise"
-	verdictOneRep  = "unknown: 1 rep"
-	verdictNoData  = "no data"
-	verdictNoGroup = "only server"
-)
-
-// rankGroup sorts the servers of one group by median requests/s.
-func rankGroup(g group, byCell map[*cell]summary) []ranked {
-	var out []ranked
-	for _, c := range g.Cells {
-		out = append(out, ranked{Server: c.server(), RPS: byCell[c].RPS})
-	}
-	// Cells without data sink to the bottom; among the rest, faster first.
-	sortRanked(out)
-	best := out[0].RPS
-	for i := range out {
-		e := &out[i]
-		switch {
-		case !e.RPS.Known():
-			e.Ratio, e.Verdict = math.NaN(), verdictNoData
-		case i == 0 && len(out) == 1:
-			e.Ratio, e.Verdict = 1, verdictNoGroup
-		case i == 0:
-			e.Ratio, e.Verdict = 1, verdictBest
-		case e.RPS.N < 2 || best.N < 2:
-			e.Ratio, e.Verdict = e.RPS.Median/best.Median, verdictOneRep
-		case e.RPS.Overlaps(best):
-			e.Ratio, e.Verdict = e.RPS.Median/best.Median, verdictNoise
-		default:
-			e.Ratio, e.Verdict = e.RPS.Median/best.Median, verdictClear
-		}
-	}
-	return out
-}
-
-func sortRanked(rs []ranked) {
-	slices.SortFunc(rs, func(a, b ranked) int {
-		if a.RPS.Known() != b.RPS.Known() {
-			if a.RPS.Known() {
-				return -1
-			}
-			return 1
-		}
-		if a.RPS.Known() {
-			if c := cmp.Compare(b.RPS.Median, a.RPS.Median); c != 0 {
-				return c
-			}
-		}
-		return strings.Compare(a.Server, b.Server)
-	})
-}
-
-// rankingTable renders the ranking of one group; withGroup adds the group's
-// axis values as leading columns, for the single CSV file of all groups.
-func rankingTable(g group, rs []ranked, withGroup bool) table {
-	var t table
-	if withGroup {
-		for _, kv := range g.Fixed {
-			t.Columns = append(t.Columns, column{Title: kv.Key, CSV: []string{kv.Key}})
-		}
-	}
-	t.Columns = append(t.Columns,
-		column{Title: "rank", CSV: []string{"rank"}, Numeric: true},
-		column{Title: "server", CSV: []string{"server"}},
-		column{Title: "req/s", CSV: []string{"rps_median"}, Numeric: true},
-		column{Title: "req/s min–max", CSV: []string{"rps_min", "rps_max"}, Numeric: true},
-		column{Title: "vs best", CSV: []string{"ratio_to_best"}, Numeric: true, Help: "median requests/s divided by the best server's"},
-		column{Title: "difference beyond rep spread?", CSV: []string{"beyond_spread"}, Help: "yes when this server's min–max range over repetitions does not overlap the best server's"},
-	)
-	for i, e := range rs {
-		var row []field
-		if withGroup {
-			for _, kv := range g.Fixed {
-				row = append(row, textField(kv.Value))
-			}
-		}
-		row = append(row,
-			textField(strconv.Itoa(i+1)),
-			textField(e.Server),
-			field{Text: fmtCount(e.RPS.Median), CSV: []string{csvFloat(e.RPS.Median, 1)}},
-			field{Text: fmtRange(e.RPS), CSV: []string{csvFloat(e.RPS.Min, 1), csvFloat(e.RPS.Max, 1)}},
-			field{Text: fmtRatio(e.Ratio), CSV: []string{csvFloat(e.Ratio, 4)}},
-			field{Text: e.Verdict, CSV: []string{e.Verdict}, Warn: e.Verdict == verdictNoData},
-		)
-		t.Rows = append(t.Rows, row)
-	}
-	return t
-}
-
-// rankingCSVTable joins every group's ranking into one table.
-func rankingCSVTable(r *run, byCell map[*cell]summary) table {
-	var all table
-	for _, g := range groupBy(r.Cells, r.groupAxes()) {
-		t := rankingTable(g, rankGroup(g, byCell), true)
-		all.Columns = t.Columns
-		all.Rows = append(all.Rows, t.Rows...)
-	}
-	return all
 }

@@ -8,20 +8,14 @@ import (
 	"strings"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-
-	spreadpkg "github.com/sockbench/sockbench/internal/spread"
 )
-
-// spread is a median with the range over repetitions it came from: how
-// the tables quote repetitions.
-type spread = spreadpkg.Spread
 
 // summary is everything the tables say about one cell, computed from its
 // repetitions.
 type summary struct {
 	Cell     *cell
-	RPS      spread
-	MBps     spread
+	RPS      estimate
+	MBps     estimate
 	OK       int
 	Failed   int
 	Requests int64
@@ -32,16 +26,22 @@ type summary struct {
 	// percentiles weigh each request once; nil when no repetition has one.
 	Latency     *hdrhistogram.Histogram
 	LatencyKind string
-	CPUUser     spread
-	CPUSys      spread
-	Syscalls    spread
-	Accepts     spread
-	Saturated   bool
+	// P50 and P99 are each repetition's own percentiles (µs), the samples
+	// the comparisons test; the merged histogram above weighs requests,
+	// these weigh repetitions.
+	P50, P99 estimate
+	CPUUser  estimate
+	CPUSys   estimate
+	// CPU is user plus system per request, repetition by repetition.
+	CPU       estimate
+	Syscalls  estimate
+	Accepts   estimate
+	Saturated bool
 }
 
 func summarise(c *cell) (summary, error) {
 	s := summary{Cell: c, ErrorKinds: map[string]int64{}}
-	var rps, mbps, user, sys, sc, apw []float64
+	var rps, mbps, user, sys, cpu, p50, p99, sc, apw []float64
 	var kinds []string
 	for _, r := range c.Reps {
 		if !r.OK {
@@ -53,6 +53,7 @@ func summarise(c *cell) (summary, error) {
 		mbps = append(mbps, r.BytesPerS/1e6)
 		user = append(user, r.CPUUserUS)
 		sys = append(sys, r.CPUSysUS)
+		cpu = append(cpu, r.CPUUserUS+r.CPUSysUS)
 		sc = append(sc, r.SyscallsPerReq)
 		apw = append(apw, r.AcceptsPerWakeup)
 		s.Requests += r.Requests
@@ -64,9 +65,11 @@ func summarise(c *cell) (summary, error) {
 		if r.LatencyKind != "" && !slices.Contains(kinds, r.LatencyKind) {
 			kinds = append(kinds, r.LatencyKind)
 		}
-		if r.Hist == nil {
+		if r.Hist == nil || r.Hist.TotalCount() == 0 {
 			continue
 		}
+		p50 = append(p50, float64(r.Hist.ValueAtPercentile(50)))
+		p99 = append(p99, float64(r.Hist.ValueAtPercentile(99)))
 		if s.Latency == nil {
 			s.Latency = r.Hist.Clone()
 			continue
@@ -75,12 +78,14 @@ func summarise(c *cell) (summary, error) {
 			return s, fmt.Errorf("cell %s: merging the latency histogram of repetition %d dropped %d values (histograms of different ranges)", c.ID, r.Index, dropped)
 		}
 	}
-	s.RPS = spreadpkg.Of(rps)
-	s.MBps = spreadpkg.Of(mbps)
-	s.CPUUser = spreadpkg.Of(user)
-	s.CPUSys = spreadpkg.Of(sys)
-	s.Syscalls = spreadpkg.Of(sc)
-	s.Accepts = spreadpkg.Of(apw)
+	s.RPS = estimateOf(rps)
+	s.MBps = estimateOf(mbps)
+	s.P50, s.P99 = estimateOf(p50), estimateOf(p99)
+	s.CPUUser = estimateOf(user)
+	s.CPUSys = estimateOf(sys)
+	s.CPU = estimateOf(cpu)
+	s.Syscalls = estimateOf(sc)
+	s.Accepts = estimateOf(apw)
 	slices.Sort(kinds)
 	s.LatencyKind = strings.Join(kinds, "+")
 	return s, nil
@@ -98,6 +103,8 @@ func (s summary) percentileUS(p float64) float64 {
 	return float64(s.Latency.ValueAtPercentile(p))
 }
 
+const flagSaturated = "client saturated"
+
 // flags are the warnings a row carries; a result with any of them should
 // not be quoted without reading why.
 func (s summary) flags() []string {
@@ -109,12 +116,19 @@ func (s summary) flags() []string {
 		f = append(f, fmt.Sprintf("%d/%d reps failed", s.Failed, s.OK+s.Failed))
 	}
 	if s.Saturated {
-		f = append(f, "client saturated")
+		f = append(f, flagSaturated)
 	}
 	if s.Errors > 0 {
 		f = append(f, "errors")
 	}
 	return f
+}
+
+// disqualifiers are the flags that keep a cell out of a ranking: every
+// flag but saturation, whose cells are ranked by what the client cannot
+// change.
+func (s summary) disqualifiers() []string {
+	return slices.DeleteFunc(s.flags(), func(f string) bool { return f == flagSaturated })
 }
 
 // errorKindsText lists error counts by kind, largest first, for tooltips

@@ -5,33 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	spreadpkg "github.com/sockbench/sockbench/internal/spread"
 )
-
-func TestSpreadOf(t *testing.T) {
-	nan := math.NaN()
-	tests := []struct {
-		in          []float64
-		med, lo, hi float64
-		n           int
-		wantKnown   bool
-	}{
-		{[]float64{3, 1, 2}, 2, 1, 3, 3, true},
-		{[]float64{4, 1, 3, 2}, 2.5, 1, 4, 4, true},
-		{[]float64{5}, 5, 5, 5, 1, true},
-		{[]float64{nan, 7, nan}, 7, 7, 7, 1, true},
-		{[]float64{nan}, nan, nan, nan, 0, false},
-		{nil, nan, nan, nan, 0, false},
-	}
-	same := func(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
-	for _, tt := range tests {
-		s := spreadpkg.Of(tt.in)
-		if !same(s.Median, tt.med) || !same(s.Min, tt.lo) || !same(s.Max, tt.hi) || s.N != tt.n || s.Known() != tt.wantKnown {
-			t.Errorf("spreadpkg.Of(%v) = %+v, want median %v min %v max %v n %d", tt.in, s, tt.med, tt.lo, tt.hi, tt.n)
-		}
-	}
-}
 
 func TestSummaryMergesHistogramsAndSkipsFailedReps(t *testing.T) {
 	r := synthRun("m", []string{"server"}, []synthCell{
@@ -44,8 +18,11 @@ func TestSummaryMergesHistogramsAndSkipsFailedReps(t *testing.T) {
 	if s.OK != 2 || s.Failed != 1 {
 		t.Fatalf("ok/failed = %d/%d, want 2/1", s.OK, s.Failed)
 	}
-	if s.RPS.Median != 200 || s.RPS.Min != 100 || s.RPS.Max != 300 {
-		t.Errorf("rps spread = %+v, want 200 (100–300)", s.RPS)
+	if s.RPS.Center != 200 || s.RPS.Min != 100 || s.RPS.Max != 300 || s.RPS.N != 2 || s.RPS.hasCI() {
+		t.Errorf("rps = %+v, want 200 (100–300) over 2 reps, too few for an interval", s.RPS)
+	}
+	if s.P50.N != 2 || s.P99.N != 2 || !(s.P99.Center > s.P50.Center) {
+		t.Errorf("per-repetition percentiles p50 %+v p99 %+v, want one value per successful rep", s.P50, s.P99)
 	}
 	var want int64
 	for _, rp := range r.Cells[0].okReps() {
@@ -81,20 +58,27 @@ func TestZeroSyscallsMeanNotCounted(t *testing.T) {
 	if s.Syscalls.Known() || s.Accepts.Known() {
 		t.Errorf("syscalls %+v accepts %+v: want both unknown, not zero", s.Syscalls, s.Accepts)
 	}
-	if got := fmtFixed(s.Syscalls.Median, 2); got != missing {
+	if got := fmtFixed(s.Syscalls.Center, 2); got != missing {
 		t.Errorf("unknown syscalls print as %q, want %q", got, missing)
 	}
 }
 
+// TestRankGroupVerdicts: servers are ranked by requests/s and compared
+// with #1 by the rank test; a cell the run flagged is not ranked.
 func TestRankGroupVerdicts(t *testing.T) {
 	nan := math.NaN()
 	ax := func(s string) map[string]string { return map[string]string{"server": s} }
+	reps := func(base float64) []float64 {
+		return []float64{base, base * 1.01, base * 0.99, base * 1.02, base * 0.98, base * 1.005}
+	}
 	r := synthRun("rank", []string{"server"}, []synthCell{
-		{Axes: ax("best"), RPS: []float64{1000, 1040}, P50US: 1, P99US: 2, MaxUS: 3},
-		{Axes: ax("close"), RPS: []float64{980, 1010}, P50US: 1, P99US: 2, MaxUS: 3}, // overlaps best
-		{Axes: ax("slow"), RPS: []float64{700, 720}, P50US: 1, P99US: 2, MaxUS: 3},
-		{Axes: ax("single"), RPS: []float64{900}, P50US: 1, P99US: 2, MaxUS: 3},
+		{Axes: ax("best"), RPS: reps(1000), P50US: 100, P99US: 200, MaxUS: 300, CPUUser: 5, CPUSys: 5},
+		{Axes: ax("close"), RPS: []float64{1010, 990, 995, 1005, 985, 1000}, P50US: 100, P99US: 200, MaxUS: 300, CPUUser: 5, CPUSys: 5},
+		{Axes: ax("slow"), RPS: reps(700), P50US: 100, P99US: 200, MaxUS: 300, CPUUser: 5, CPUSys: 5},
+		{Axes: ax("single"), RPS: []float64{900}, P50US: 100, P99US: 200, MaxUS: 300, CPUUser: 5, CPUSys: 5},
 		{Axes: ax("dead"), RPS: []float64{nan, nan}, FailureReason: "server did not start"},
+		{Axes: ax("flaky"), RPS: []float64{2000, nan, 2000, 2000, 2000, 2000}, P50US: 100, P99US: 200, MaxUS: 300, FailureReason: "server exited"},
+		{Axes: ax("erring"), RPS: reps(3000), P50US: 100, P99US: 200, MaxUS: 300, Errors: 5},
 	})
 	a, err := analyse(r)
 	if err != nil {
@@ -103,25 +87,88 @@ func TestRankGroupVerdicts(t *testing.T) {
 	if len(a.rankings) != 1 {
 		t.Fatalf("%d groups, want 1", len(a.rankings))
 	}
-	want := []struct {
-		server, verdict string
-		ratio           float64
-	}{
-		{"best", verdictBest, 1},
-		{"close", verdictNoise, 995.0 / 1020},
-		{"single", verdictOneRep, 900.0 / 1020},
-		{"slow", verdictClear, 710.0 / 1020},
-		{"dead", verdictNoData, nan},
+	rk := a.rankings[0]
+	if rk.By.Key != measureRPS.Key {
+		t.Errorf("ranked by %s, want req/s: no cell was saturated", rk.By.Title)
 	}
-	got := a.rankings[0]
-	if len(got) != len(want) {
-		t.Fatalf("ranking has %d entries, want %d", len(got), len(want))
+	want := []struct {
+		server string
+		rank   int
+		rps    string // the req/s column against #1
+	}{
+		{"best", 1, "#1"},
+		{"close", 2, "no significant difference (p="},
+		{"single", 3, "too few repetitions to tell (n=6+1, need ≥ 4 each)"},
+		{"slow", 4, "−30.0% ± "},
+		{"dead", 0, missing},
+		{"erring", 0, missing}, // faster than all, but its requests failed
+		{"flaky", 0, missing},
+	}
+	if len(rk.Entries) != len(want) {
+		t.Fatalf("ranking has %d entries, want %d", len(rk.Entries), len(want))
 	}
 	for i, w := range want {
-		g := got[i]
-		if g.Server != w.server || g.Verdict != w.verdict || !(math.Abs(g.Ratio-w.ratio) < 1e-9 || math.IsNaN(w.ratio) && math.IsNaN(g.Ratio)) {
-			t.Errorf("rank %d = %s %q %.4f, want %s %q %.4f", i+1, g.Server, g.Verdict, g.Ratio, w.server, w.verdict, w.ratio)
+		e := rk.Entries[i]
+		got := rk.versusFirst(e, measureRPS).Text
+		if e.Sum.Cell.server() != w.server || e.Rank != w.rank || !strings.HasPrefix(got, w.rps) {
+			t.Errorf("entry %d = %s rank %d %q, want %s rank %d %q…", i, e.Sum.Cell.server(), e.Rank, got, w.server, w.rank, w.rps)
 		}
+	}
+	note := rk.note()
+	for _, w := range []string{"Ranked by median requests/s", "dead (no data", "erring (errors)", "flaky (1/6 reps failed)"} {
+		if !strings.Contains(note, w) {
+			t.Errorf("note %q lacks %q", note, w)
+		}
+	}
+}
+
+// TestSaturatedGroupRankedByCPU: where the load generator was saturated,
+// requests/s are the client's; the group is ranked by server CPU per
+// request, the flag is in the row, and client-bound measures are not
+// compared with a saturated cell.
+func TestSaturatedGroupRankedByCPU(t *testing.T) {
+	ax := func(s string) map[string]string { return map[string]string{"server": s} }
+	rps := []float64{20000, 20100, 19900, 20050, 19950}
+	r := synthRun("sat", []string{"server"}, []synthCell{
+		// The fastest by req/s, but the client set that number.
+		{Axes: ax("a"), RPS: rps, P50US: 100, P99US: 200, MaxUS: 300, CPUUser: 20, CPUSys: 20, Saturated: true},
+		{Axes: ax("b"), RPS: []float64{15000, 15100, 14900, 15050, 14950}, P50US: 100, P99US: 200, MaxUS: 300, CPUUser: 10, CPUSys: 10},
+		{Axes: ax("c"), RPS: rps, P50US: 100, P99US: 200, MaxUS: 300, CPUUser: 15, CPUSys: 15, Saturated: true},
+	})
+	a, err := analyse(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rk := a.rankings[0]
+	if rk.By.Key != measureCPU.Key {
+		t.Fatalf("ranked by %s, want CPU µs/req", rk.By.Title)
+	}
+	var order []string
+	for _, e := range rk.Entries {
+		order = append(order, e.Sum.Cell.server())
+	}
+	if got := strings.Join(order, ","); got != "b,c,a" {
+		t.Errorf("order %s, want b,c,a: lowest CPU per request first", got)
+	}
+	c := rk.Entries[1]
+	if got := rk.versusFirst(c, measureRPS).Text; got != "not compared: client saturated" {
+		t.Errorf("c's req/s against #1: %q", got)
+	}
+	if got := rk.versusFirst(c, measureCPU).Text; !strings.HasPrefix(got, "+50.0% ± ") {
+		t.Errorf("c's CPU against #1: %q, want +50%%", got)
+	}
+	tab := rk.table(false)
+	var md strings.Builder
+	if err := tab.writeMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(md.String(), "\n") {
+		if (strings.Contains(l, "| a |") || strings.Contains(l, "| c |")) && !strings.HasSuffix(l, "| client saturated |") {
+			t.Errorf("saturated row without its flag: %s", l)
+		}
+	}
+	if n := rk.note(); !strings.Contains(n, "saturated in c and a") || !strings.Contains(n, "ranked by server CPU µs per request") {
+		t.Errorf("note %q does not say why the group is ranked by CPU", n)
 	}
 }
 
@@ -164,11 +211,11 @@ func TestFormatting(t *testing.T) {
 		{fmtMS(41000), "41.0"},
 		{fmtMS(210000), "210"},
 		{fmtMS(1850000), "1,850"},
-		{fmtRange(spread{Min: 1, Max: 2, N: 2}), "1–2"},
-		{fmtRange(spread{Min: 5, Max: 5, N: 1}), "1 rep"},
-		{fmtPercentChange(100, 104), "+4.0%"},
-		{fmtPercentChange(100, 90), "−10.0%"},
-		{fmtRatio(0.7412), "0.74×"},
+		{fmtSignedPercent(0.04), "+4.0%"},
+		{fmtSignedPercent(-0.1), "−10.0%"},
+		{fmtSignedPercent(-0.00001), "+0.0%"},
+		{plural(1, "rep"), "1 rep"},
+		{plural(6, "rep"), "6 reps"},
 		{shortCount(96345), "96.3k"},
 		{shortCount(1050000), "1.05M"},
 		{csvFloat(math.NaN(), 1), ""},

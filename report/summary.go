@@ -8,9 +8,9 @@ import (
 
 // WriteSummary writes the short plain-text version of a run's results
 // that `sockbench run` prints when it ends: one line per cell with the
-// axes that vary, the median requests/s and its range over the
-// repetitions, latency percentiles, errors and flags, then every failed
-// or missing repetition with its reason.
+// axes that vary, the median requests/s with its confidence interval over
+// the repetitions, latency percentiles, errors and flags, then every
+// failed or missing repetition with its reason.
 func WriteSummary(w io.Writer, runDir string) error {
 	r, err := loadRun(runDir)
 	if err != nil {
@@ -21,7 +21,7 @@ func WriteSummary(w io.Writer, runDir string) error {
 		return err
 	}
 	full := resultsTable(r, a.sums)
-	keep := map[string]bool{"req/s": true, "req/s min–max": true, "p50 ms": true, "p99 ms": true, "p99.9 ms": true, "errors": true, "reps": true, "flags": true}
+	keep := map[string]bool{"req/s": true, "p50 ms": true, "p99 ms": true, "p99.9 ms": true, "errors": true, "reps": true, "flags": true}
 	var t table
 	var cols []int
 	for i, c := range full.Columns {

@@ -63,6 +63,10 @@ func synthSeries(rng *rand.Rand, seconds int, rps, p50, p99, maxUS float64, stal
 	return pts
 }
 
+// cpuJitter varies the CPU cost from one repetition to the next, as a
+// real server's does, without a trend over the run.
+var cpuJitter = []float64{0, 0.02, -0.01, 0.015, -0.02, 0.005}
+
 // synthRun builds a run of the given cells; axes lists the axis order.
 func synthRun(id string, axes []string, cells []synthCell) *run {
 	// Seeded by the id: a run's numbers are fixed, and two runs differ.
@@ -95,8 +99,8 @@ func synthRun(id string, axes []string, cells []synthCell) *run {
 			rp.Hist = synthHistogram(rng, 20000, sc.P50US, sc.P99US, sc.MaxUS)
 			rp.Series = synthSeries(rng, 10, rps, sc.P50US, sc.P99US, sc.MaxUS, sc.StallRep == j+1, sc.Errors)
 			rp.Saturated = sc.Saturated
-			rp.CPUUserUS = sc.CPUUser * (1 + 0.02*float64(j))
-			rp.CPUSysUS = sc.CPUSys * (1 - 0.02*float64(j))
+			rp.CPUUserUS = sc.CPUUser * (1 + cpuJitter[j%len(cpuJitter)])
+			rp.CPUSysUS = sc.CPUSys * (1 - cpuJitter[j%len(cpuJitter)])
 			rp.SyscallsPerReq = sc.Syscalls
 			if sc.Syscalls == 0 {
 				rp.SyscallsPerReq = math.NaN() // as the loader reads an uncounted server
@@ -110,18 +114,47 @@ func synthRun(id string, axes []string, cells []synthCell) *run {
 }
 
 // twoAxisCells is the fixture's shape: three servers, keep-alive on and
-// off, two repetitions, one failed.
+// off, six repetitions (enough for a confidence interval and a test), one
+// failed, one cell with failed requests and one in which the load
+// generator was saturated.
 func twoAxisCells() []synthCell {
 	nan := math.NaN()
 	ax := func(server, ka string) map[string]string {
 		return map[string]string{"server": server, "keep_alive": ka, "connections": "100"}
 	}
 	return []synthCell{
-		{Axes: ax("epoll", "true"), RPS: []float64{95210, 97480}, P50US: 980, P99US: 2100, MaxUS: 9800, CPUUser: 4.1, CPUSys: 6.2, Syscalls: 2.1, Accepts: 1},
-		{Axes: ax("nethttp", "true"), RPS: []float64{61870, 63020}, P50US: 1490, P99US: 4300, MaxUS: 21000, CPUUser: 9.5, CPUSys: 7.1, Accepts: nan},
-		{Axes: ax("poll", "true"), RPS: []float64{93900, 96100}, P50US: 1010, P99US: 2300, MaxUS: 11000, CPUUser: 4.6, CPUSys: 7.0, Syscalls: 3.0, Accepts: 1},
-		{Axes: ax("epoll", "false"), RPS: []float64{28400, 29150}, P50US: 3300, P99US: 8700, MaxUS: 41000, CPUUser: 9.8, CPUSys: 22.5, Syscalls: 5.3, Accepts: 3.2},
-		{Axes: ax("nethttp", "false"), RPS: []float64{18900, 20400}, P50US: 4900, P99US: 15000, MaxUS: 210000, CPUUser: 17.2, CPUSys: 25.9, Accepts: nan, StallRep: 2, Errors: 12},
-		{Axes: ax("poll", "false"), RPS: []float64{25100, nan}, P50US: 3700, P99US: 9900, MaxUS: 52000, CPUUser: 10.4, CPUSys: 24.1, Syscalls: 6.1, Accepts: 2.8, FailureReason: "server exited during measurement: signal: killed"},
+		{Axes: ax("epoll", "true"), RPS: []float64{95210, 97480, 96120, 94880, 96900, 95770}, P50US: 980, P99US: 2100, MaxUS: 9800, CPUUser: 4.1, CPUSys: 6.2, Syscalls: 2.1, Accepts: 1, Saturated: true},
+		{Axes: ax("nethttp", "true"), RPS: []float64{61870, 63020, 62410, 61590, 62880, 62250}, P50US: 1490, P99US: 4300, MaxUS: 21000, CPUUser: 9.5, CPUSys: 7.1, Accepts: nan},
+		{Axes: ax("poll", "true"), RPS: []float64{93900, 96100, 94700, 95400, 93600, 95900}, P50US: 1010, P99US: 2300, MaxUS: 11000, CPUUser: 4.6, CPUSys: 7.0, Syscalls: 3.0, Accepts: 1},
+		{Axes: ax("epoll", "false"), RPS: []float64{28400, 29150, 28800, 28650, 29010, 28520}, P50US: 3300, P99US: 8700, MaxUS: 41000, CPUUser: 9.8, CPUSys: 22.5, Syscalls: 5.3, Accepts: 3.2},
+		{Axes: ax("nethttp", "false"), RPS: []float64{18900, 20400, 19700, 19300, 20100, 19550}, P50US: 4900, P99US: 15000, MaxUS: 210000, CPUUser: 17.2, CPUSys: 25.9, Accepts: nan, StallRep: 2, Errors: 12},
+		{Axes: ax("poll", "false"), RPS: []float64{25100, nan, 24700, 25600, 24900, 25300}, P50US: 3700, P99US: 9900, MaxUS: 52000, CPUUser: 10.4, CPUSys: 24.1, Syscalls: 6.1, Accepts: 2.8, FailureReason: "server exited during measurement: signal: killed"},
 	}
+}
+
+// quickRunCells is the shape of configs/quick.yaml's run that the issue
+// reported (#10): six servers, keep-alive on and off, two repetitions,
+// and the load generator saturated in seven of the twelve cells.
+func quickRunCells() []synthCell {
+	servers := []string{"epoll", "poll", "select", "gonet", "workerpool", "nethttp"}
+	rps := map[string]float64{"epoll": 20000, "poll": 18500, "select": 18400, "gonet": 19800, "workerpool": 9640, "nethttp": 15200}
+	cpu := map[string]float64{"epoll": 8, "poll": 9, "select": 9.5, "gonet": 11, "workerpool": 14, "nethttp": 13}
+	var out []synthCell
+	for _, ka := range []string{"true", "false"} {
+		f := 1.0
+		if ka == "false" {
+			f = 0.35 // a connection per request
+		}
+		for _, s := range servers {
+			i := len(out)
+			out = append(out, synthCell{
+				Axes:  map[string]string{"server": s, "keep_alive": ka, "connections": "50"},
+				RPS:   []float64{math.Round(rps[s] * f * 0.99), math.Round(rps[s] * f * 1.015)},
+				P50US: 1000 / f, P99US: 3000 / f, MaxUS: 20000 / f,
+				CPUUser: cpu[s] * 0.4 / f, CPUSys: cpu[s] * 0.6 / f, Syscalls: 2, Accepts: 1,
+				Saturated: i < 7,
+			})
+		}
+	}
+	return out
 }

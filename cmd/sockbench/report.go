@@ -28,6 +28,16 @@ otherwise.
 With two folders it compares the second run (B) with the first (A) cell by
 cell and writes to RUN_DIR_B/report/vs-<A's run id>.
 
+Servers and runs are compared as benchstat compares benchmarks: a
+Mann-Whitney U test over the repetitions at alpha 0.05, on requests/s,
+server CPU per request and the repetitions' p50 and p99 latency, each
+median given with its 95% confidence interval. A change reads
+"-12.1% ± 3.0% (p=0.008, n=5+5)", "no significant difference", or "too few
+repetitions to tell" when there are too few for any difference to show (the
+report says how many it needs). Cells where the load generator was
+saturated are ranked by server CPU per request, and cells with failed
+repetitions or failed requests are not ranked.
+
 A result file that is truncated or is not a sockbench result is an error
 naming the file.`,
 		Example: `  sockbench report results/20251124-100000
