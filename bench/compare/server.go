@@ -35,10 +35,22 @@ func defaultServers() string {
 	return strings.Join(append(names, peerServers...), ",")
 }
 
-// ours reports whether name is one of sockbench's own models.
+// ours reports whether name is one of sockbench's own models, as MODEL
+// or MODEL@BINARY.
 func ours(name string) bool {
-	_, err := servers.Lookup(name)
+	model, _ := modelAndBinary(name, "")
+	_, err := servers.Lookup(model)
 	return err == nil
+}
+
+// modelAndBinary splits MODEL@BINARY, the way to measure one model of
+// two sockbench builds side by side in one run (a change's cost: epoll
+// against epoll@bin/sockbench-before); a bare MODEL runs from def.
+func modelAndBinary(name, def string) (string, string) {
+	if model, bin, ok := strings.Cut(name, "@"); ok {
+		return model, bin
+	}
+	return name, def
 }
 
 // serverLauncher knows how to start the servers by name.
@@ -72,10 +84,11 @@ func (l serverLauncher) command(name, addr string) ([]string, func(), error) {
 	none := func() {}
 	switch {
 	case ours(name):
-		if _, err := os.Stat(l.sockbench); err != nil {
+		model, bin := modelAndBinary(name, l.sockbench)
+		if _, err := os.Stat(bin); err != nil {
 			return nil, none, skipf("sockbench binary: %v (build it with go build -o bin/sockbench ./cmd/sockbench)", err)
 		}
-		return append([]string{l.sockbench, "serve", name, "--addr", addr}, l.serveArgs...), none, nil
+		return append([]string{bin, "serve", model, "--addr", addr}, l.serveArgs...), none, nil
 	case name == "fasthttp" || name == "gnet":
 		bin := filepath.Join(l.peers, name)
 		if _, err := os.Stat(bin); err != nil {

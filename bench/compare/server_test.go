@@ -101,3 +101,19 @@ func TestRunPinned(t *testing.T) {
 		t.Error("the test's own CPUs changed")
 	}
 }
+
+// MODEL@BINARY runs a model from another build, to measure a change's cost
+// beside the code before it in one run.
+func TestModelFromAnotherBuild(t *testing.T) {
+	l := serverLauncher{sockbench: "/nonexistent/sockbench"}
+	if !ours("epoll@/bin/true") || ours("nginx@/bin/true") {
+		t.Errorf("ours: %v %v", ours("epoll@/bin/true"), ours("nginx@/bin/true"))
+	}
+	argv, _, err := l.command("epoll@/bin/true", "127.0.0.1:1")
+	if err != nil || argv[0] != "/bin/true" || argv[1] != "serve" || argv[2] != "epoll" {
+		t.Errorf("epoll@/bin/true: %v, %v", argv, err)
+	}
+	if _, _, err := l.command("epoll", "127.0.0.1:1"); !isSkip(err) {
+		t.Errorf("a missing default binary: %v, want a skip", err)
+	}
+}

@@ -25,7 +25,7 @@ func runServersMode(args []string) error {
 	fs := flag.NewFlagSet("compare servers", flag.ContinueOnError)
 	var c common
 	serverCPUs, clientCPUs := c.register(fs)
-	list := fs.String("servers", defaultServers(), "servers to compare, in the order each round runs them")
+	list := fs.String("servers", defaultServers(), "servers to compare, in the order each round runs them; MODEL@BINARY runs a model from another sockbench build (e.g. epoll@bin/sockbench-before)")
 	peers := fs.String("peers", "bench/peers/bin", "directory with the fasthttp and gnet peer binaries")
 	serveArgs := fs.String("serve-args", "", `extra arguments for "sockbench serve NAME", e.g. "--handler static"`)
 	if err := fs.Parse(args); err != nil {
