@@ -7,7 +7,7 @@ RACE_PKGS := ./servers/... ./loadgen/... ./verify/... ./internal/... ./runner/..
 TEST_PKGS := ./cmd/... ./bench/... ./report/...
 BENCH_FLAGS ?=
 
-.PHONY: all deps build test run vet fuzz clean peers bench-tools bench-servers bench-loadgen
+.PHONY: all deps build test run vet fuzz clean peers proto bench-tools bench-servers bench-loadgen
 
 all: build
 
@@ -45,6 +45,18 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# The agent protocol's Go code, checked in, regenerated from its .proto with
+# Debian's protoc and the Go plugins pinned as tool dependencies in go.mod
+# (loadgen/agentpb's tests fail when the checked-in code is stale).
+PROTO_DIR := loadgen/agentpb
+proto: deps
+	protoc --proto_path=$(PROTO_DIR) \
+		--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
+		--plugin=protoc-gen-go-grpc=$$($(GO) tool -n protoc-gen-go-grpc) \
+		--go_out=$(PROTO_DIR) --go_opt=paths=source_relative \
+		--go-grpc_out=$(PROTO_DIR) --go-grpc_opt=paths=source_relative \
+		agent.proto
 
 # The peer servers (fasthttp, gnet) are a separate module, bench/peers, so the
 # main module never depends on them.
