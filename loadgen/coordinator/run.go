@@ -1,0 +1,306 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/loadgen/agentpb"
+)
+
+// Timing of an attack's start and end.
+const (
+	// startLead is how far ahead of now the start is set, beyond four
+	// round trips to the farthest agent: long enough for every Start to
+	// arrive and every agent to be waiting.
+	startLead = 100 * time.Millisecond
+	// stopWait is how long agents told to stop have to send their results
+	// before their streams are cut.
+	stopWait = 2 * time.Second
+	// endSlack is how long past the agents' own grace period the
+	// coordinator waits for their results before it gives up on them.
+	endSlack = 5 * time.Second
+)
+
+// Run carries out o on every agent, o's connections, event loops, rates
+// and request limit shared among them, and merges their results. o's
+// Progress, when set, receives each second merged across the agents.
+// Cancelling ctx stops the agents early: Run then returns what they
+// measured, marked Interrupted, as loadgen.Run does. An error names the
+// agent that failed, and the others have been told to stop.
+func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*Result, error) {
+	if o.VegetaResults != nil {
+		return nil, errors.New("vegeta-encoded results stay on the agents: --vegeta-out does not apply to a distributed attack")
+	}
+	if err := o.Check(loadgen.FlagName); err != nil {
+		return nil, err
+	}
+	o = agentpb.Defaults(o)
+	agents, err := c.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(agents)
+	shares, err := split(o, len(agents))
+	if err != nil {
+		return nil, err
+	}
+	a := &attack{
+		c: c, o: o, agents: agents, shares: shares,
+		streams: make([]agentpb.Agent_AttackClient, len(agents)),
+		cancels: make([]context.CancelFunc, len(agents)),
+		ended:   make([]bool, len(agents)),
+		finals:  make([]*loadgen.Result, len(agents)),
+		events:  make(chan event, 4*len(agents)),
+		seconds: newSeconds(len(agents), o.Progress),
+	}
+	return a.run(ctx)
+}
+
+// attack is one Run in progress.
+type attack struct {
+	c       *Coordinator
+	o       loadgen.Options
+	agents  []*agentConn
+	shares  []loadgen.Options
+	streams []agentpb.Agent_AttackClient
+	cancels []context.CancelFunc
+	// ended marks the agents whose stream has delivered its last event.
+	ended   []bool
+	finals  []*loadgen.Result
+	events  chan event
+	seconds *seconds
+}
+
+// event is one report from agent i, or the error that ended its stream.
+type event struct {
+	i   int
+	r   *agentpb.Report
+	err error
+}
+
+func (a *attack) run(ctx context.Context) (*Result, error) {
+	// The streams outlive a cancelled ctx: interrupted agents still send
+	// what they measured.
+	base := context.WithoutCancel(ctx)
+	defer func() {
+		for _, cancel := range a.cancels {
+			if cancel != nil {
+				cancel()
+			}
+		}
+	}()
+	open := 0
+	for i, ag := range a.agents {
+		sctx, cancel := context.WithCancel(base)
+		a.cancels[i] = cancel
+		stream, err := ag.rpc.Attack(sctx)
+		if err != nil {
+			a.stopAll("another agent could not be reached")
+			a.drain(open)
+			return nil, &AgentError{Agent: ag.label, Err: describeCallError(err, a.c.cfg.ConnectTimeout)}
+		}
+		a.streams[i] = stream
+		// A send error shows again, with its cause, on the stream's Recv.
+		stream.Send(&agentpb.Control{Msg: &agentpb.Control_Prepare{Prepare: &agentpb.Prepare{
+			Spec: agentpb.SpecFromOptions(a.shares[i]), Run: a.c.cfg.Run,
+		}}})
+		// Before Ready an agent probes the target, which may take the
+		// attack's timeout.
+		go a.read(i, a.o.Timeout+a.c.cfg.Silence)
+		open++
+	}
+
+	var (
+		ready, done int
+		agreed      time.Time
+		failure     error
+		interrupted bool
+		deadline    <-chan time.Time
+		giveUp      <-chan time.Time
+		ctxDone     = ctx.Done()
+	)
+	fail := func(err error) {
+		if failure == nil {
+			failure = err
+			a.stopAll(err.Error())
+			giveUp = time.After(stopWait)
+		}
+	}
+	for done < len(a.agents) {
+		select {
+		case ev := <-a.events:
+			ag := a.agents[ev.i]
+			switch {
+			case ev.err != nil:
+				done++
+				a.ended[ev.i] = true
+				fail(&AgentError{Agent: ag.label, Err: ev.err})
+			case ev.r.GetReady() != nil:
+				ready++
+				if ready == len(a.agents) && failure == nil && !interrupted {
+					agreed = a.start()
+					end := agreed.Add(a.o.Warmup + a.o.Duration + agentpb.Grace + endSlack)
+					deadline = time.After(time.Until(end))
+				}
+			case ev.r.GetSecond() != nil:
+				a.seconds.add(ev.r.GetSecond())
+			case ev.r.GetFinal() != nil:
+				done++
+				a.ended[ev.i] = true
+				a.streams[ev.i].CloseSend()
+				r, err := decodeResult(ev.r.GetFinal().GetResult())
+				if err != nil {
+					fail(&AgentError{Agent: ag.label, Err: err})
+					break
+				}
+				a.finals[ev.i] = r
+			}
+		case <-ctxDone:
+			ctxDone = nil
+			interrupted = true
+			if agreed.IsZero() {
+				fail(errors.New("interrupted before the attack started"))
+				break
+			}
+			a.stopAll("the coordinator was interrupted")
+			giveUp = time.After(stopWait + a.o.Timeout)
+		case <-deadline:
+			deadline = nil
+			fail(fmt.Errorf("the attack ran %s past its planned end, and %s sent no result", agentpb.Grace+endSlack, a.unfinished()))
+		case <-giveUp:
+			giveUp = nil
+			for i, cancel := range a.cancels {
+				if !a.ended[i] {
+					cancel()
+				}
+			}
+		}
+	}
+	if failure != nil {
+		return nil, failure
+	}
+	return a.merge(agreed)
+}
+
+// read delivers agent i's reports as events until its stream ends, with
+// one last event: its Final or the error that ended it. An agent silent
+// for longer than it may be is cut off.
+func (a *attack) read(i int, firstSilence time.Duration) {
+	var silent atomic.Bool
+	limit := firstSilence
+	timer := time.AfterFunc(limit, func() {
+		silent.Store(true)
+		a.cancels[i]()
+	})
+	defer timer.Stop()
+	for {
+		r, err := a.streams[i].Recv()
+		if err != nil {
+			switch {
+			case silent.Load():
+				err = fmt.Errorf("nothing heard from it for %s (it sends a heartbeat every %s): it died, was cut off or is stopped", limit, agentpb.HeartbeatInterval)
+			case errors.Is(err, io.EOF):
+				err = errors.New("it ended the attack without sending its result")
+			case limit == a.c.cfg.Silence && status.Code(err) == codes.Unavailable:
+				err = fmt.Errorf("its stream broke mid-attack (%s): the agent died, restarted or was cut off", status.Convert(err).Message())
+			default:
+				err = describeCallError(err, a.c.cfg.ConnectTimeout)
+			}
+			a.events <- event{i: i, err: err}
+			return
+		}
+		if r.GetReady() != nil {
+			limit = a.c.cfg.Silence
+		}
+		if !timer.Reset(limit) && silent.Load() {
+			// The timer fired while this message was on its way; the
+			// stream is being cancelled and Recv will say so.
+			continue
+		}
+		a.events <- event{i: i, r: r}
+		if r.GetFinal() != nil {
+			return
+		}
+	}
+}
+
+// start sets the agreed instant and sends it to every agent on its own
+// clock.
+func (a *attack) start() time.Time {
+	var farthest time.Duration
+	for _, ag := range a.agents {
+		farthest = max(farthest, ag.clock.rtt)
+	}
+	agreed := time.Now().Add(startLead + 4*farthest).Round(0)
+	for i, ag := range a.agents {
+		at := agreed.Add(ag.clock.offset)
+		a.streams[i].Send(&agentpb.Control{Msg: &agentpb.Control_Start{Start: &agentpb.Start{AtUnixNano: at.UnixNano()}}})
+	}
+	a.c.cfg.Log.Info("attack started", "agents", len(a.agents), "at", agreed.Format(time.RFC3339Nano))
+	return agreed
+}
+
+// stopAll tells every agent still running to stop.
+func (a *attack) stopAll(reason string) {
+	for i, s := range a.streams {
+		if s != nil && !a.ended[i] {
+			s.Send(&agentpb.Control{Msg: &agentpb.Control_Stop{Stop: &agentpb.Stop{Reason: reason}}})
+		}
+	}
+}
+
+// drain waits for the last events of the first n streams after a failure
+// to open the others.
+func (a *attack) drain(n int) {
+	timeout := time.After(stopWait)
+	for done := 0; done < n; {
+		select {
+		case ev := <-a.events:
+			if ev.err != nil || ev.r.GetFinal() != nil {
+				done++
+			}
+		case <-timeout:
+			for _, cancel := range a.cancels {
+				if cancel != nil {
+					cancel()
+				}
+			}
+			timeout = nil
+		}
+	}
+}
+
+// unfinished names the agents that have not ended.
+func (a *attack) unfinished() string {
+	var names []string
+	for i, ag := range a.agents {
+		if !a.ended[i] {
+			names = append(names, ag.label)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func decodeResult(data []byte) (*loadgen.Result, error) {
+	var r loadgen.Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("its result does not decode: %v", err)
+	}
+	if r.FormatVersion != loadgen.FormatVersion {
+		return nil, fmt.Errorf("its result has format version %d; this coordinator reads %d", r.FormatVersion, loadgen.FormatVersion)
+	}
+	if _, err := r.Histogram(); err != nil {
+		return nil, fmt.Errorf("its result: %w", err)
+	}
+	return &r, nil
+}
