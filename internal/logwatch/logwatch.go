@@ -1,9 +1,10 @@
-// Package logwatch is a slog.Handler that keeps every record as a line, for
-// tests that wait for a process's log to say something (within a bound,
+// Package logwatch keeps log lines, from a slog.Logger or a process's
+// output, for tests that wait for a log to say something (within a bound,
 // never by sleeping).
 package logwatch
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -14,8 +15,9 @@ import (
 
 // Log keeps the lines; its zero value is not ready: use New.
 type Log struct {
-	mu    sync.Mutex
-	lines []string
+	mu      sync.Mutex
+	lines   []string
+	partial []byte
 	// grew is signalled (without blocking) at every line.
 	grew chan struct{}
 	tee  func(string)
@@ -38,14 +40,14 @@ func (l *Log) Lines() []string {
 	return append([]string(nil), l.lines...)
 }
 
-// WaitFor returns the first line that starts with msg, waiting at most
-// limit for it.
+// WaitFor returns the first line that holds msg, waiting at most limit
+// for it.
 func (l *Log) WaitFor(msg string, limit time.Duration) (string, error) {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	for {
 		for _, line := range l.Lines() {
-			if strings.HasPrefix(line, msg) {
+			if strings.Contains(line, msg) {
 				return line, nil
 			}
 		}
@@ -55,6 +57,49 @@ func (l *Log) WaitFor(msg string, limit time.Duration) (string, error) {
 			return "", fmt.Errorf("no %q in the log within %s; it has:\n%s", msg, limit, strings.Join(l.Lines(), "\n"))
 		}
 	}
+}
+
+// Write takes output (a process's stdout and stderr) and keeps each line.
+func (l *Log) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.partial = append(l.partial, p...)
+	var lines []string
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		lines = append(lines, string(l.partial[:i]))
+		l.partial = l.partial[i+1:]
+	}
+	l.mu.Unlock()
+	for _, line := range lines {
+		l.add(line)
+	}
+	return len(p), nil
+}
+
+func (l *Log) add(line string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+	select {
+	case l.grew <- struct{}{}:
+	default:
+	}
+	if l.tee != nil {
+		l.tee(line)
+	}
+}
+
+// Contains reports whether some line so far holds s.
+func (l *Log) Contains(s string) bool {
+	for _, line := range l.Lines() {
+		if strings.Contains(line, s) {
+			return true
+		}
+	}
+	return false
 }
 
 type handler struct {
@@ -81,16 +126,6 @@ func (h handler) Handle(_ context.Context, r slog.Record) error {
 		add(a)
 	}
 	r.Attrs(add)
-	line := b.String()
-	h.l.mu.Lock()
-	h.l.lines = append(h.l.lines, line)
-	h.l.mu.Unlock()
-	select {
-	case h.l.grew <- struct{}{}:
-	default:
-	}
-	if h.l.tee != nil {
-		h.l.tee(line)
-	}
+	h.l.add(b.String())
 	return nil
 }

@@ -147,6 +147,9 @@ func (c *Coordinator) dial(ctx context.Context, t target) (*agentConn, error) {
 	if len(c.cfg.Token) > 0 {
 		opts = append(opts, grpc.WithPerRPCCredentials(agentpb.TokenCredentials(c.cfg.Token)))
 	}
+	if c.cfg.Dial != nil {
+		opts = append(opts, grpc.WithContextDialer(c.cfg.Dial))
+	}
 	conn, err := grpc.NewClient("passthrough:///"+t.addr, opts...)
 	if err != nil {
 		return nil, err

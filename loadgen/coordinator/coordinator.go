@@ -58,6 +58,9 @@ type Config struct {
 	Silence time.Duration
 	// ClockSamples is how many round trips measure each clock.
 	ClockSamples int
+	// Dial, when set, opens the connections to the agents (through a
+	// tunnel, from another network namespace); net.Dialer's when nil.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// Resolver resolves agent names (net.DefaultResolver when nil).
 	Resolver interface {
 		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
