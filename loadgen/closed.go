@@ -3,6 +3,7 @@ package loadgen
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -138,10 +139,16 @@ type closedLoop struct {
 	sent     int64
 	inFlight int
 	nextScan time.Time
+	// The causes of the loop's timeouts, made once: they name the limit.
+	noAnswer, noConnect error
 }
 
 func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*closedLoop, error) {
-	l := &closedLoop{o: &o, req: req, rbuf: make([]byte, 64<<10)}
+	l := &closedLoop{
+		o: &o, req: req, rbuf: make([]byte, 64<<10),
+		noAnswer:  fmt.Errorf("no answer within %s %v", FlagName("timeout"), o.Timeout),
+		noConnect: fmt.Errorf("no connection within %s %v", FlagName("timeout"), o.Timeout),
+	}
 	if err := l.init(rec, addr); err != nil {
 		return nil, err
 	}
@@ -229,7 +236,11 @@ func (l *closedLoop) scan(now time.Time) {
 			c.retry = time.Time{}
 			l.next(c, now)
 		case c.state != connIdle && now.Sub(c.start) > l.o.Timeout:
-			l.failPending(c, now, failTimeout)
+			cause := l.noAnswer
+			if c.state == connConnecting {
+				cause = l.noConnect
+			}
+			l.failPending(c, now, failTimeout, cause)
 			l.reopen(c, now)
 		}
 	}
@@ -281,7 +292,7 @@ func (l *closedLoop) send(c *httpConn, now time.Time) {
 func (l *closedLoop) open(c *httpConn) {
 	fd, err := l.dial(netpoll.Readable | netpoll.Writable)
 	if err != nil {
-		l.connectFailed(c, time.Now())
+		l.connectFailed(c, time.Now(), err)
 		return
 	}
 	c.fd = fd
@@ -295,8 +306,8 @@ func (l *closedLoop) open(c *httpConn) {
 // connectFailed counts a connection that could not be opened and retries
 // it after a pause, so a server that refuses everything is not hammered by
 // a loop spinning on connect.
-func (l *closedLoop) connectFailed(c *httpConn, now time.Time) {
-	l.rec.fail(now, failConnect)
+func (l *closedLoop) connectFailed(c *httpConn, now time.Time, cause error) {
+	l.rec.fail(now, failConnect, cause)
 	l.inFlight -= c.pending
 	c.pending = 0
 	c.state = connIdle
@@ -309,17 +320,19 @@ func (l *closedLoop) connectFailed(c *httpConn, now time.Time) {
 func (l *closedLoop) handle(c *httpConn, ev netpoll.Events, now time.Time) {
 	switch c.state {
 	case connConnecting:
-		if ev&netpoll.Failed != 0 && neverConnected(c.fd) {
-			l.dropConn(c)
-			l.connectFailed(c, now)
-			return
+		if ev&netpoll.Failed != 0 {
+			if err := connectError(c.fd); err != nil {
+				l.dropConn(c)
+				l.connectFailed(c, now, err)
+				return
+			}
 		}
 		if ev&netpoll.Writable == 0 {
 			return
 		}
 		if err := l.poller.Modify(c.fd, netpoll.Readable); err != nil {
 			l.dropConn(c)
-			l.connectFailed(c, now)
+			l.connectFailed(c, now, err)
 			return
 		}
 		c.woff = 0
@@ -351,7 +364,7 @@ func (l *closedLoop) write(c *httpConn, now time.Time) {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			l.failPending(c, now, failWrite)
+			l.failPending(c, now, failWrite, err)
 			l.reopen(c, now)
 			return
 		}
@@ -374,7 +387,7 @@ func (l *closedLoop) watchWrites(c *httpConn, on bool, now time.Time) bool {
 		ev |= netpoll.Writable
 	}
 	if err := l.poller.Modify(c.fd, ev); err != nil {
-		l.failPending(c, now, failWrite)
+		l.failPending(c, now, failWrite, err)
 		l.reopen(c, now)
 		return false
 	}
@@ -388,7 +401,7 @@ func (l *closedLoop) read(c *httpConn, now time.Time) {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
 	case err != nil:
-		l.failPending(c, now, failRead)
+		l.failPending(c, now, failRead, err)
 		l.reopen(c, now)
 		return
 	case n == 0:
@@ -399,7 +412,7 @@ func (l *closedLoop) read(c *httpConn, now time.Time) {
 			return
 		}
 		if c.pending > 0 {
-			l.failPending(c, now, failRead)
+			l.failPending(c, now, failRead, errClosedBeforeAnswer)
 		}
 		l.reopen(c, now)
 		return
@@ -409,14 +422,13 @@ func (l *closedLoop) read(c *httpConn, now time.Time) {
 		used, complete, err := c.p.next(p)
 		p = p[used:]
 		if err != nil {
-			l.failPending(c, now, failMalformed)
+			l.failPending(c, now, failMalformed, err)
 			l.reopen(c, now)
 			return
 		}
 		if complete {
 			if c.pending == 0 {
-				// An answer nobody asked for.
-				l.failPending(c, now, failMalformed)
+				l.failPending(c, now, failMalformed, errUnasked)
 				l.reopen(c, now)
 				return
 			}
@@ -439,7 +451,7 @@ func (l *closedLoop) answered(c *httpConn, now time.Time) {
 	serverCloses := c.p.close
 	if c.pending > 0 {
 		if serverCloses {
-			l.failPending(c, now, failRead)
+			l.failPending(c, now, failRead, errClosedWithPipelined)
 			l.reopen(c, now)
 		}
 		return
@@ -451,9 +463,9 @@ func (l *closedLoop) answered(c *httpConn, now time.Time) {
 }
 
 // failPending counts every unanswered request of the connection as failed.
-func (l *closedLoop) failPending(c *httpConn, now time.Time, kind failureKind) {
+func (l *closedLoop) failPending(c *httpConn, now time.Time, kind failureKind, cause error) {
 	for range max(c.pending, 1) {
-		l.rec.fail(now, kind)
+		l.rec.fail(now, kind, cause)
 	}
 	l.inFlight -= c.pending
 	c.pending = 0
@@ -486,6 +498,13 @@ func (l *closedLoop) closeConn(c *httpConn) {
 	}
 	l.dropConn(c)
 }
+
+// The causes of failures that no system call reports.
+var (
+	errClosedBeforeAnswer  = errors.New("the server closed the connection before answering")
+	errClosedWithPipelined = errors.New("the server closed the connection with pipelined requests unanswered")
+	errUnasked             = errors.New("an answer to no request")
+)
 
 // dueHeap orders idle paced connections by when they are due.
 type dueHeap []*httpConn

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -391,4 +393,65 @@ func seriesTs(ss []Second) []string {
 		out = append(out, fmt.Sprintf("t=%g req=%d", s.T, s.Requests))
 	}
 	return out
+}
+
+// A port where something other than an HTTP server answers: its first
+// bytes make every request a malformed response, at once, not a timeout,
+// and the result says what came back.
+func TestNonHTTPServersAreMalformedNotTimeouts(t *testing.T) {
+	const sshBanner = "SSH-2.0-OpenSSH_9.2\r\n"
+	for _, tc := range []struct {
+		name, greeting string
+		o              Options
+		// The first error's cause is one of these.
+		causes []string
+	}{
+		{"closed, ssh", sshBanner, Options{}, []string{`status line "SSH-2.0-OpenSSH_9.2": version is not HTTP/1.0 or HTTP/1.1`}},
+		{"closed, garbage", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", Options{}, []string{"version is not HTTP/1.0 or HTTP/1.1"}},
+		// net/http reads a whole line before it judges one (garbage
+		// with no line end waits for the timeout there), and fails a
+		// request given a connection on which the banner came first.
+		{"open, ssh", sshBanner, Options{Mode: Open, Rate: 100}, []string{`malformed HTTP response "SSH-2.0-OpenSSH_9.2"`, "the server sent bytes before any request"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Like sshd: greet on accept, then read whatever comes
+			// until the client hangs up.
+			ln := listen(t, func(c net.Conn) {
+				if _, err := c.Write([]byte(tc.greeting)); err != nil {
+					return
+				}
+				io.Copy(io.Discard, c)
+			})
+			o := tc.o
+			o.URL, o.Connections, o.Duration, o.Timeout = "http://"+ln.Addr().String()+"/", 2, 500*time.Millisecond, 10*time.Second
+			r := run(t, o)
+			if r.Errors.Malformed == 0 || r.Errors.Malformed != r.Errors.Total() || r.Requests != 0 {
+				t.Errorf("errors %+v, %d answered: want malformed responses only", r.Errors, r.Requests)
+			}
+			if got := r.ErrorCauses["malformed"]; !slices.ContainsFunc(tc.causes, func(c string) bool { return strings.Contains(got, c) }) {
+				t.Errorf("cause %q, want one of %q", got, tc.causes)
+			}
+			if err := r.Check(DefaultMaxErrors); err == nil || !strings.Contains(err.Error(), "is not an HTTP/1.1 server") {
+				t.Errorf("check: %v, want the malformed responses named", err)
+			}
+		})
+	}
+}
+
+// Bytes read are whole responses in every mode, as wrk counts them:
+// vegeta's own count (BytesIn) is the body alone.
+func TestBytesReadAreWholeResponses(t *testing.T) {
+	for _, o := range []Options{
+		{Connections: 2, MaxRequests: 200},
+		{Connections: 2, Close: true, MaxRequests: 200},
+		{Mode: Open, Rate: 200, Connections: 2, Duration: 500 * time.Millisecond},
+		{Mode: Open, Rate: 200, Connections: 2, Close: true, Duration: 500 * time.Millisecond},
+	} {
+		s := newTestServer(t, answerOK)
+		o.URL = s.url
+		r := run(t, o)
+		if r.Requests == 0 || r.BytesRead != r.Requests*int64(len(okResponse)) {
+			t.Errorf("%s close=%v: %d bytes read for %d answers of %d bytes each", o.Mode, o.Close, r.BytesRead, r.Requests, len(okResponse))
+		}
+	}
 }

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -86,14 +87,26 @@ func (l *epollLoop) dial(ev netpoll.Events) (int, error) {
 // spinning on connect.
 const connectRetry = 10 * time.Millisecond
 
-// neverConnected tells, for a socket that failed while connecting, a
+// connectError tells, for a socket that failed while connecting, a
 // connect that was refused, unreachable or timed out from a connection the
 // server accepted and then reset before the loop saw it complete: only the
-// first is a connect error; the second fails its first write or read.
-func neverConnected(fd int) bool {
+// first is a connect error, returned; the second (nil) fails its first
+// write or read.
+func connectError(fd int) error {
 	errno, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
-	return err != nil || (unix.Errno(errno) != unix.ECONNRESET && unix.Errno(errno) != unix.EPIPE)
+	switch {
+	case err != nil:
+		return err
+	case unix.Errno(errno) == unix.ECONNRESET || unix.Errno(errno) == unix.EPIPE:
+		return nil
+	case errno == 0:
+		// Failed without an error to say: a hang-up.
+		return errConnectHangUp
+	}
+	return unix.Errno(errno)
 }
+
+var errConnectHangUp = errors.New("the connection hung up while connecting")
 
 // loop is an engine's event loop as runLoops drives it.
 type loop interface {

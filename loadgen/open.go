@@ -7,9 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -48,11 +51,12 @@ func runOpen(ctx context.Context, o Options, target *url.URL, col *collector) er
 	window, closeWindow := context.WithCancel(context.Background())
 	defer closeWindow()
 	gate := &hitGate{end: col.windowEnd}
+	sizes := &wireSizes{bySeq: map[uint64]int64{}}
 	attacker := vegeta.NewAttacker(
 		// vegeta's own options for its client (connections, keep-alive,
 		// timeout, redirects, proxy) assume its transport; openClient
 		// sets them on one that knows the window.
-		vegeta.Client(openClient(o, window)),
+		vegeta.Client(openClient(o, window, sizes)),
 		vegeta.Workers(uint64(o.Connections)),
 	)
 
@@ -80,6 +84,7 @@ func runOpen(ctx context.Context, o Options, target *url.URL, col *collector) er
 			return
 		}
 		taken++
+		size := sizes.take(r.Seq)
 		if !r.Timestamp.Before(closed) {
 			return
 		}
@@ -88,7 +93,7 @@ func runOpen(ctx context.Context, o Options, target *url.URL, col *collector) er
 			unfinished++
 			return
 		}
-		recordHit(rec, r, o.Status)
+		recordHit(rec, r, o.Status, size)
 		if encode != nil && encErr == nil {
 			if err := encode(r); err != nil {
 				encErr = fmt.Errorf("writing vegeta results: %w", err)
@@ -170,14 +175,23 @@ wait:
 // openClient is the HTTP client of vegeta's attacker: at most Connections
 // connections, kept alive unless Close, never through a proxy the
 // environment happens to name, redirects answers to measure rather than
-// follow, and every request bounded by the timeout and by the window.
-func openClient(o Options, window context.Context) *http.Client {
+// follow, every request bounded by the timeout and by the window, and the
+// size of every answer on the wire put in sizes.
+func openClient(o Options, window context.Context, sizes *wireSizes) *http.Client {
+	var d net.Dialer
 	return &http.Client{
 		Transport: windowTransport{
 			window:  window,
 			timeout: o.Timeout,
+			sizes:   sizes,
 			next: &http.Transport{
-				DialContext:         (&net.Dialer{}).DialContext,
+				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+					c, err := d.DialContext(ctx, network, addr)
+					if err != nil {
+						return nil, err
+					}
+					return &countingConn{Conn: c}, nil
+				},
 				MaxIdleConnsPerHost: o.Connections,
 				MaxConnsPerHost:     o.Connections,
 				DisableKeepAlives:   o.Close,
@@ -192,26 +206,84 @@ func openClient(o Options, window context.Context) *http.Client {
 // answer's body is closed. It owns the timeout (the client has none): an
 // http.Client with a timeout would run a timer goroutine per request for a
 // transport it does not know.
+//
+// It also measures each answer's size on the wire: the bytes its
+// connection read from when the request got the connection to when the
+// body was closed, read to its end by vegeta. net/http reads nothing of a
+// connection between answers (it sends no request before the last answer
+// is read), so those are the answer's bytes exactly.
 type windowTransport struct {
 	window  context.Context
 	timeout time.Duration
+	sizes   *wireSizes
 	next    http.RoundTripper
 }
 
 func (t windowTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
 	stop := context.AfterFunc(t.window, cancel)
+	var (
+		conn *countingConn
+		from int64
+	)
+	// GotConn is called on this goroutine before the request is sent.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		if c, ok := info.Conn.(*countingConn); ok {
+			conn, from = c, c.read.Load()
+		}
+	}})
+	seq, seqErr := strconv.ParseUint(req.Header.Get("X-Vegeta-Seq"), 10, 64)
 	done := func() {
+		if conn != nil && seqErr == nil {
+			t.sizes.put(seq, conn.read.Load()-from)
+		}
 		stop()
 		cancel()
 	}
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
-		done()
+		stop()
+		cancel()
 		return nil, err
 	}
 	resp.Body = cancelOnClose{resp.Body, done}
 	return resp, nil
+}
+
+// countingConn counts the bytes read from a connection.
+type countingConn struct {
+	net.Conn
+	read atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.read.Add(int64(n))
+	return n, err
+}
+
+// wireSizes carries each answer's size on the wire from the transport,
+// which measures it, to the engine, which records the hit: vegeta counts
+// the body alone (BytesIn). Hits are known by vegeta's sequence number,
+// which it sends as X-Vegeta-Seq.
+type wireSizes struct {
+	mu    sync.Mutex
+	bySeq map[uint64]int64
+}
+
+func (w *wireSizes) put(seq uint64, n int64) {
+	w.mu.Lock()
+	w.bySeq[seq] = n
+	w.mu.Unlock()
+}
+
+// take returns and forgets the size of hit seq's answer (0: none read).
+func (w *wireSizes) take(seq uint64) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := w.bySeq[seq]
+	delete(w.bySeq, seq)
+	return n
 }
 
 // cancelOnClose ends a request's context once its body is closed.
@@ -274,19 +346,38 @@ func (g *hitGate) close() int64 {
 // it cannot sustain, over 90% leave hundreds of milliseconds late.
 const vegetaPacingSlack = 4 * time.Millisecond
 
-// recordHit records one vegeta result. vegeta sets Code only once it has
-// read the whole answer (and then Error holds nothing but the status text
-// of a 4xx or 5xx), so a Code is an answer and no Code a failure.
-func recordHit(rec *recorder, r *vegeta.Result, status int) {
+// recordHit records one vegeta result whose answer was size bytes on the
+// wire. vegeta sets Code only once it has read the whole answer (and then
+// Error holds nothing but the status text of a 4xx or 5xx), so a Code is
+// an answer and no Code a failure.
+func recordHit(rec *recorder, r *vegeta.Result, status int, size int64) {
 	end := r.End()
 	switch {
 	case int(r.Code) == status:
-		rec.success(end, r.Latency, status, int(r.BytesIn))
+		rec.success(end, r.Latency, status, int(size))
 	case r.Code != 0:
-		rec.badStatus(end, int(r.Code), int(r.BytesIn))
+		rec.badStatus(end, int(r.Code), int(size))
 	default:
-		rec.fail(end, hitFailureKind(r.Error))
+		rec.fail(end, hitFailureKind(r.Error), hitCause(r.Error))
 	}
+}
+
+// unsolicited is how net/http fails a request given a connection on which
+// the server sent bytes before any request (and logs "Unsolicited
+// response received on idle HTTP channel"): a server that speaks first,
+// such as sshd, is answering no request.
+const unsolicited = "readLoopPeekFailLocked: %!w(<nil>)"
+
+// hitCause is a failed hit's error without the request vegeta's client
+// puts before it (`Get "http://…/": `), which every hit shares.
+func hitCause(msg string) error {
+	if _, rest, ok := strings.Cut(msg, "\": "); ok && strings.Contains(msg[:len(msg)-len(rest)], " \"") {
+		msg = rest
+	}
+	if strings.Contains(msg, unsolicited) {
+		msg = "the server sent bytes before any request, on an idle connection"
+	}
+	return errors.New(msg)
 }
 
 // hitFailureKind sorts a failed hit by the text net/http gave vegeta, which
@@ -308,7 +399,7 @@ func hitFailureKind(msg string) failureKind {
 		return failTimeout
 	case has("dial tcp", "connect: "):
 		return failConnect
-	case has("malformed", "bad Content-Length", "invalid Content-Length", "invalid byte in chunk", "too long"):
+	case has("malformed", "bad Content-Length", "invalid Content-Length", "invalid byte in chunk", "too long", unsolicited):
 		return failMalformed
 	case has("write tcp", "write: ", "broken pipe"):
 		return failWrite

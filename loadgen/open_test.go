@@ -166,6 +166,7 @@ func TestOpenHitErrorKinds(t *testing.T) {
 		{`Get "http://127.0.0.1:80/": net/http: HTTP/1.x transport connection broken: malformed HTTP response "SMTP ready"`, failMalformed},
 		{`Get "http://127.0.0.1:80/": write tcp 127.0.0.1:5->127.0.0.1:80: write: broken pipe`, failWrite},
 		{`Get "http://127.0.0.1:80/": read tcp 127.0.0.1:5->127.0.0.1:80: read: connection reset by peer`, failRead},
+		{`Get "http://127.0.0.1:80/": readLoopPeekFailLocked: %!w(<nil>)`, failMalformed},
 		{`Get "http://127.0.0.1:80/": EOF`, failRead},
 		{`unexpected EOF`, failRead},
 	} {

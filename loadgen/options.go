@@ -68,8 +68,8 @@ func ParseHeader(s string) (Header, error) {
 	return Header{Name: name, Value: strings.TrimSpace(value)}, nil
 }
 
-// Options describe one attack. The zero value of every field but URL means
-// its default.
+// Options describe one attack. The zero value of every field but URL
+// means its default (but see CheckGiven).
 type Options struct {
 	// URL is http://host:port/path (closed, open) or tcp://host:port or
 	// http://host:port (stream).
@@ -144,23 +144,70 @@ func (e *OptionError) Error() string { return e.Msg }
 // FlagName is how the attack command names an option.
 func FlagName(option string) string { return "--" + option }
 
-// Check reports, as an *OptionError, the first option that cannot work.
-// name renders an option's name in the caller's words (FlagName for the
-// command line; a configuration file has its own keys), so the message
-// tells its reader what to change.
+// Check reports, as an *OptionError, the first option that cannot work,
+// alone or with the others; a zero option takes its default first, as
+// Run reads Options. name renders an option's name in the caller's words
+// (FlagName for the command line; a configuration file has its own keys),
+// so the message tells its reader what to change.
 func (o Options) Check(name func(option string) string) error {
-	_, _, err := o.withDefaults(name)
+	return o.CheckGiven(name, nil)
+}
+
+// CheckGiven is Check for options of which given reports, by the name
+// Check gives them, those set on purpose (the attack command passes its
+// flags' Changed): those are checked as given, zero included, so that
+// `-c 0` is refused as `connections: 0` is in a configuration, not read as
+// "the default". Only an option left zero and not given takes its default.
+func (o Options) CheckGiven(name func(option string) string, given func(option string) bool) error {
+	_, err := o.withDefaults(given).check(name)
 	return err
 }
 
-// withDefaults fills in the defaults and checks every option, so that an
-// engine starts only on a plan it can carry out.
-func (o Options) withDefaults(name func(string) string) (Options, *url.URL, error) {
-	bad := func(option, format string, args ...any) (Options, *url.URL, error) {
-		return o, nil, &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
+// withDefaults returns o with its default in every option left zero and
+// not given (with a nil given, in every zero option).
+func (o Options) withDefaults(given func(option string) bool) Options {
+	unset := func(option string, zero bool) bool {
+		return zero && (given == nil || !given(option))
 	}
-	if o.Mode == "" {
+	if unset("mode", o.Mode == "") {
 		o.Mode = Closed
+	}
+	if unset("connections", o.Connections == 0) {
+		o.Connections = DefaultConnections
+	}
+	if unset("duration", o.Duration == 0) {
+		o.Duration = DefaultDuration
+	}
+	if unset("timeout", o.Timeout == 0) {
+		o.Timeout = DefaultTimeout
+	}
+	if unset("pipeline", o.Pipeline == 0) {
+		o.Pipeline = 1
+	}
+	if unset("method", o.Method == "") {
+		o.Method = "GET"
+	}
+	if unset("status", o.Status == 0) {
+		o.Status = DefaultStatus
+	}
+	if unset("pacer", o.Pacer == "") {
+		o.Pacer = PacerConstant
+	}
+	if unset("threads", o.Threads == 0) {
+		o.Threads = min(availableCPUs(), max(o.Connections, 0))
+	}
+	if o.Mode == Stream && unset("chunk-size", o.ChunkSize == 0) {
+		o.ChunkSize = DefaultChunkSize
+	}
+	return o
+}
+
+// check checks every option as it is, a zero where a positive value is
+// needed included, and returns the target's URL with its path and port
+// made explicit, so that an engine starts only on a plan it can carry out.
+func (o Options) check(name func(string) string) (*url.URL, error) {
+	bad := func(option, format string, args ...any) (*url.URL, error) {
+		return nil, &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
 	}
 	switch o.Mode {
 	case Closed, Open, Stream:
@@ -190,43 +237,19 @@ func (o Options) withDefaults(name func(string) string) (Options, *url.URL, erro
 		}
 		u.Host = net.JoinHostPort(u.Hostname(), "80")
 	}
-	if o.Connections == 0 {
-		o.Connections = DefaultConnections
-	}
-	if o.Duration == 0 {
-		o.Duration = DefaultDuration
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.Pipeline == 0 {
-		o.Pipeline = 1
-	}
-	if o.Method == "" {
-		o.Method = "GET"
-	}
-	if o.Status == 0 {
-		o.Status = DefaultStatus
-	}
-	if o.Pacer == "" {
-		o.Pacer = PacerConstant
-	}
-	if o.Threads == 0 {
-		o.Threads = min(availableCPUs(), o.Connections)
-	}
 	switch {
-	case o.Connections < 0:
+	case o.Connections < 1:
 		return bad("connections", "%s %d: must be at least 1", name("connections"), o.Connections)
-	case o.Threads < 0:
+	case o.Threads < 1:
 		return bad("threads", "%s %d: must be at least 1", name("threads"), o.Threads)
 	case o.Threads > o.Connections && o.Mode != Open:
 		return bad("threads", "%s %d exceed %s %d: every event loop needs a connection", name("threads"), o.Threads, name("connections"), o.Connections)
-	case o.Duration < 0:
-		return bad("duration", "%s must not be negative", name("duration"))
+	case o.Duration <= 0:
+		return bad("duration", "%s %v: must be positive", name("duration"), o.Duration)
 	case o.Warmup < 0:
 		return bad("warmup", "%s must not be negative", name("warmup"))
-	case o.Timeout < 0:
-		return bad("timeout", "%s must not be negative", name("timeout"))
+	case o.Timeout <= 0:
+		return bad("timeout", "%s %v: must be positive", name("timeout"), o.Timeout)
 	case o.Pipeline < 1:
 		return bad("pipeline", "%s %d: must be at least 1", name("pipeline"), o.Pipeline)
 	case o.Pipeline > 1 && o.Close:
@@ -249,7 +272,7 @@ func (o Options) withDefaults(name func(string) string) (Options, *url.URL, erro
 		return bad("close", "stream mode keeps its connections open: %s does not apply", name("close"))
 	case o.Mode != Stream && o.ChunkSize != 0:
 		return bad("chunk-size", "%s applies to stream mode only", name("chunk-size"))
-	case o.Mode != Open && o.Pacer != PacerConstant:
+	case o.Mode != Open && o.Pacer != "" && o.Pacer != PacerConstant:
 		return bad("pacer", "pacers shape open-mode rates: %s needs open mode", name("pacer"))
 	case o.Mode != Open && o.RateTo > 0:
 		return bad("rate-to", "pacers shape open-mode rates: %s needs open mode", name("rate-to"))
@@ -257,7 +280,7 @@ func (o Options) withDefaults(name func(string) string) (Options, *url.URL, erro
 		return bad("amplitude", "pacers shape open-mode rates: %s needs open mode", name("amplitude"))
 	case o.Mode != Open && o.Period > 0:
 		return bad("period", "pacers shape open-mode rates: %s needs open mode", name("period"))
-	case o.ChunkSize < 0:
+	case o.Mode == Stream && o.ChunkSize < 1:
 		return bad("chunk-size", "%s %d: must be at least 1 byte", name("chunk-size"), o.ChunkSize)
 	case o.Status < 100 || o.Status > 599:
 		return bad("status", "%s %d is not an HTTP status code", name("status"), o.Status)
@@ -266,16 +289,15 @@ func (o Options) withDefaults(name func(string) string) (Options, *url.URL, erro
 	case o.VegetaResults != nil && o.Mode != Open:
 		return bad("vegeta-out", "vegeta-encoded results come from open mode only")
 	}
-	if o.Mode == Stream && o.ChunkSize == 0 {
-		o.ChunkSize = DefaultChunkSize
-	}
-	switch o.Pacer {
-	case PacerConstant:
-	case PacerLinear:
+	switch {
+	case o.Pacer == "" && o.Mode != Open:
+		// No pacer, and none needed.
+	case o.Pacer == PacerConstant:
+	case o.Pacer == PacerLinear:
 		if o.RateTo == 0 {
 			return bad("rate-to", "the linear pacer needs %s, the rate it ramps to", name("rate-to"))
 		}
-	case PacerSine:
+	case o.Pacer == PacerSine:
 		if o.Period <= 0 || o.Amplitude == 0 || o.Amplitude >= o.Rate {
 			return bad("amplitude", "the sine pacer needs %s > 0 and 0 < %s < %s", name("period"), name("amplitude"), name("rate"))
 		}
@@ -290,5 +312,5 @@ func (o Options) withDefaults(name func(string) string) (Options, *url.URL, erro
 			return bad("header", "%v", err)
 		}
 	}
-	return o, u, nil
+	return u, nil
 }

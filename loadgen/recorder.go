@@ -34,8 +34,11 @@ type recorder struct {
 	bytesRead    int64
 	bytesWritten int64
 	errors       Errors
-	unfinished   int64
-	statuses     [600]int64
+	// causes holds the first error of each failure kind in the window,
+	// which says why in the system's or the parser's words.
+	causes     [failureKinds]error
+	unfinished int64
+	statuses   [600]int64
 	// paced counts requests sent on a schedule, late those that left more
 	// than lateSlack after their time (the generator fell behind).
 	paced, late int64
@@ -159,13 +162,17 @@ func (r *recorder) sent(now, due time.Time) {
 	}
 }
 
-// fail records a failed request of the given kind.
-func (r *recorder) fail(now time.Time, kind failureKind) {
+// fail records a failed request of the given kind; cause says what went
+// wrong, and the first of each kind is kept.
+func (r *recorder) fail(now time.Time, kind failureKind, cause error) {
 	if !r.measuring(now) {
 		return
 	}
 	*r.errors.counter(kind)++
 	r.secErr++
+	if r.causes[kind] == nil {
+		r.causes[kind] = cause
+	}
 }
 
 // abandoned records n requests still in flight when the window closed at
@@ -336,7 +343,7 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 	defer c.mu.Unlock()
 	r := &Result{
 		FormatVersion: FormatVersion, Mode: o.Mode, URL: o.URL,
-		Connections: o.Connections, Threads: o.Threads, Close: o.Close, Rate: o.Rate,
+		Connections: o.Connections, Threads: o.Threads, Close: o.Close, Rate: o.Rate, SuccessStatus: o.Status,
 		Start: c.windowStart.Add(-o.Warmup), Warmup: o.Warmup.Seconds(),
 		LatencyKind: ResponseTime, Series: c.series,
 	}
@@ -374,6 +381,9 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 		r.BytesRead += rec.bytesRead
 		r.BytesWritten += rec.bytesWritten
 		r.Errors.add(rec.errors)
+		for k, cause := range rec.causes {
+			r.addCause(failureKind(k).String(), cause)
+		}
 		r.Unfinished += rec.unfinished
 		for code, n := range rec.statuses {
 			if n > 0 {

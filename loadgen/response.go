@@ -39,6 +39,9 @@ type respParser struct {
 	state  parseState
 	left   int64
 	noBody bool // answers to HEAD requests have none
+	// lineChecked says the status line of the head in carry has been
+	// checked already, before the rest of the head arrived.
+	lineChecked bool
 
 	// Of the response being read:
 	status int
@@ -57,11 +60,16 @@ func (r *respParser) next(p []byte) (int, bool, error) {
 	}
 	switch r.state {
 	case readingHead:
+		before := len(r.carry)
 		line, n, ok, err := r.upTo(p, "\r\n\r\n")
 		r.size += n
-		if !ok || err != nil {
+		if err != nil {
 			return n, false, err
 		}
+		if !ok {
+			return n, false, r.checkHeadStart(before)
+		}
+		r.lineChecked = false
 		if err := r.parseHead(line); err != nil {
 			if err == errInterim {
 				return n, false, nil
@@ -123,8 +131,69 @@ func (r *respParser) next(p []byte) (int, bool, error) {
 // read (a body delimited by the close), and resets the parser.
 func (r *respParser) eof() bool {
 	complete := r.state == readingUntilEOF
-	r.state, r.carry, r.left = readingHead, r.carry[:0], 0
+	r.state, r.carry, r.left, r.lineChecked = readingHead, r.carry[:0], 0, false
 	return complete
+}
+
+// checkHeadStart checks the part of a head that has arrived (in carry; the
+// first before bytes of it were there already), so that a peer that is no
+// HTTP server (an SSH banner, TLS, anything) is a malformed response at
+// once rather than a timeout: the start must be "HTTP/1.0 " or "HTTP/1.1 "
+// as far as it goes, and a complete status line must be one. Only heads
+// split across reads come here, and each byte is looked at once.
+func (r *respParser) checkHeadStart(before int) error {
+	b := r.carry
+	for i := before; i < min(len(b), len(versionSP)); i++ {
+		if b[i] != versionSP[i] && !(i == 7 && b[i] == '0') {
+			why := "version is not HTTP/1.0 or HTTP/1.1"
+			if i == 8 {
+				why = "want a single space around a three-digit status code"
+			}
+			return statusLineError(b, why)
+		}
+	}
+	if r.lineChecked {
+		return nil
+	}
+	eol := bytes.Index(b[max(before-1, 0):], []byte("\r\n"))
+	if eol < 0 {
+		return nil
+	}
+	r.lineChecked = true
+	_, _, err := parseStatusLine(b[:max(before-1, 0)+eol])
+	return err
+}
+
+// versionSP is how a status line starts ("HTTP/1.0 " too).
+const versionSP = "HTTP/1.1 "
+
+// parseStatusLine reads status-line = HTTP-version SP status-code SP
+// [ reason-phrase ] (RFC 9112 §4), of HTTP/1.0 or HTTP/1.1, and says in
+// the words of `sockbench verify` what is wrong with one that is not.
+func parseStatusLine(sl []byte) (status int, http10 bool, err error) {
+	switch {
+	case len(sl) >= 8 && !bytes.Equal(sl[:8], []byte("HTTP/1.1")) && !bytes.Equal(sl[:8], []byte("HTTP/1.0")),
+		len(sl) < 8 && !bytes.HasPrefix([]byte("HTTP/1.1"), sl) && !bytes.HasPrefix([]byte("HTTP/1.0"), sl):
+		return 0, false, statusLineError(sl, "version is not HTTP/1.0 or HTTP/1.1")
+	case len(sl) < 12:
+		return 0, false, statusLineError(sl, "too short")
+	case sl[8] != ' ' || len(sl) > 12 && sl[12] != ' ':
+		return 0, false, statusLineError(sl, "want a single space around a three-digit status code")
+	}
+	for _, c := range sl[9:12] {
+		if c < '0' || c > '9' {
+			return 0, false, statusLineError(sl, "status code is not three digits")
+		}
+		status = status*10 + int(c-'0')
+	}
+	return status, sl[7] == '0', nil
+}
+
+func statusLineError(sl []byte, why string) error {
+	if eol := bytes.Index(sl, []byte("\r\n")); eol >= 0 {
+		sl = sl[:eol]
+	}
+	return fmt.Errorf("status line %q: %s", clip(sl), why)
 }
 
 // upTo returns the bytes up to and including sep, joining them with what
@@ -159,19 +228,12 @@ func (r *respParser) upTo(p []byte, sep string) (line []byte, n int, ok bool, er
 // parseHead reads a status line and headers and sets up the body's state.
 func (r *respParser) parseHead(head []byte) error {
 	eol := bytes.Index(head, []byte("\r\n"))
-	sl := head[:eol]
-	if len(sl) < 12 || !bytes.HasPrefix(sl, []byte("HTTP/1.")) || (sl[7] != '0' && sl[7] != '1') || sl[8] != ' ' || (len(sl) > 12 && sl[12] != ' ') {
-		return fmt.Errorf("malformed status line %q", clip(sl))
-	}
-	status := 0
-	for _, c := range sl[9:12] {
-		if c < '0' || c > '9' {
-			return fmt.Errorf("malformed status code in %q", clip(sl))
-		}
-		status = status*10 + int(c-'0')
+	status, http10, err := parseStatusLine(head[:eol])
+	if err != nil {
+		return err
 	}
 	r.status = status
-	r.close = sl[7] == '0'
+	r.close = http10
 	length, chunked, sawLength := int64(0), false, false
 	for rest := head[eol+2 : len(head)-2]; len(rest) > 0; {
 		eol := bytes.Index(rest, []byte("\r\n"))

@@ -95,6 +95,41 @@ func TestMalformedResponsesAreErrors(t *testing.T) {
 	}
 }
 
+// A peer that is no HTTP server is malformed as soon as its first bytes
+// say so, in pieces of any size, before a head could end: otherwise an SSH
+// banner or a TLS record would wait for "\r\n\r\n" and count as timeouts.
+// Read whole, the message is `sockbench verify`'s; read in pieces, it
+// quotes what had arrived.
+func TestNonHTTPPeersAreMalformedAtOnce(t *testing.T) {
+	const notHTTP = "version is not HTTP/1.0 or HTTP/1.1"
+	for _, tc := range []struct{ stream, why, whole string }{
+		{"SSH-2.0-OpenSSH_9.2\r\n", notHTTP, `status line "SSH-2.0-OpenSSH_9.2": ` + notHTTP},
+		{"\x16\x03\x01\x00\xa5\x01\x00", notHTTP, `status line "\x16\x03\x01\x00\xa5\x01\x00": ` + notHTTP},
+		{"HTTP/2 200\r\n", notHTTP, `status line "HTTP/2 200": ` + notHTTP},
+		{"HTTP/1.1 2x0 OK\r\nContent-Le", "status code is not three digits", `status line "HTTP/1.1 2x0 OK": status code is not three digits`},
+		{"HTTP/1.1200 OK", "want a single space", `status line "HTTP/1.1200 OK": want a single space around a three-digit status code`},
+	} {
+		for _, piece := range []int{1, 3, 1 << 20} {
+			want := tc.why
+			if piece > len(tc.stream) {
+				want = tc.whole
+			}
+			_, err := feed(t, tc.stream, piece, false)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%q in %d-byte reads: %v, want %q", tc.stream, piece, err, want)
+			}
+		}
+	}
+	// The start of a good head, cut anywhere, is no error.
+	for _, start := range []string{"H", "HTTP/1.0", "HTTP/1.1 ", "HTTP/1.1 200 OK\r", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"} {
+		for _, piece := range []int{1, 2, 1 << 20} {
+			if _, err := feed(t, start, piece, false); err != nil {
+				t.Errorf("%q in %d-byte reads: %v", start, piece, err)
+			}
+		}
+	}
+}
+
 // The parser runs for every answer the closed-loop engine reads: it must
 // not allocate, whatever the framing and however the reads split it (a
 // split head is carried over in a buffer that must be reused, not grown

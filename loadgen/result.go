@@ -33,8 +33,16 @@ func newHistogram() *hdrhistogram.Histogram {
 type LatencyKind string
 
 const (
-	// ResponseTime: from the moment a request was written (or, with Close,
-	// its connection was opened) to the moment its answer was read.
+	// ResponseTime: measured response times. The closed engine reads the
+	// clock once per wake-up of its event loop: a request's latency runs
+	// from the wake-up in which it was sent (for a connection's next
+	// request, the one that read the previous answer; with Close, before
+	// its connection is opened) to the wake-up in which its answer
+	// arrived, so a connection's latencies tile the window and include
+	// the loop's own work between answer and request. wrk instead starts
+	// the clock in its write callback, an event-loop turn after the
+	// answer, and stops it when the answer is parsed. The open engine's
+	// are vegeta's: from just before the request to the end of its body.
 	ResponseTime LatencyKind = "response-time"
 	// Corrected: from the moment a paced request was due to be sent, so a
 	// server stall also delays, and shows in, the requests queued behind it
@@ -80,7 +88,13 @@ const (
 	failWrite
 	failTimeout
 	failMalformed
+	failureKinds // how many there are
 )
+
+// String is the kind's name in Errors' JSON and in ErrorCauses.
+func (k failureKind) String() string {
+	return [...]string{"connect", "read", "write", "timeout", "malformed"}[k]
+}
 
 // counter is the count in e that a failure of kind k adds to.
 func (e *Errors) counter(k failureKind) *int64 {
@@ -195,25 +209,41 @@ const SaturationThreshold = 0.9
 
 // Result is everything one attack (or a merge of several) measured.
 type Result struct {
-	FormatVersion int         `json:"format_version"`
-	Mode          Mode        `json:"mode"`
-	URL           string      `json:"url"`
-	Connections   int         `json:"connections"`
-	Threads       int         `json:"threads"`
-	Close         bool        `json:"close,omitempty"`
-	Pipeline      int         `json:"pipeline,omitempty"`
-	Rate          float64     `json:"rate,omitempty"`
-	Pacer         Pacer       `json:"pacer,omitempty"`
-	Start         time.Time   `json:"start"`
-	Duration      float64     `json:"duration_seconds"`
-	Warmup        float64     `json:"warmup_seconds"`
-	Interrupted   bool        `json:"interrupted,omitempty"`
-	Requests      int64       `json:"requests"`
-	RequestsPerS  float64     `json:"requests_per_sec"`
-	BytesRead     int64       `json:"bytes_read"`
-	BytesWritten  int64       `json:"bytes_written"`
-	BytesPerS     float64     `json:"bytes_per_sec"`
-	Errors        Errors      `json:"errors"`
+	FormatVersion int       `json:"format_version"`
+	Mode          Mode      `json:"mode"`
+	URL           string    `json:"url"`
+	Connections   int       `json:"connections"`
+	Threads       int       `json:"threads"`
+	Close         bool      `json:"close,omitempty"`
+	Pipeline      int       `json:"pipeline,omitempty"`
+	Rate          float64   `json:"rate,omitempty"`
+	Pacer         Pacer     `json:"pacer,omitempty"`
+	Start         time.Time `json:"start"`
+	Duration      float64   `json:"duration_seconds"`
+	Warmup        float64   `json:"warmup_seconds"`
+	Interrupted   bool      `json:"interrupted,omitempty"`
+	// Requests counts the successes: requests answered, in the window,
+	// with SuccessStatus; RequestsPerS is their rate, the measure the
+	// runner and the reports compare. Answered adds the answers of any
+	// other status (Errors.Status), which is what wrk counts.
+	Requests     int64   `json:"requests"`
+	RequestsPerS float64 `json:"requests_per_sec"`
+	// BytesRead is the size on the wire of every response answered in
+	// the window, whatever its status: status line, headers and body
+	// with its framing, in every mode, as wrk's Transfer/sec counts it.
+	// BytesWritten is stream mode's measure; BytesPerS is either per
+	// second.
+	BytesRead    int64   `json:"bytes_read"`
+	BytesWritten int64   `json:"bytes_written"`
+	BytesPerS    float64 `json:"bytes_per_sec"`
+	Errors       Errors  `json:"errors"`
+	// ErrorCauses holds, by the kind's name in Errors, the first error
+	// of that kind in the system's or the parser's words ("connect: too
+	// many open files"), so that a count comes with its reason.
+	ErrorCauses map[string]string `json:"error_causes,omitempty"`
+	// SuccessStatus is the status code that counted as success (the
+	// --status option); Statuses counts every answer by its status.
+	SuccessStatus int         `json:"success_status,omitempty"`
 	Statuses      map[int]int `json:"statuses,omitempty"`
 	LatencyKind   LatencyKind `json:"latency_kind"`
 	Latency       Latency     `json:"latency"`
@@ -237,6 +267,33 @@ type Result struct {
 	Saturated bool `json:"saturated"`
 
 	hist *hdrhistogram.Histogram
+}
+
+// Answered is the number of requests answered in the window, whatever
+// their status: wrk's count of requests.
+func (r *Result) Answered() int64 { return r.Requests + r.Errors.Status }
+
+// successStatus is the status that counted as success, for results
+// written before they said.
+func (r *Result) successStatus() int {
+	if r.SuccessStatus == 0 {
+		return DefaultStatus
+	}
+	return r.SuccessStatus
+}
+
+// addCause keeps cause as the cause of errors of kind unless one is kept.
+func (r *Result) addCause(kind string, cause error) {
+	if cause == nil {
+		return
+	}
+	if _, ok := r.ErrorCauses[kind]; ok {
+		return
+	}
+	if r.ErrorCauses == nil {
+		r.ErrorCauses = map[string]string{}
+	}
+	r.ErrorCauses[kind] = cause.Error()
 }
 
 // Histogram returns the decoded latency histogram.
@@ -369,7 +426,7 @@ func Merge(results ...*Result) (*Result, error) {
 	m := &Result{
 		FormatVersion: FormatVersion, Mode: first.Mode, URL: first.URL, Close: first.Close,
 		Pipeline: first.Pipeline, Pacer: first.Pacer, Start: first.Start, Warmup: first.Warmup,
-		LatencyKind: first.LatencyKind,
+		LatencyKind: first.LatencyKind, SuccessStatus: first.SuccessStatus,
 	}
 	h := newHistogram()
 	type sec struct {
@@ -398,6 +455,9 @@ func Merge(results ...*Result) (*Result, error) {
 		m.BytesRead += r.BytesRead
 		m.BytesWritten += r.BytesWritten
 		m.Errors.add(r.Errors)
+		for kind, cause := range r.ErrorCauses {
+			m.addCause(kind, errors.New(cause))
+		}
 		m.Unfinished += r.Unfinished
 		for code, n := range r.Statuses {
 			if m.Statuses == nil {

@@ -16,11 +16,16 @@ var engines = map[Mode]engine{}
 // Run carries out one attack and returns what it measured. Cancelling ctx
 // (Ctrl-C) ends the attack early; Run then still returns the result of the
 // time measured so far, marked Interrupted, and a nil error. An error means
-// the attack could not run at all: bad options, or a target that refuses
+// the attack could not run at all: bad options, more connections than
+// the open-file limit or the local ports allow, or a target that refuses
 // every connection.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	o, target, err := o.withDefaults(FlagName)
+	o = o.withDefaults(nil)
+	target, err := o.check(FlagName)
 	if err != nil {
+		return nil, err
+	}
+	if err := o.checkLimits(FlagName, target, readSystemLimits()); err != nil {
 		return nil, err
 	}
 	windowStart := time.Now().Add(o.Warmup)

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"runtime"
 	"time"
@@ -28,7 +29,11 @@ func runStream(ctx context.Context, o Options, target *url.URL, col *collector) 
 	// the loops share one chunk.
 	chunk := make([]byte, o.ChunkSize)
 	loops, err := newLoops(o.Threads, func() (*streamLoop, error) {
-		l := &streamLoop{timeout: o.Timeout, chunk: chunk}
+		l := &streamLoop{
+			timeout: o.Timeout, chunk: chunk,
+			noConnect:  fmt.Errorf("no connection within %s %v", FlagName("timeout"), o.Timeout),
+			noProgress: fmt.Errorf("writes made no progress for %s %v: the server stopped reading", FlagName("timeout"), o.Timeout),
+		}
 		return l, l.init(col.recorder(), tcpAddr)
 	})
 	if err != nil {
@@ -69,6 +74,8 @@ type streamLoop struct {
 	conns    []*streamConn
 	byFD     []*streamConn
 	nextScan time.Time
+	// The causes of the loop's timeouts, made once: they name the limit.
+	noConnect, noProgress error
 }
 
 func (l *streamLoop) run() {
@@ -130,11 +137,11 @@ func (l *streamLoop) scan(now time.Time) {
 		case c.fd < 0 && !now.Before(c.retry):
 			l.open(c, now)
 		case c.connecting && now.Sub(c.since) >= l.timeout:
-			l.rec.fail(now, failTimeout)
+			l.rec.fail(now, failTimeout, l.noConnect)
 			l.drop(c)
 			l.open(c, now)
 		case c.fd >= 0 && !c.stalled && now.Sub(c.since) >= l.timeout:
-			l.rec.fail(now, failTimeout)
+			l.rec.fail(now, failTimeout, l.noProgress)
 			c.stalled = true
 		}
 		switch {
@@ -158,7 +165,7 @@ func (l *streamLoop) open(c *streamConn, now time.Time) {
 	// reported as Failed whatever is watched.
 	fd, err := l.dial(netpoll.Writable)
 	if err != nil {
-		l.connectFailed(c, now)
+		l.connectFailed(c, now, err)
 		return
 	}
 	c.fd, c.connecting, c.since, c.stalled = fd, true, now, false
@@ -169,18 +176,20 @@ func (l *streamLoop) open(c *streamConn, now time.Time) {
 	l.nextScan = minTime(l.nextScan, now.Add(l.timeout))
 }
 
-func (l *streamLoop) connectFailed(c *streamConn, now time.Time) {
-	l.rec.fail(now, failConnect)
+func (l *streamLoop) connectFailed(c *streamConn, now time.Time, cause error) {
+	l.rec.fail(now, failConnect, cause)
 	c.retry = now.Add(connectRetry)
 	l.nextScan = minTime(l.nextScan, c.retry)
 }
 
 func (l *streamLoop) handle(c *streamConn, ev netpoll.Events, end time.Time) {
 	if c.connecting {
-		if ev&netpoll.Failed != 0 && neverConnected(c.fd) {
-			l.drop(c)
-			l.connectFailed(c, time.Now())
-			return
+		if ev&netpoll.Failed != 0 {
+			if err := connectError(c.fd); err != nil {
+				l.drop(c)
+				l.connectFailed(c, time.Now(), err)
+				return
+			}
 		}
 		c.connecting = false
 		c.since = time.Now()
@@ -208,7 +217,7 @@ func (l *streamLoop) handle(c *streamConn, ev netpoll.Events, end time.Time) {
 			return
 		default:
 			// The server closed or reset the connection.
-			l.rec.fail(start, failWrite)
+			l.rec.fail(start, failWrite, err)
 			l.drop(c)
 			l.open(c, time.Now())
 			return

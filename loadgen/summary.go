@@ -8,10 +8,13 @@ import (
 	"strings"
 )
 
-// WriteSummary prints r the way wrk does, so its users read it at a glance,
-// with what wrk leaves out: which kind of latency the percentiles are,
-// errors by kind, the tail past p99, and whether the generator itself was
-// the limit.
+// WriteSummary prints r the way wrk does, in lines wrk's parsers read
+// (Latency's Avg, Stdev and Max; "N requests in"; Socket errors; Non-2xx
+// or 3xx responses; Requests/sec, counting every answer as wrk does;
+// Transfer/sec), with what wrk leaves out: which kind of latency the
+// percentiles are, the success rate, errors by kind and their causes, the
+// tail past p99, the connections kept busy, and whether the generator
+// itself was the limit.
 func (r *Result) WriteSummary(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s of %s load @ %s\n", fmtSeconds(r.Duration), r.Mode, r.URL)
@@ -44,8 +47,11 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		default:
 			b.WriteString("  Latency, measured response times (no correction, no synthetic samples):\n")
 		}
-		fmt.Fprintf(&b, "    %-8s %9s %9s %9s %9s\n", "", "Min", "Avg", "Stdev", "Max")
-		fmt.Fprintf(&b, "    %-8s %9s %9s %9s %9s\n", "Latency", fmtUS(l.MinUS), fmtUS(l.MeanUS), fmtUS(l.StdevUS), fmtUS(l.MaxUS))
+		// wrk's columns, in wrk's order, so that its parsers read them;
+		// Min after them.
+		fmt.Fprintf(&b, "    %-9s %9s %9s %9s %10s %9s\n", "", "Avg", "Stdev", "Max", "+/- Stdev", "Min")
+		fmt.Fprintf(&b, "    %-9s %9s %9s %9s %9.2f%% %9s\n", "Latency", fmtUS(l.MeanUS), fmtUS(l.StdevUS), fmtUS(l.MaxUS), r.withinStdev(), fmtUS(l.MinUS))
+		// Always printed: --latency is accepted for wrk's command lines.
 		b.WriteString("  Latency Distribution\n")
 		for _, q := range []struct {
 			p string
@@ -54,25 +60,60 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			fmt.Fprintf(&b, "    %6s %9s\n", q.p, fmtUS(q.v))
 		}
 	}
+	e := r.Errors
 	if r.Mode == Stream {
 		fmt.Fprintf(&b, "  %s written in %s\n", fmtBytes(float64(r.BytesWritten)), fmtSeconds(r.Duration))
 	} else {
-		fmt.Fprintf(&b, "  %d requests in %s, %s read\n", r.Requests, fmtSeconds(r.Duration), fmtBytes(float64(r.BytesRead)))
+		// wrk's line: every answer, whatever its status, and the bytes of
+		// whole responses.
+		fmt.Fprintf(&b, "  %d requests in %s, %s read (whole responses: status line, headers, body)\n", r.Answered(), fmtSeconds(r.Duration), fmtBytes(float64(r.BytesRead)))
 	}
-	if e := r.Errors; e.Total() > 0 {
-		fmt.Fprintf(&b, "  Errors: %d (connect %d, read %d, write %d, timeout %d, status %d, malformed %d)\n",
-			e.Total(), e.Connect, e.Read, e.Write, e.Timeout, e.Status, e.Malformed)
+	if e.Connect+e.Read+e.Write+e.Timeout > 0 {
+		fmt.Fprintf(&b, "  Socket errors: connect %d, read %d, write %d, timeout %d\n", e.Connect, e.Read, e.Write, e.Timeout)
+	}
+	if n := r.non2xx3xx(); n > 0 {
+		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)
+	}
+	if e.Status > 0 {
+		fmt.Fprintf(&b, "  Status other than %d: %d (%s), counted as errors\n", r.successStatus(), e.Status, r.otherStatuses())
+	}
+	if e.Malformed > 0 {
+		fmt.Fprintf(&b, "  Malformed responses: %d\n", e.Malformed)
+	}
+	if causes := r.causes(); causes != "" {
+		fmt.Fprintf(&b, "  First error of each kind: %s\n", causes)
 	}
 	if r.Unfinished > 0 {
 		fmt.Fprintf(&b, "  Unfinished: %d requests in flight when the window closed, cancelled: neither answered nor failed\n", r.Unfinished)
 	}
-	if codes := r.otherStatuses(); codes != "" {
-		fmt.Fprintf(&b, "  Unexpected status codes: %s\n", codes)
-	}
 	if r.Mode != Stream {
-		fmt.Fprintf(&b, "Requests/sec: %12.2f\n", r.RequestsPerS)
+		// wrk's rate counts every answer; the successes' rate, the
+		// result's requests_per_sec, goes beside it.
+		var answeredPerS float64
+		if r.Duration > 0 {
+			answeredPerS = float64(r.Answered()) / r.Duration
+		}
+		fmt.Fprintf(&b, "Requests/sec: %12.2f  (%s answered with status %d", answeredPerS, r.successShare(), r.successStatus())
+		if r.Requests != r.Answered() {
+			fmt.Fprintf(&b, ": %.2f/s", r.RequestsPerS)
+		}
+		b.WriteString(")\n")
 	}
 	fmt.Fprintf(&b, "Transfer/sec: %12s\n", fmtBytes(r.BytesPerS))
+	if r.Mode != Stream && r.Latency.Recorded > 0 {
+		// Little's law: the requests in flight on average are the rate
+		// times the time each spends in flight. Below the connections,
+		// they sat idle part of the time (the generator, or connects).
+		inFlight := r.RequestsPerS * r.Latency.MeanUS / 1e6
+		switch {
+		case r.Mode == Open:
+			fmt.Fprintf(&b, "In flight: %.1f, with up to %d connections (requests/s × mean latency)\n", inFlight, r.Connections)
+		case r.LatencyKind == Corrected:
+			fmt.Fprintf(&b, "In flight: %.1f of %d connections (requests/s × mean latency from when each was due: above %d, requests waited for a connection)\n", inFlight, r.Connections, r.Connections)
+		default:
+			fmt.Fprintf(&b, "In flight: %.1f of %d connections (requests/s × mean latency)\n", inFlight, r.Connections)
+		}
+	}
 	// With one second the slowest is the average.
 	if s := r.Slowest; s != nil && len(r.Series) > 1 {
 		rate := fmt.Sprintf("%.2f requests/s", s.RequestsPerS)
@@ -101,10 +142,12 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	return err
 }
 
+// otherStatuses lists the answers whose status was not the successful one,
+// by status ("12×404, 3×301").
 func (r *Result) otherStatuses() string {
 	var codes []int
 	for code := range r.Statuses {
-		if code != 0 && !(code >= 200 && code < 300) {
+		if code != r.successStatus() {
 			codes = append(codes, code)
 		}
 	}
@@ -116,6 +159,57 @@ func (r *Result) otherStatuses() string {
 	return strings.Join(parts, ", ")
 }
 
+// non2xx3xx counts the answers wrk calls "Non-2xx or 3xx responses":
+// those with a status above 399.
+func (r *Result) non2xx3xx() int {
+	n := 0
+	for code, count := range r.Statuses {
+		if code > 399 {
+			n += count
+		}
+	}
+	return n
+}
+
+// successShare is the share of requests answered with the successful
+// status, rounded down so that one failure in many is not shown as 100%.
+func (r *Result) successShare() string {
+	tried := r.Requests + r.Errors.Total()
+	if tried == 0 {
+		return "0%"
+	}
+	return fmtShare(math.Floor(float64(r.Requests)/float64(tried)*1e4) / 1e4)
+}
+
+// causes lists the first cause of each kind of error ("connect: too many
+// open files; timeout: no answer within --timeout 2s").
+func (r *Result) causes() string {
+	var parts []string
+	for k := range failureKinds {
+		if cause, ok := r.ErrorCauses[k.String()]; ok {
+			parts = append(parts, k.String()+": "+cause)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// withinStdev is the percentage of latencies within one standard
+// deviation of the mean, wrk's "+/- Stdev".
+func (r *Result) withinStdev() float64 {
+	h, err := r.Histogram()
+	if err != nil || h.TotalCount() == 0 {
+		return 0
+	}
+	lo, hi := r.Latency.MeanUS-r.Latency.StdevUS, r.Latency.MeanUS+r.Latency.StdevUS
+	var in int64
+	for _, bar := range h.Distribution() {
+		if v := float64(bar.From+bar.To) / 2; bar.Count > 0 && v >= lo && v <= hi {
+			in += bar.Count
+		}
+	}
+	return 100 * float64(in) / float64(h.TotalCount())
+}
+
 func fmtUS(us float64) string {
 	switch {
 	case us >= 1e6:
@@ -123,7 +217,7 @@ func fmtUS(us float64) string {
 	case us >= 1e3:
 		return fmt.Sprintf("%.2fms", us/1e3)
 	default:
-		return fmt.Sprintf("%.0fus", us)
+		return fmt.Sprintf("%.2fus", us)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -27,6 +28,7 @@ func newAttackCmd() *cobra.Command {
 		histLog    string
 		vegetaOut  string
 		quietTicks bool
+		maxErrors  = shareFlag(loadgen.DefaultMaxErrors)
 	)
 	cmd := &cobra.Command{
 		Use:   "attack URL",
@@ -56,12 +58,35 @@ Modes:
 
 Every response is checked (status line, Content-Length or chunked framing)
 before it counts; errors are counted by kind: connect, read, write, timeout,
-status (not --status), malformed. The attack ends when the window does:
-requests still in flight then are cancelled and counted as unfinished,
-neither answered nor failed. The summary also gives the slowest second of
-the window, which an average hides. Ctrl-C ends the attack early and still
-prints and writes what was measured. Exit status: 0 when the attack ran, 1
-when it ran but had errors, 2 when it could not run.`,
+status (not --status), malformed (an answer that is not HTTP/1.1, such as
+an SSH banner). The attack ends when the window does: requests still in
+flight then are cancelled and counted as unfinished, neither answered nor
+failed. Ctrl-C ends the attack early and still prints and writes what was
+measured.
+
+The summary reads like wrk's, and wrk's parsers read it. Requests/sec
+counts every answer, whatever its status, as wrk does; beside it the share
+answered with --status (and their rate, -o's requests_per_sec). "MB read"
+and Transfer/sec are bytes of whole responses (status line, headers, body)
+in every mode. The latency distribution is always printed (--latency is
+accepted for wrk's command lines). Closed-mode latency runs from the
+event-loop wake-up that sends a request to the one that sees its answer,
+so "In flight" (requests/s × mean latency) comes out at -c; wrk starts its
+clock in its write callback, a loop turn after the answer, so its
+latencies are lower at the same rate. The slowest second of the window
+is given too: an average hides it.
+
+Exit status:
+  0  the attack ran and passed its checks
+  1  it ran but failed them: no request succeeded (all unfinished counts
+     as none), or more than --max-errors of the requests failed (stream
+     mode: errors per connection); the last line names the main error and
+     its cause
+  2  bad usage, or refused before starting: options that cannot work
+     (-c 0, -d 0, -t 0 and other zeros included), more connections than
+     the open-file limit or the local port range allows, --close at a
+     --rate whose closed connections would use up the local ports, stream
+     mode aimed at an http:// URL, or nothing listening at URL`,
 		Example: `  sockbench attack http://127.0.0.1:8080/ -c 100 -t 1 -d 30s
   sockbench attack http://127.0.0.1:8080/ -c 50 --close -d 10s          # a connection per request
   sockbench attack http://127.0.0.1:8080/ -c 100 --rate 20000 -o r.json  # paced, corrected latency
@@ -69,6 +94,7 @@ when it ran but had errors, 2 when it could not run.`,
   sockbench attack tcp://127.0.0.1:8080 --mode stream -c 4 -d 10s`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
 			o.URL = args[0]
 			o.Mode = loadgen.Mode(mode)
 			o.Pacer = loadgen.Pacer(pacer)
@@ -97,8 +123,19 @@ when it ran but had errors, 2 when it could not run.`,
 				// pass: a refused run leaves an existing file as it was.
 				o.VegetaResults = io.Discard
 			}
-			// Refuse bad options before announcing anything.
-			if err := o.Check(loadgen.FlagName); err != nil {
+			// Refuse bad options before announcing anything. A flag not
+			// given takes its default; one given is checked as given, so
+			// -c 0 is an error, as connections: 0 is in a configuration.
+			if err := o.CheckGiven(loadgen.FlagName, f.Changed); err != nil {
+				return err
+			}
+			if o.Mode == loadgen.Stream && strings.HasPrefix(o.URL, "http://") {
+				// The runner's stream cells are aimed at its own stream
+				// servers by http:// URL, so this is the command's rule,
+				// not an option check.
+				return fmt.Errorf("URL %q: stream mode writes raw bytes and counts bytes, not HTTP requests, so an HTTP server only sees garbage; aim it at a server started with 'serve --stream' as tcp://host:port", o.URL)
+			}
+			if err := o.CheckLimits(loadgen.FlagName); err != nil {
 				return err
 			}
 			if vegetaOut != "" {
@@ -137,22 +174,23 @@ when it ran but had errors, 2 when it could not run.`,
 					return fmt.Errorf("writing %s: %w", histLog, err)
 				}
 			}
-			if n := r.Errors.Total(); n > 0 {
-				what := "requests failed"
-				if r.Mode == loadgen.Stream {
-					what = "stream errors (failed connects, failed or stalled writes)"
-				}
-				return exitStatus{code: 1, err: fmt.Errorf("%d %s", n, what)}
+			if err := r.Check(float64(maxErrors)); err != nil {
+				return exitStatus{code: 1, err: err}
 			}
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.SortFlags = false
+	// Flags show their defaults where they have one of their own
+	// (--threads and --chunk-size depend on others); a flag given is
+	// checked as given, zero included (CheckGiven).
 	f.StringVar(&mode, "mode", string(loadgen.Closed), "load model: closed, open or stream")
 	f.IntVarP(&o.Connections, "connections", "c", loadgen.DefaultConnections, "connections to keep open")
 	f.IntVarP(&o.Threads, "threads", "t", 0, "event loops, each on its own OS thread (default: one per usable CPU, at most -c)")
 	f.DurationVarP(&o.Duration, "duration", "d", loadgen.DefaultDuration, "measured window")
+	f.Var(&maxErrors, "max-errors", "exit 1 when more than this share of the requests failed (wrong statuses included)")
+	f.Bool("latency", false, "accepted for wrk's command lines: the latency distribution is always printed")
 	f.DurationVar(&o.Warmup, "warmup", 0, "load sent before the window, not counted")
 	f.DurationVar(&o.Timeout, "timeout", loadgen.DefaultTimeout, "a connect or an answer slower than this, or a stream write stalled this long, is a timeout error")
 	f.BoolVar(&o.Close, "close", false, "closed mode: a new connection for every request (Connection: close)")
@@ -175,6 +213,29 @@ when it ran but had errors, 2 when it could not run.`,
 	cmd.RegisterFlagCompletionFunc("pacer", fixedCompletion("constant", "linear", "sine"))
 	return cmd
 }
+
+// shareFlag is a share of requests, written as a percentage ("1%",
+// "0.5%"); 0 may go without the sign.
+type shareFlag float64
+
+func (s *shareFlag) String() string {
+	return strconv.FormatFloat(float64(*s)*100, 'f', -1, 64) + "%"
+}
+
+func (s *shareFlag) Set(v string) error {
+	num, percent := strings.CutSuffix(strings.TrimSpace(v), "%")
+	f, err := strconv.ParseFloat(num, 64)
+	switch {
+	case err != nil || f < 0 || f > 100:
+		return fmt.Errorf("want a percentage from 0%% to 100%%, such as 1%%")
+	case !percent && f != 0:
+		return fmt.Errorf("write it as a percentage: %s%%", num)
+	}
+	*s = shareFlag(f / 100)
+	return nil
+}
+
+func (s *shareFlag) Type() string { return "percent" }
 
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()

@@ -10,6 +10,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -29,8 +30,37 @@ percentiles, CPU µs and syscalls per request.`,
 	Example: `  sockbench serve epoll --addr 127.0.0.1:8080
   sockbench verify http://127.0.0.1:8080/
   sockbench attack http://127.0.0.1:8080/ -c 100 -d 10s`,
+	Version:       version(),
 	SilenceUsage:  true,
 	SilenceErrors: true,
+}
+
+func init() { rootCmd.SetVersionTemplate("{{.Name}} {{.Version}}\n") }
+
+// version says which sockbench this is, from what the Go toolchain stamped
+// into the binary: the module's version (a tag, or a pseudo-version naming
+// the commit), else the commit and whether the tree had uncommitted
+// changes; then the Go release that built it.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(no build information)"
+	}
+	v := info.Main.Version
+	if v == "" || v == "(devel)" {
+		settings := map[string]string{}
+		for _, s := range info.Settings {
+			settings[s.Key] = s.Value
+		}
+		v = "(devel, commit unknown: built without version control information)"
+		if rev := settings["vcs.revision"]; rev != "" {
+			v = rev
+			if settings["vcs.modified"] == "true" {
+				v += " with uncommitted changes"
+			}
+		}
+	}
+	return v + ", built with " + info.GoVersion
 }
 
 func main() {
