@@ -724,7 +724,8 @@ func TestAdaptiveRepetitions(t *testing.T) {
 		ci   string
 		want int
 	}{{"0.001%", 3}, {"60%", 6}} {
-		p := parse(t, "version: 1\nrepetitions: {min: 2, max: "+map[bool]string{true: "3", false: "8"}[c.want == 3]+", ci: "+c.ci+"}\ncpus: {server: 0, load: 1}\nservers: [epoll]\nload: {connections: 2, duration: 200ms, warmup: 0s}\n")
+		// Other tests beside this one must not make a repetition busy here.
+		p := parse(t, "version: 1\nrepetitions: {min: 2, max: "+map[bool]string{true: "3", false: "8"}[c.want == 3]+", ci: "+c.ci+"}\ncpus: {server: 0, load: 1}\nservers: [epoll]\ninterference: {max: 99%}\nload: {connections: 2, duration: 200ms, warmup: 0s}\n")
 		var out bytes.Buffer
 		var o observer
 		sum, err := Run(context.Background(), p, options(t, &out, &o))
