@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"runtime"
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -257,7 +257,9 @@ func sleepUntil(ctx context.Context, t time.Time) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		runtime.Gosched()
+		// Yield the CPU, not only to goroutines: another agent (or the
+		// server) pinned to the same CPU may be waiting for it.
+		unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 	return nil
 }

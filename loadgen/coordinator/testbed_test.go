@@ -32,8 +32,10 @@ type testbed struct {
 	agents     []host
 	// dial opens connections from the coordinator's host.
 	dial func(ctx context.Context, addr string) (net.Conn, error)
-	bin  string
-	dir  string
+	// agentCPUs, when set, pins the agents (and local attacks).
+	agentCPUs []int
+	bin       string
+	dir       string
 	// token is the agents' token file.
 	token string
 }
@@ -79,16 +81,26 @@ func sockbenchBinary(t testing.TB) string {
 	return buildBin
 }
 
-// newTestbed makes a server host and n agent hosts.
-func newTestbed(t testing.TB, n int) *testbed {
+// newTestbed makes a server host and n agent hosts, in network namespaces
+// where they can be made.
+func newTestbed(t testing.TB, n int) *testbed { return newTestbedOf(t, n, true) }
+
+// newTestbedOf makes a server host and n agent hosts: in network
+// namespaces when namespaces is set and they can be made, on loopback
+// addresses otherwise.
+func newTestbedOf(t testing.TB, n int, namespaces bool) *testbed {
 	t.Helper()
 	tb := &testbed{bin: sockbenchBinary(t), dir: t.TempDir()}
 	tb.token = filepath.Join(tb.dir, "token")
 	if err := os.WriteFile(tb.token, []byte("testbed-token-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.makeNamespaces(t, n); err != nil {
-		t.Logf("NOTE: network namespaces could not be made (%v): the hosts are loopback addresses instead: server 127.0.0.1, agents 127.0.0.2 to 127.0.0.%d", err, n+1)
+	err := fmt.Errorf("not asked for")
+	if namespaces {
+		err = tb.makeNamespaces(t, n)
+	}
+	if err != nil {
+		t.Logf("NOTE: network namespaces: %v: the hosts are loopback addresses instead: server 127.0.0.1, agents 127.0.0.2 to 127.0.0.%d", err, n+1)
 		tb.namespaces = false
 		tb.server = host{name: "server", ip: "127.0.0.1"}
 		tb.agents = nil
@@ -221,22 +233,26 @@ func nsDialer(path string) func(ctx context.Context, addr string) (net.Conn, err
 	}
 }
 
-// cpus pins the server to CPU 0 and the agents to CPU 1 where there are
-// two.
-func cpus(server bool) []int {
+// serverCPUs pins the server to CPU 0 where there are two or more; the
+// agents run on the others unless agentCPUs says where.
+func serverCPUs() []int {
 	if runtime.NumCPU() < 2 {
 		return nil
 	}
-	if server {
-		return []int{0}
-	}
-	return []int{1}
+	return []int{0}
 }
 
 // started is a process on a testbed host.
 type started struct {
 	p   *supervise.Process
 	log *logwatch.Log
+}
+
+func (tb *testbed) cpus(h host) []int {
+	if h == tb.server {
+		return serverCPUs()
+	}
+	return tb.agentCPUs
 }
 
 func (tb *testbed) start(t testing.TB, h host, name string, args ...string) *started {
@@ -246,7 +262,7 @@ func (tb *testbed) start(t testing.TB, h host, name string, args ...string) *sta
 		tee = func(line string) { t.Log(name + ": " + line) }
 	}
 	s := &started{log: logwatch.New(tee)}
-	p, err := supervise.Start(supervise.Spec{Name: name, Argv: h.argv(append([]string{tb.bin}, args...)...), CPUs: cpus(h == tb.server), Output: s.log})
+	p, err := supervise.Start(supervise.Spec{Name: name, Argv: h.argv(append([]string{tb.bin}, args...)...), CPUs: tb.cpus(h), Output: s.log})
 	if err != nil {
 		t.Fatal(err)
 	}
