@@ -28,6 +28,7 @@ test: deps vet build
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 $(TEST_PKGS)
 	cd bench/peers && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Every built-in server, keep-alive and close, in under two minutes; prints
 # the summary and where the report is (results/latest/report/index.html).
