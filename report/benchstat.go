@@ -8,10 +8,10 @@ import (
 	"unicode"
 )
 
-// writeBenchstat writes every successful repetition as one line of Go's
-// benchmark format, so `benchstat` computes its own statistics over the
-// repetitions and can compare two runs (or, with -col /server, the servers
-// of one run).
+// writeBenchstat writes every repetition that counts (successful, on a
+// quiet machine) as one line of Go's benchmark format, so `benchstat`
+// computes its own statistics over the repetitions and can compare two
+// runs (or, with -col /server, the servers of one run).
 //
 // Names carry every axis of the cell, not only the varying ones, so the
 // same cell has the same name in two runs that swept different axes.
@@ -36,7 +36,7 @@ func writeBenchstat(w io.Writer, r *run) error {
 	for _, c := range r.sortedCells() {
 		name := benchName(r, c)
 		for _, rp := range c.Reps {
-			if !rp.OK {
+			if !rp.Counts {
 				continue
 			}
 			fmt.Fprintf(&b, "%s\t1\t%.1f req/s", name, rp.RPS)

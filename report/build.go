@@ -108,6 +108,20 @@ func buildRun(r *run, format Format, out string) (Paths, error) {
 			return p, err
 		}
 		p.CSV = []string{cells, ranking}
+		if r.hasInterference() {
+			path := filepath.Join(out, "interference.csv")
+			if err := writeFile(path, interferenceCSVTable(r).writeCSV); err != nil {
+				return p, err
+			}
+			p.CSV = append(p.CSV, path)
+		}
+		if r.Control != nil {
+			path := filepath.Join(out, "control.csv")
+			if err := writeFile(path, r.controlTable().writeCSV); err != nil {
+				return p, err
+			}
+			p.CSV = append(p.CSV, path)
+		}
 	}
 	if format.wants(FormatBench) {
 		path := filepath.Join(out, "bench.txt")
@@ -137,7 +151,7 @@ func (a *analysis) writeHTML(p *Paths) error {
 	if err != nil {
 		return err
 	}
-	secs := []pageSection{{Title: "Results", Note: methodNote(), Tables: []pageTable{{HTML: results}}}}
+	secs := []pageSection{{Title: "Results", Note: a.methodNote(), Tables: []pageTable{{HTML: results}}}}
 	rank := pageSection{Title: "Ranking", Note: rankingNote}
 	for _, rk := range a.rankings {
 		h, err := rk.table(false).html()
@@ -148,6 +162,29 @@ func (a *analysis) writeHTML(p *Paths) error {
 	}
 	secs = append(secs, rank)
 	secs = append(secs, figureSections(figs)...)
+	if ws := a.shortWindows(); len(ws) > 0 {
+		secs = append(secs, pageSection{Title: "Over time", Note: noTimelineNote(ws)})
+	}
+	if r.Control != nil {
+		h, err := r.controlTable().html()
+		if err != nil {
+			return err
+		}
+		sec := pageSection{Title: "Drift control", Note: r.controlNote(), Tables: []pageTable{{HTML: h}}}
+		for _, f := range figs {
+			if f.Kind == kindControl {
+				sec.Figures = append(sec.Figures, f)
+			}
+		}
+		secs = append(secs, sec)
+	}
+	if r.hasInterference() {
+		h, err := interferenceTable(r).html()
+		if err != nil {
+			return err
+		}
+		secs = append(secs, pageSection{Title: "Interference", Note: interferenceNote(r), Tables: []pageTable{{HTML: h}}})
+	}
 	if ps := a.problems(); len(ps) > 0 {
 		secs = append(secs, pageSection{Title: "Failed or missing repetitions", Items: ps})
 	}

@@ -43,6 +43,9 @@ const (
 	kindOfferedLoad
 	kindTimeline
 	kindCPU
+	// kindControl is the drift control's chart, shown in its own section
+	// with its table rather than among chartSections.
+	kindControl
 )
 
 // chartSections lists the page's chart sections in the order a reader

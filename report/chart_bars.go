@@ -84,7 +84,7 @@ func (b *chartBuilder) throughputBars(l barLayout) *chart {
 		Name:    b.names.unique("rps", l.Axis, groupName(l.Group)),
 		Kind:    kindThroughput,
 		Title:   l.title("Requests/s"),
-		Caption: "Bars are the median over the successful repetitions; whiskers span the lowest to the highest repetition.",
+		Caption: "Bars are the median over the repetitions that count (successful, on a quiet machine); whiskers span the lowest to the highest of them.",
 		Panels:  []*plot.Plot{p},
 		Legend:  b.swatchLegend(l.Group.Cells),
 	}

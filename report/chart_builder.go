@@ -47,6 +47,9 @@ func (b *chartBuilder) all() []*chart {
 			out = append(out, ch)
 		}
 	}
+	if ch := b.controlChart(); ch != nil {
+		out = append(out, ch)
+	}
 	return out
 }
 

@@ -53,7 +53,7 @@ func (b *chartBuilder) latencyDistribution(g group) *chart {
 		Name:  b.names.unique("latency", groupName(g)),
 		Kind:  kindLatency,
 		Title: "Latency by percentile" + groupSuffix(g),
-		Caption: "Every request of the successful repetitions (merged HdrHistograms). Each step right is ten times rarer: " +
+		Caption: "Every request of the repetitions that count (merged HdrHistograms). Each step right is ten times rarer: " +
 			"90%, 99%, 99.9%…; a line that bends up early has a heavy tail. Both axes are logarithmic.",
 		Panels: []*plot.Plot{p},
 		Legend: legend,

@@ -3,8 +3,10 @@ package report
 import (
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -15,9 +17,35 @@ import (
 // repDashes tells repetitions of one server apart in the time series.
 var repDashes = [][]vg.Length{nil, {vg.Points(5), vg.Points(3)}, {vg.Points(1.5), vg.Points(2)}, {vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)}}
 
+// minTimelineWindow is the shortest window the per-second series is drawn
+// for: loadgen stores one point per second (finer buckets would need it
+// to store them), so a shorter window has one or two points, the last a
+// fraction of a second, and its line shows nothing a stall would.
+const minTimelineWindow = 5 * time.Second
+
+// timelineWindowsTooShort says whether the group's windows are too short
+// for the per-second series to show anything.
+func timelineWindowsTooShort(g group) bool {
+	return !slices.ContainsFunc(g.Cells, func(c *cell) bool { return c.Window >= minTimelineWindow || c.Window == 0 })
+}
+
+// noTimelineNote is what the page says instead of the chart.
+func noTimelineNote(windows []time.Duration) string {
+	var ws []string
+	for _, w := range windows {
+		ws = append(ws, w.String())
+	}
+	return "No time series: the measured windows (" + strings.Join(ws, ", ") + ") are shorter than " + minTimelineWindow.String() +
+		", and the load generator keeps one point per second, so a chart of them would have one or two points. " +
+		"Run windows of " + minTimelineWindow.String() + " or more to see stalls over time."
+}
+
 // timeline plots requests/s and p99 latency second by second, one line per
 // repetition, where a stall (a second with few or no answers) shows.
 func (b *chartBuilder) timeline(g group) *chart {
+	if timelineWindowsTooShort(g) {
+		return nil
+	}
 	top := newPlot("", "requests/s")
 	bottom := newPlot("time since start of measurement (s)", "p99 latency (ms)")
 	top.Y.Tick.Marker = countTicks{}
@@ -28,7 +56,7 @@ func (b *chartBuilder) timeline(g group) *chart {
 	errPts := plotter.XYs{}
 	for _, c := range g.Cells {
 		drawn := false
-		for ri, rp := range c.okReps() {
+		for ri, rp := range c.countedReps() {
 			if len(rp.Series) == 0 {
 				continue
 			}

@@ -106,25 +106,38 @@ func pairCells(a, b *analysis) comparison {
 	return cmp
 }
 
+// table has a row per cell: each measure in A and in B, and the change.
 func (cmp comparison) table() table {
+	var cols []column
+	for _, m := range testedMeasures {
+		cols = append(cols,
+			m.valueColumn("A "+m.Title, "a_"+m.Key), m.valueColumn("B "+m.Title, "b_"+m.Key),
+			diffColumn(m.Title+" change", m.Key+"_change", "B against A"))
+	}
+	return cmp.pairTable(cols, func(p cellPair) []field {
+		var row []field
+		for _, m := range testedMeasures {
+			row = append(row, p.value(m, p.A), p.value(m, p.B), p.change(m))
+		}
+		return row
+	})
+}
+
+// pairTable has a row per pair of cells: their axes, the columns that
+// fields fills, and each run's flags.
+func (cmp comparison) pairTable(cols []column, fields func(cellPair) []field) table {
 	var t table
 	for _, x := range cmp.axes {
 		t.Columns = append(t.Columns, column{Title: x, CSV: []string{x}})
 	}
-	for _, m := range testedMeasures {
-		t.Columns = append(t.Columns,
-			m.valueColumn("A "+m.Title, "a_"+m.Key), m.valueColumn("B "+m.Title, "b_"+m.Key),
-			diffColumn(m.Title+" change", m.Key+"_change", "B against A"))
-	}
+	t.Columns = append(t.Columns, cols...)
 	t.Columns = append(t.Columns, column{Title: "flags", CSV: []string{"a_flags", "b_flags"}})
 	for _, p := range cmp.pairs {
 		var row []field
 		for _, x := range cmp.axes {
 			row = append(row, textField(p.Axes[x]))
 		}
-		for _, m := range testedMeasures {
-			row = append(row, p.value(m, p.A), p.value(m, p.B), p.change(m))
-		}
+		row = append(row, fields(p)...)
 		t.Rows = append(t.Rows, append(row, p.flags()))
 	}
 	return t
@@ -137,19 +150,28 @@ func (p cellPair) value(m measure, s *summary) field {
 	return m.field(m.of(*s))
 }
 
-// change compares the pair on m. Where the load generator was saturated
-// in either run, what it measured is the client's, and only what it
-// cannot change (server CPU per request) is compared.
+// change compares the pair on m.
 func (p cellPair) change(m measure) field {
-	switch {
-	case p.A == nil:
-		return untestedField("only in B", "only in B")
-	case p.B == nil:
-		return untestedField("only in A", "only in A")
-	case m.ClientBound && (p.A.Saturated || p.B.Saturated):
-		return untestedField("not compared: client saturated", "client saturated")
+	if f, ok := p.untested(m); ok {
+		return f
 	}
 	return m.diffField(compareEstimates(m.of(*p.A), m.of(*p.B)))
+}
+
+// untested is what the pair shows on m where it is not compared: a cell
+// only one run has, or a measure the load generator made where it was
+// saturated in either run — what it measured is the client's, and only
+// what the client cannot change (server CPU per request) is compared.
+func (p cellPair) untested(m measure) (field, bool) {
+	switch {
+	case p.A == nil:
+		return untestedField("only in B", "only in B"), true
+	case p.B == nil:
+		return untestedField("only in A", "only in A"), true
+	case m.ClientBound && (p.A.Saturated || p.B.Saturated):
+		return untestedField("not compared: client saturated", "client saturated"), true
+	}
+	return field{}, false
 }
 
 // flags lists each run's flags on the cell, "A: errors; B: client
@@ -250,6 +272,13 @@ func compareRuns(ra, rb *run, format Format, out string) (Paths, error) {
 			return p, err
 		}
 		p.CSV = []string{path}
+		if rd := cmp.readingOf(); rd.Relative {
+			path := filepath.Join(out, "compare-control.csv")
+			if err := writeFile(path, cmp.relativeTable(rd).writeCSV); err != nil {
+				return p, err
+			}
+			p.CSV = append(p.CSV, path)
+		}
 	}
 	if format.wants(FormatBench) {
 		// One file per run, named by the run, so `benchstat A.txt B.txt`
@@ -286,10 +315,19 @@ func (cmp comparison) writeMarkdown(w io.Writer, t table) error {
 			sb.WriteString("- " + mdEscape(s) + "\n")
 		}
 	}
+	rd := cmp.readingOf()
+	if rd.Relative {
+		sb.WriteString("\n## Relative to the drift control\n\n" + mdEscape(rd.text()) + "\n\n")
+		if err := cmp.relativeTable(rd).writeMarkdown(&sb); err != nil {
+			return err
+		}
+		sb.WriteString("\n## Cell by cell, as measured\n")
+	}
 	sb.WriteString("\n" + compareNote() + "\n\n")
 	if err := t.writeMarkdown(&sb); err != nil {
 		return err
 	}
+	sb.WriteString("\n" + mdEscape(rd.rawNote()) + "\n")
 	_, err := io.WriteString(w, sb.String())
 	return err
 }
@@ -304,7 +342,16 @@ func (cmp comparison) writeHTML(p *Paths, t table) error {
 	if err != nil {
 		return err
 	}
-	secs := []pageSection{{Title: "Cell by cell", Note: compareNote(), Tables: []pageTable{{HTML: h}}}}
+	rd := cmp.readingOf()
+	var secs []pageSection
+	if rd.Relative {
+		rh, err := cmp.relativeTable(rd).html()
+		if err != nil {
+			return err
+		}
+		secs = append(secs, pageSection{Title: "Relative to the drift control", Note: rd.text(), Tables: []pageTable{{HTML: rh}}})
+	}
+	secs = append(secs, pageSection{Title: "Cell by cell, as measured", Note: compareNote(), Tables: []pageTable{{HTML: h, Note: rd.rawNote()}}})
 	if len(figs) > 0 {
 		secs = append(secs, pageSection{Title: "Requests/s, A against B", Figures: figs})
 	}

@@ -18,4 +18,13 @@
 // significant, and never ranks a number the run itself flagged: a cell
 // with failed repetitions or requests is left out, and where the load
 // generator was saturated the group is ranked by server CPU per request.
+//
+// Which repetitions count (successful, on a quiet machine) and which
+// number ranks a cell are package results' definitions, shared with the
+// runner's adaptive rounds (runner/results/measure.go). A repetition
+// measured on a busy machine is shown in the interference table
+// (interference.go) and left out of every number. A run's drift control
+// is plotted over the run and tested for a trend (control.go, trend.go),
+// and two runs with the same control are also compared relative to it
+// (relative.go).
 package report

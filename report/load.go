@@ -1,6 +1,7 @@
 package report
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,7 +25,10 @@ func loadRun(dir string) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &run{Dir: dir, ID: m.RunID, Status: string(m.Status), Started: m.Started, Finished: m.Finished, ConfigText: m.ConfigText, Axes: slices.Clone(m.Plan.Axes)}
+	r := &run{
+		Dir: dir, ID: m.RunID, Status: string(m.Status), Started: m.Started, Finished: m.Finished, ConfigText: m.ConfigText, Axes: slices.Clone(m.Plan.Axes),
+		Repetitions: m.Plan.Repetitions, Adaptive: m.Plan.Adaptive, InterferenceMax: float64(m.Plan.Interference.Max),
+	}
 	r.Machine = machineFacts(m.Machine)
 	for _, k := range slices.Sorted(maps.Keys(m.Machine.Sysctls)) {
 		r.Sysctls = append(r.Sysctls, keyValue{k, m.Machine.Sysctls[k]})
@@ -44,11 +48,14 @@ func loadRun(dir string) (*run, error) {
 		if err != nil {
 			return nil, err
 		}
-		c := &cell{ID: mc.ID, Axes: mc.Axes}
-		for i := 1; i <= m.Plan.Repetitions; i++ {
+		c := newCell(mc)
+		var stored []*results.Rep
+		// With adaptive repetitions a cell has from Repetitions to
+		// MaxRepetitions of them: only the first Repetitions are owed.
+		for i := 1; i <= m.Plan.MaxRepetitions(); i++ {
 			sr, err := results.ReadRep(dir, mc.ID, i)
 			if errors.Is(err, fs.ErrNotExist) {
-				if _, ok := notRun[mc.ID+"\x00"+strconv.Itoa(i)]; ok {
+				if _, ok := notRun[mc.ID+"\x00"+strconv.Itoa(i)]; ok || i > m.Plan.Repetitions {
 					continue
 				}
 				path := results.RepPath(dir, mc.ID, i)
@@ -61,14 +68,54 @@ func loadRun(dir string) (*run, error) {
 			if err != nil {
 				return nil, err
 			}
+			stored = append(stored, sr)
 			c.Reps = append(c.Reps, adaptRep(sr, cal))
 		}
+		target := results.Percent(0)
+		if a := m.Plan.Adaptive; a != nil {
+			target = a.CI
+		}
+		c.Precision = results.CellPrecision(&mc, stored, target)
 		r.Cells = append(r.Cells, c)
 	}
 	if !slices.Contains(r.Axes, serverAxis) {
 		r.Axes = append([]string{serverAxis}, r.Axes...)
 	}
+	if pc := m.Plan.Control; pc != nil {
+		ctl, err := loadControl(dir, pc)
+		if err != nil {
+			return nil, err
+		}
+		r.Control = ctl
+	}
 	return r, nil
+}
+
+func newCell(mc results.Cell) *cell {
+	return &cell{ID: mc.ID, Axes: mc.Axes, Mode: mc.Load.Mode, Window: mc.Load.Duration.D()}
+}
+
+// loadControl reads the drift control's repetitions, numbered in the order
+// they were measured, up to the first that does not exist.
+func loadControl(dir string, pc *results.Control) (*control, error) {
+	spec, err := json.Marshal(struct {
+		Server results.ServerSpec
+		Load   results.Load
+	}{pc.Cell.Server, pc.Cell.Load})
+	if err != nil {
+		return nil, fmt.Errorf("%s: the drift control's cell: %w", dir, err)
+	}
+	ctl := &control{Every: pc.Every, Cell: newCell(pc.Cell), Spec: string(spec)}
+	for i := 1; ; i++ {
+		sr, err := results.ReadRep(dir, pc.Cell.ID, i)
+		if errors.Is(err, fs.ErrNotExist) {
+			return ctl, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		ctl.Cell.Reps = append(ctl.Cell.Reps, adaptRep(sr, nil))
+	}
 }
 
 func machineFacts(m results.Machine) []keyValue {
@@ -96,7 +143,10 @@ func machineFacts(m results.Machine) []keyValue {
 // adaptRep turns one stored repetition into the model, with the cost per
 // request computed from the raw counters by package results.
 func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
-	rp := &rep{Index: sr.Rep, Reason: sr.Reason, CPUUserUS: math.NaN(), CPUSysUS: math.NaN(), SyscallsPerReq: math.NaN(), AcceptsPerWakeup: math.NaN()}
+	rp := &rep{
+		Index: sr.Rep, Reason: sr.Reason, Started: sr.Started, Counts: sr.Counts(), Machine: interferenceOf(sr.Machine),
+		CPUUserUS: math.NaN(), CPUSysUS: math.NaN(), SyscallsPerReq: math.NaN(), AcceptsPerWakeup: math.NaN(),
+	}
 	if sr.Status != results.OK {
 		if sr.Stage != "" {
 			rp.Reason = string(sr.Stage) + ": " + rp.Reason
@@ -129,4 +179,19 @@ func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
 		}
 	}
 	return rp
+}
+
+// interferenceOf turns a repetition's interference check into the model.
+func interferenceOf(m *results.MachineLoad) *interference {
+	if m == nil {
+		return nil
+	}
+	i := &interference{Max: m.Max, Busy: m.Busy, Attempts: m.Attempts, Sets: []cpuSetLoad{
+		{Role: "server", CPUs: m.Server.CPUs, Other: m.Server.Other, Steal: m.Server.Steal, Interrupts: m.Server.Interrupts},
+		{Role: "load generator", CPUs: m.Load.CPUs, Other: m.Load.Other, Steal: m.Load.Steal, Interrupts: m.Load.Interrupts},
+	}}
+	for _, e := range m.Earlier {
+		i.Earlier = append(i.Earlier, interferenceOf(&e).worst())
+	}
+	return i
 }

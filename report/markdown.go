@@ -27,7 +27,7 @@ func (a *analysis) writeMarkdown(w io.Writer) error {
 	if err := resultsTable(a.run, a.sums).writeMarkdown(&b); err != nil {
 		return err
 	}
-	b.WriteString("\n" + methodNote() + "\n")
+	b.WriteString("\n" + a.methodNote() + "\n")
 	b.WriteString("\n## Ranking\n\n" + rankingNote + "\n")
 	for _, r := range a.rankings {
 		fmt.Fprintf(&b, "\n### %s\n\n", r.Group.Label())
@@ -35,6 +35,20 @@ func (a *analysis) writeMarkdown(w io.Writer) error {
 			return err
 		}
 		b.WriteString("\n" + mdEscape(r.note()) + "\n")
+	}
+	if r := a.run; r.Control != nil {
+		b.WriteString("\n## Drift control\n\n")
+		if err := r.controlTable().writeMarkdown(&b); err != nil {
+			return err
+		}
+		b.WriteString("\n" + mdEscape(r.controlNote()) + "\n")
+	}
+	if r := a.run; r.hasInterference() {
+		b.WriteString("\n## Interference\n\n")
+		if err := interferenceTable(r).writeMarkdown(&b); err != nil {
+			return err
+		}
+		b.WriteString("\n" + mdEscape(interferenceNote(r)) + "\n")
 	}
 	if ps := a.problems(); len(ps) > 0 {
 		b.WriteString("\n## Failed or missing repetitions\n\n")

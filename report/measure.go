@@ -1,11 +1,16 @@
 package report
 
-import "math"
+import (
+	"math"
+
+	"github.com/sockbench/sockbench/runner/results"
+)
 
 // measure is one number the rankings and comparisons test repetition by
 // repetition, with how the tables write it.
 type measure struct {
 	Title string // column title, e.g. "req/s"
+	Name  string // in a sentence, e.g. "requests/s"
 	Key   string // CSV column prefix
 	// Higher says a larger value is better.
 	Higher bool
@@ -15,24 +20,56 @@ type measure struct {
 	ClientBound bool
 	Help        string
 	of          func(summary) estimate
-	text        func(float64) string
-	csvDigits   int
+	// perRep is one repetition's value, NaN when it has none: the sample
+	// a comparison relative to the drift control divides.
+	perRep    func(*rep) float64
+	text      func(float64) string
+	csvDigits int
 }
 
 var (
-	measureRPS = measure{Title: "req/s", Key: "rps", Higher: true, ClientBound: true,
-		Help: "requests/s, median over the successful repetitions",
-		of:   func(s summary) estimate { return s.RPS }, text: fmtCount, csvDigits: 1}
-	measureCPU = measure{Title: "CPU µs/req", Key: "cpu_us_per_req",
-		Help: "server user + system CPU per request, median over repetitions",
-		of:   func(s summary) estimate { return s.CPU }, text: func(v float64) string { return fmtFixed(v, 1) }, csvDigits: 3}
-	measureP50 = measure{Title: "p50 ms", Key: "p50_us", ClientBound: true,
-		Help: "each repetition's median latency, median over repetitions",
-		of:   func(s summary) estimate { return s.P50 }, text: fmtMS}
-	measureP99 = measure{Title: "p99 ms", Key: "p99_us", ClientBound: true,
-		Help: "each repetition's p99 latency, median over repetitions",
-		of:   func(s summary) estimate { return s.P99 }, text: fmtMS}
+	measureRPS = measure{Title: "req/s", Name: "requests/s", Key: "rps", Higher: true, ClientBound: true,
+		Help:   "requests/s, median over the repetitions that count",
+		of:     func(s summary) estimate { return s.RPS },
+		perRep: func(r *rep) float64 { return r.RPS }, text: fmtCount, csvDigits: 1}
+	measureMBps = measure{Title: "MB/s", Name: "MB/s", Key: "mb_per_s", Higher: true, ClientBound: true,
+		Help:   "megabytes/s the generator read (HTTP) or wrote (stream mode), median over the repetitions that count",
+		of:     func(s summary) estimate { return s.MBps },
+		perRep: func(r *rep) float64 { return r.BytesPerS / 1e6 }, text: func(v float64) string { return fmtFixed(v, 1) }, csvDigits: 3}
+	measureCPU = measure{Title: "CPU µs/req", Name: "server CPU µs per request", Key: "cpu_us_per_req",
+		Help:   "server user + system CPU per request, median over repetitions",
+		of:     func(s summary) estimate { return s.CPU },
+		perRep: func(r *rep) float64 { return r.CPUUserUS + r.CPUSysUS }, text: func(v float64) string { return fmtFixed(v, 1) }, csvDigits: 3}
+	measureP50 = measure{Title: "p50 ms", Name: "p50 latency", Key: "p50_us", ClientBound: true,
+		Help:   "each repetition's median latency, median over repetitions",
+		of:     func(s summary) estimate { return s.P50 },
+		perRep: func(r *rep) float64 { return r.percentileUS(50) }, text: fmtMS}
+	measureP99 = measure{Title: "p99 ms", Name: "p99 latency", Key: "p99_us", ClientBound: true,
+		Help:   "each repetition's p99 latency, median over repetitions",
+		of:     func(s summary) estimate { return s.P99 },
+		perRep: func(r *rep) float64 { return r.percentileUS(99) }, text: fmtMS}
 )
+
+// rankMeasure is the report's measure for the one package results ranks
+// cells by.
+func rankMeasure(m results.Measure) measure {
+	switch m {
+	case results.BytesPerS:
+		return measureMBps
+	case results.CPUPerRequest:
+		return measureCPU
+	}
+	return measureRPS
+}
+
+// sample is the measure of each repetition, NaN where it has none.
+func (m measure) sample(reps []*rep) []float64 {
+	vs := make([]float64, len(reps))
+	for i, r := range reps {
+		vs[i] = m.perRep(r)
+	}
+	return vs
+}
 
 // testedMeasures are the measures every ranking and comparison tests, in
 // the order of their columns.

@@ -6,8 +6,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // serverAxis is the axis whose values the rankings, colours and legends are
@@ -33,6 +36,14 @@ type run struct {
 	// Unfinished lists repetitions the run planned but did not finish,
 	// with the reason the manifest gives.
 	Unfinished []unfinished
+	// Repetitions is how often every cell was to be measured; with
+	// Adaptive, at least.
+	Repetitions int
+	Adaptive    *results.Adaptive
+	// InterferenceMax is the plan's threshold for "machine busy".
+	InterferenceMax float64
+	// Control is the drift control; nil when the plan has none.
+	Control *control
 }
 
 type keyValue struct{ Key, Value string }
@@ -48,14 +59,29 @@ type cell struct {
 	ID   string
 	Axes map[string]string
 	Reps []*rep
+	// Mode is the load mode, Window the measured window's length.
+	Mode   string
+	Window time.Duration
+	// Precision is package results' judgement of how well the counted
+	// repetitions pin down the measure the cell is ranked by on its own:
+	// the same the runner's adaptive rounds used.
+	Precision results.Precision
 }
 
 // rep is one repetition of a cell. Values that were not measured are NaN
 // so they print as "–" instead of a misleading zero.
 type rep struct {
-	Index  int
-	OK     bool
-	Reason string
+	Index int
+	// OK says it measured something; Counts that its numbers may also be
+	// compared (package results decides: OK and not measured on a busy
+	// machine).
+	OK      bool
+	Counts  bool
+	Reason  string
+	Started time.Time
+	// Machine is the interference check of its window; nil when the run
+	// made none.
+	Machine *interference
 
 	Requests   int64
 	Errors     int64
@@ -87,10 +113,20 @@ type secondPoint struct {
 
 func (c *cell) server() string { return c.Axes[serverAxis] }
 
-func (c *cell) okReps() []*rep {
+// percentileUS is the repetition's own latency at percentile p, NaN
+// without a histogram.
+func (r *rep) percentileUS(p float64) float64 {
+	if r.Hist == nil || r.Hist.TotalCount() == 0 {
+		return math.NaN()
+	}
+	return float64(r.Hist.ValueAtPercentile(p))
+}
+
+// countedReps are the repetitions whose numbers the report uses.
+func (c *cell) countedReps() []*rep {
 	var ok []*rep
 	for _, r := range c.Reps {
-		if r.OK {
+		if r.Counts {
 			ok = append(ok, r)
 		}
 	}

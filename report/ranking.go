@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // ranking orders the servers of one group: the cells that agree on every
@@ -27,13 +29,16 @@ type rankEntry struct {
 }
 
 // rankGroup ranks the servers of g. A cell whose repetitions failed or
-// whose requests failed is left out: the run flagged its numbers. When the
+// whose requests failed is left out: the run flagged its numbers; so is
+// one with no repetition measured on a quiet machine (busy ones never
+// count). What the group is ranked by is package results' rule, the one
+// the runner's adaptive rounds use too, applied to the group: where the
 // load generator was saturated in a ranked cell, that cell's requests/s
 // measure the client, so the whole group is ranked by server CPU per
 // request, which does not depend on the client.
 func rankGroup(g group, byCell map[*cell]summary) ranking {
-	r := ranking{Group: g, By: measureRPS}
 	var in, out []rankEntry
+	saturated := false
 	for _, c := range g.Cells {
 		s := byCell[c]
 		if bad := s.disqualifiers(); len(bad) > 0 {
@@ -41,10 +46,18 @@ func rankGroup(g group, byCell map[*cell]summary) ranking {
 			continue
 		}
 		in = append(in, rankEntry{Sum: s})
-		if s.Saturated {
-			r.By = measureCPU
-		}
+		saturated = saturated || s.Saturated
 	}
+	r := ranking{Group: g, By: rankMeasure(results.RankedBy(g.Cells[0].Mode, saturated))}
+	// Only in stream mode is the measure still the client's where it was
+	// saturated: there is nothing per request to rank by instead.
+	in = slices.DeleteFunc(in, func(e rankEntry) bool {
+		if !r.By.ClientBound || !e.Sum.Saturated {
+			return false
+		}
+		out = append(out, rankEntry{Sum: e.Sum, Out: flagSaturated + ": its " + r.By.Name + " are the client's"})
+		return true
+	})
 	in = slices.DeleteFunc(in, func(e rankEntry) bool {
 		if r.By.of(e.Sum).Known() {
 			return false
@@ -104,7 +117,7 @@ func (r ranking) note() string {
 			"so this group is ranked by server CPU µs per request (lowest first), which holds whatever the client did. " +
 			"Requests/s and latency are not compared with a cell the client could not keep up with.")
 	} else {
-		b.WriteString("Ranked by median requests/s (highest first).")
+		b.WriteString("Ranked by median " + r.By.Name + " (highest first).")
 	}
 	var out []string
 	for _, e := range r.Entries {
@@ -121,7 +134,8 @@ func (r ranking) note() string {
 // rankingNote heads the rankings.
 const rankingNote = "Within each group the cells differ only in the server; every server is compared with the group's #1 " +
 	"on each measure, by the test the results explain. A cell with failed repetitions or failed requests is not ranked, " +
-	"and a group in which the load generator was saturated is ranked by server CPU per request."
+	"nor one with no repetition measured on a quiet machine; repetitions measured on a busy machine are left out of every number. " +
+	"A group in which the load generator was saturated is ranked by server CPU per request, a stream-mode group by MB/s."
 
 // table renders the ranking; withGroup adds the group's axis values and
 // the measure ranked by as leading columns, for the one CSV file of all
@@ -142,7 +156,7 @@ func (r ranking) table(withGroup bool) table {
 		t.Columns = append(t.Columns, m.valueColumn(m.Title, m.Key), diffColumn(m.Title+" vs #1", m.Key+"_vs_first", "this server against the group's #1"))
 	}
 	t.Columns = append(t.Columns,
-		column{Title: "reps", CSV: []string{"reps_ok", "reps_failed"}, Numeric: true, Help: "successful / planned repetitions"},
+		repsColumn,
 		column{Title: "flags", CSV: []string{"flags"}},
 	)
 	for _, e := range r.Entries {

@@ -2,8 +2,11 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // resultsTable has one row per cell: the axes that vary, then throughput,
@@ -17,18 +20,20 @@ func resultsTable(r *run, sums []summary) table {
 	t.Columns = append(t.Columns,
 		measureRPS.valueColumn(measureRPS.Title, measureRPS.Key),
 		column{Title: "MB/s", CSV: []string{"mb_per_s_median"}, Numeric: true, Help: "median megabytes/s the generator read (HTTP) or wrote (stream mode)"},
-		column{Title: "p50 ms", CSV: []string{"p50_us"}, Numeric: true, Help: "latency percentiles of all requests of the successful repetitions (merged HdrHistograms)"},
+		column{Title: "p50 ms", CSV: []string{"p50_us"}, Numeric: true, Help: "latency percentiles of all requests of the repetitions that count (merged HdrHistograms)"},
 		column{Title: "p99 ms", CSV: []string{"p99_us"}, Numeric: true},
 		column{Title: "p99.9 ms", CSV: []string{"p999_us"}, Numeric: true},
 		column{Title: "max ms", CSV: []string{"max_us"}, Numeric: true},
-		column{Title: "errors", CSV: []string{"errors", "requests"}, Numeric: true, Help: "failed requests over the successful repetitions"},
+		column{Title: "errors", CSV: []string{"errors", "requests"}, Numeric: true, Help: "failed requests over the repetitions that count"},
 		column{Title: "CPU user µs/req", CSV: []string{"cpu_user_us_per_req"}, Numeric: true, Help: "server user CPU per request, median over repetitions"},
 		column{Title: "CPU sys µs/req", CSV: []string{"cpu_sys_us_per_req"}, Numeric: true, Help: "server system CPU per request, median over repetitions"},
 		column{Title: "syscalls per req", CSV: []string{"syscalls_per_req"}, Numeric: true},
 		column{Title: "accepts per wakeup", CSV: []string{"accepts_per_wakeup"}, Numeric: true, Help: "connections accepted per poller wakeup on the listener (thread post #19)"},
-		column{Title: "reps", CSV: []string{"reps_ok", "reps_failed"}, Numeric: true, Help: "successful / planned repetitions"},
-		column{Title: "flags", CSV: []string{"flags"}},
 	)
+	if r.Adaptive != nil {
+		t.Columns = append(t.Columns, intervalColumns(r.Adaptive)...)
+	}
+	t.Columns = append(t.Columns, repsColumn, column{Title: "flags", CSV: []string{"flags"}})
 	for _, s := range sums {
 		var row []field
 		for _, a := range axes {
@@ -54,17 +59,62 @@ func resultsTable(r *run, sums []summary) table {
 			field{Text: fmtFixed(s.CPUSys.Center, 1), CSV: []string{csvFloat(s.CPUSys.Center, 3)}},
 			field{Text: fmtFixed(s.Syscalls.Center, 2), CSV: []string{csvFloat(s.Syscalls.Center, 3)}},
 			field{Text: fmtFixed(s.Accepts.Center, 1), CSV: []string{csvFloat(s.Accepts.Center, 3)}},
-			repsField(s),
-			flagsField(s),
 		)
+		if r.Adaptive != nil {
+			row = append(row, intervalFields(s.Cell.Precision, r.Adaptive)...)
+		}
+		row = append(row, repsField(s), flagsField(s))
 		t.Rows = append(t.Rows, row)
 	}
 	return t
 }
 
-// repsField is "successful/planned" repetitions.
+var repsColumn = column{Title: "reps", CSV: []string{"reps_ok", "reps_failed", "reps_busy"}, Numeric: true,
+	Help: "repetitions counted / measured: failed ones and those measured on a busy machine do not count"}
+
+// repsField is "counted/measured" repetitions.
 func repsField(s summary) field {
-	return field{Text: fmt.Sprintf("%d/%d", s.OK, s.OK+s.Failed), CSV: []string{strconv.Itoa(s.OK), strconv.Itoa(s.Failed)}, Warn: s.Failed > 0}
+	f := field{Text: fmt.Sprintf("%d/%d", s.OK, s.measured()), CSV: []string{strconv.Itoa(s.OK), strconv.Itoa(s.Failed), strconv.Itoa(s.Busy)}, Warn: s.Failed+s.Busy > 0}
+	if s.Failed+s.Busy > 0 {
+		f.Tip = fmt.Sprintf("%d counted, %d failed, %d measured on a busy machine", s.OK, s.Failed, s.Busy)
+	}
+	return f
+}
+
+// intervalColumns head an adaptive run's columns: the interval of the
+// measure each cell is ranked by on its own, and whether it came within
+// the target.
+func intervalColumns(a *results.Adaptive) []column {
+	return []column{
+		{Title: "interval", CSV: []string{"interval_measure", "interval_pct"}, Numeric: true,
+			Help: fmt.Sprintf("%.0f%% confidence interval of the median of the measure the cell is ranked by on its own (requests/s; CPU µs/req where the client was saturated; MB/s in stream mode), over its counted repetitions", 100*results.IntervalConfidence)},
+		{Title: "converged", CSV: []string{"converged"},
+			Help: fmt.Sprintf("whether the interval came within ±%s before %d repetitions: the adaptive rounds stop measuring a cell that did", fmtShare(float64(a.CI)), a.Max)},
+	}
+}
+
+// intervalFields are a cell's interval and convergence, as package results
+// judged them for the runner's adaptive rounds.
+func intervalFields(p results.Precision, a *results.Adaptive) []field {
+	m := rankMeasure(p.Measure)
+	scale := 1.0
+	if p.Measure == results.BytesPerS {
+		scale = 1e-6 // the report's MB/s
+	}
+	interval := field{Text: missing, CSV: []string{string(p.Measure), ""}, Tip: p.Why}
+	if !math.IsNaN(p.HalfWidth) {
+		interval = field{Text: "±" + fmtSig(100*p.HalfWidth, 2) + "% " + m.Title, CSV: []string{string(p.Measure), csvFloat(100*p.HalfWidth, 2)},
+			Tip: fmt.Sprintf("median %s, interval %s to %s, n=%d", m.text(scale*p.Center), m.text(scale*p.Lo), m.text(scale*p.Hi), p.N)}
+	}
+	conv := field{Text: "yes", CSV: []string{"yes"}}
+	if !p.Converged {
+		tip := fmt.Sprintf("not within ±%s after %s (at most %d are measured)", fmtShare(float64(a.CI)), plural(p.N, "counted repetition"), a.Max)
+		if p.Why != "" {
+			tip += "; no interval: " + p.Why
+		}
+		conv = field{Text: fmt.Sprintf("no (n=%d)", p.N), CSV: []string{"no"}, Warn: true, Tip: tip}
+	}
+	return []field{interval, conv}
 }
 
 // flagsField lists the row's warnings, with the reasons repetitions

@@ -9,6 +9,8 @@ import (
 
 	"github.com/aclements/go-moremath/stats"
 	"golang.org/x/perf/benchmath"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // Every statement the report makes about repetitions (a cell's median and
@@ -21,9 +23,10 @@ import (
 
 var thresholds = benchmath.DefaultThresholds
 
-// ciLevel is the confidence every interval is asked for; the one given may
-// be higher, the next level a small sample's order statistics reach.
-const ciLevel = 0.95
+// ciLevel is the confidence every interval is asked for, package results'
+// (the adaptive rounds narrow the same interval); the one given may be
+// higher, the next level a small sample's order statistics reach.
+const ciLevel = results.IntervalConfidence
 
 // searchLimit bounds the searches for the fewest repetitions below; past
 // it the report says "more than".
@@ -82,7 +85,7 @@ func (e estimate) relativeCI() float64 {
 	case !e.hasCI():
 		return math.Inf(1)
 	}
-	return math.Max(e.Hi-e.Center, e.Center-e.Lo) / math.Abs(e.Center)
+	return results.HalfWidth(e.Lo, e.Center, e.Hi)
 }
 
 // minRepsForCI is the fewest repetitions whose median has a finite

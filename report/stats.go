@@ -13,13 +13,16 @@ import (
 // summary is everything the tables say about one cell, computed from its
 // repetitions.
 type summary struct {
-	Cell     *cell
-	RPS      estimate
-	MBps     estimate
-	OK       int
-	Failed   int
-	Requests int64
-	Errors   int64
+	Cell *cell
+	RPS  estimate
+	MBps estimate
+	// OK counts the repetitions that count (successful, on a quiet
+	// machine): every number of the summary is theirs. Busy counts the
+	// successful ones left out because the machine was busy, Failed the
+	// failed ones.
+	OK, Busy, Failed int
+	Requests         int64
+	Errors           int64
 	// ErrorKinds sums errors by kind over the successful repetitions.
 	ErrorKinds map[string]int64
 	// Latency is the merged histogram of every successful repetition, so its
@@ -41,19 +44,20 @@ type summary struct {
 
 func summarise(c *cell) (summary, error) {
 	s := summary{Cell: c, ErrorKinds: map[string]int64{}}
-	var rps, mbps, user, sys, cpu, p50, p99, sc, apw []float64
+	var user, sys, sc, apw []float64
 	var kinds []string
 	for _, r := range c.Reps {
-		if !r.OK {
+		switch {
+		case !r.OK:
 			s.Failed++
+			continue
+		case !r.Counts:
+			s.Busy++
 			continue
 		}
 		s.OK++
-		rps = append(rps, r.RPS)
-		mbps = append(mbps, r.BytesPerS/1e6)
 		user = append(user, r.CPUUserUS)
 		sys = append(sys, r.CPUSysUS)
-		cpu = append(cpu, r.CPUUserUS+r.CPUSysUS)
 		sc = append(sc, r.SyscallsPerReq)
 		apw = append(apw, r.AcceptsPerWakeup)
 		s.Requests += r.Requests
@@ -68,8 +72,6 @@ func summarise(c *cell) (summary, error) {
 		if r.Hist == nil || r.Hist.TotalCount() == 0 {
 			continue
 		}
-		p50 = append(p50, float64(r.Hist.ValueAtPercentile(50)))
-		p99 = append(p99, float64(r.Hist.ValueAtPercentile(99)))
 		if s.Latency == nil {
 			s.Latency = r.Hist.Clone()
 			continue
@@ -78,12 +80,13 @@ func summarise(c *cell) (summary, error) {
 			return s, fmt.Errorf("cell %s: merging the latency histogram of repetition %d dropped %d values (histograms of different ranges)", c.ID, r.Index, dropped)
 		}
 	}
-	s.RPS = estimateOf(rps)
-	s.MBps = estimateOf(mbps)
-	s.P50, s.P99 = estimateOf(p50), estimateOf(p99)
+	counted := c.countedReps()
+	s.RPS = estimateOf(measureRPS.sample(counted))
+	s.MBps = estimateOf(measureMBps.sample(counted))
+	s.P50, s.P99 = estimateOf(measureP50.sample(counted)), estimateOf(measureP99.sample(counted))
+	s.CPU = estimateOf(measureCPU.sample(counted))
 	s.CPUUser = estimateOf(user)
 	s.CPUSys = estimateOf(sys)
-	s.CPU = estimateOf(cpu)
 	s.Syscalls = estimateOf(sc)
 	s.Accepts = estimateOf(apw)
 	slices.Sort(kinds)
@@ -103,17 +106,26 @@ func (s summary) percentileUS(p float64) float64 {
 	return float64(s.Latency.ValueAtPercentile(p))
 }
 
-const flagSaturated = "client saturated"
+// measured is how many repetitions the cell has results for.
+func (s summary) measured() int { return s.OK + s.Busy + s.Failed }
+
+const (
+	flagSaturated   = "client saturated"
+	flagMachineBusy = "machine busy"
+)
 
 // flags are the warnings a row carries; a result with any of them should
 // not be quoted without reading why.
 func (s summary) flags() []string {
 	var f []string
-	if s.OK == 0 {
+	if s.OK == 0 && s.Busy == 0 {
 		f = append(f, "no data")
 	}
+	if s.Busy > 0 {
+		f = append(f, fmt.Sprintf("%s: %d/%d reps left out", flagMachineBusy, s.Busy, s.measured()))
+	}
 	if s.Failed > 0 {
-		f = append(f, fmt.Sprintf("%d/%d reps failed", s.Failed, s.OK+s.Failed))
+		f = append(f, fmt.Sprintf("%d/%d reps failed", s.Failed, s.measured()))
 	}
 	if s.Saturated {
 		f = append(f, flagSaturated)
@@ -126,9 +138,12 @@ func (s summary) flags() []string {
 
 // disqualifiers are the flags that keep a cell out of a ranking: every
 // flag but saturation, whose cells are ranked by what the client cannot
-// change.
+// change, and but a busy machine while quiet repetitions are left to rank
+// the cell by.
 func (s summary) disqualifiers() []string {
-	return slices.DeleteFunc(s.flags(), func(f string) bool { return f == flagSaturated })
+	return slices.DeleteFunc(s.flags(), func(f string) bool {
+		return f == flagSaturated || strings.HasPrefix(f, flagMachineBusy) && s.OK > 0
+	})
 }
 
 // errorKindsText lists error counts by kind, largest first, for tooltips

@@ -25,7 +25,7 @@ func TestSummaryMergesHistogramsAndSkipsFailedReps(t *testing.T) {
 		t.Errorf("per-repetition percentiles p50 %+v p99 %+v, want one value per successful rep", s.P50, s.P99)
 	}
 	var want int64
-	for _, rp := range r.Cells[0].okReps() {
+	for _, rp := range r.Cells[0].countedReps() {
 		want += rp.Hist.TotalCount()
 	}
 	if got := s.Latency.TotalCount(); got != want {

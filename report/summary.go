@@ -21,7 +21,7 @@ func WriteSummary(w io.Writer, runDir string) error {
 		return err
 	}
 	full := resultsTable(r, a.sums)
-	keep := map[string]bool{"req/s": true, "p50 ms": true, "p99 ms": true, "p99.9 ms": true, "errors": true, "reps": true, "flags": true}
+	keep := map[string]bool{"req/s": true, "p50 ms": true, "p99 ms": true, "p99.9 ms": true, "errors": true, "interval": true, "converged": true, "reps": true, "flags": true}
 	var t table
 	var cols []int
 	for i, c := range full.Columns {

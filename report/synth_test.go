@@ -4,11 +4,14 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // synthCell describes one cell of a synthetic run: the shape of real
@@ -26,6 +29,9 @@ type synthCell struct {
 	StallRep      int // 1-based repetition with a stall in its series; 0: none
 	Saturated     bool
 	FailureReason string
+	// Busy lists the 1-based repetitions measured on a busy machine (with
+	// synthOptions.Interference).
+	Busy []int
 }
 
 // synthHistogram records a log-normal body between p50 and p99 and a thin
@@ -67,8 +73,32 @@ func synthSeries(rng *rand.Rand, seconds int, rps, p50, p99, maxUS float64, stal
 // real server's does, without a trend over the run.
 var cpuJitter = []float64{0, 0.02, -0.01, 0.015, -0.02, 0.005}
 
+// synthOptions add to a synthetic run what the runner of issue #10
+// stores; the zero value is a run without any of it.
+type synthOptions struct {
+	// Interference gives every repetition an interference check: quiet,
+	// or busy where the cell's Busy says.
+	Interference bool
+	// Control is the drift control, one RPS value per measurement
+	// (controlMeasurements says how many the schedule makes), measured
+	// after every Every repetitions.
+	Control *synthCell
+	Every   int
+	// Repetitions is the plan's (with Adaptive, least) repetitions;
+	// zero means the most any cell has.
+	Repetitions int
+	Adaptive    *results.Adaptive
+	// Window is every cell's measured window; zero means 10 s.
+	Window time.Duration
+}
+
 // synthRun builds a run of the given cells; axes lists the axis order.
 func synthRun(id string, axes []string, cells []synthCell) *run {
+	return synthRunWith(id, axes, cells, synthOptions{})
+}
+
+// synthRunWith builds a run of the given cells with the options.
+func synthRunWith(id string, axes []string, cells []synthCell, o synthOptions) *run {
 	// Seeded by the id: a run's numbers are fixed, and two runs differ.
 	h := fnv.New64a()
 	h.Write([]byte(id))
@@ -78,39 +108,161 @@ func synthRun(id string, axes []string, cells []synthCell) *run {
 		Started: "2025-11-24T10:00:00Z", Finished: "2025-11-24T10:04:10Z",
 		Machine: []keyValue{{"kernel", "Linux 6.12.48"}, {"CPU model", "AMD EPYC 7B13"}, {"CPUs", "8"}, {"arch", "amd64"}, {"Go", "go1.26.8"}, {"commit", "90bfc73"}},
 		Sysctls: []keyValue{{"net.core.somaxconn", "4096"}},
-		Axes:    axes,
+		Axes:    axes, Repetitions: o.Repetitions, Adaptive: o.Adaptive,
+	}
+	window := o.Window
+	if window == 0 {
+		window = 10 * time.Second
+	}
+	if o.Interference {
+		r.InterferenceMax = 0.05
 	}
 	for i, sc := range cells {
-		c := &cell{ID: "c" + strconv.Itoa(i+1), Axes: sc.Axes}
-		for j, rps := range sc.RPS {
-			rp := &rep{Index: j + 1, LatencyKind: string(loadgen.ResponseTime)}
-			if math.IsNaN(rps) {
-				rp.Reason = sc.FailureReason
-				c.Reps = append(c.Reps, rp)
-				continue
-			}
-			rp.OK = true
-			rp.RPS = rps
-			rp.Requests = int64(rps * 10)
-			rp.Errors = sc.Errors
-			if sc.Errors > 0 {
-				rp.ErrorKinds = map[string]int64{"timeout": sc.Errors}
-			}
-			rp.Hist = synthHistogram(rng, 20000, sc.P50US, sc.P99US, sc.MaxUS)
-			rp.Series = synthSeries(rng, 10, rps, sc.P50US, sc.P99US, sc.MaxUS, sc.StallRep == j+1, sc.Errors)
-			rp.Saturated = sc.Saturated
-			rp.CPUUserUS = sc.CPUUser * (1 + cpuJitter[j%len(cpuJitter)])
-			rp.CPUSysUS = sc.CPUSys * (1 - cpuJitter[j%len(cpuJitter)])
-			rp.SyscallsPerReq = sc.Syscalls
-			if sc.Syscalls == 0 {
-				rp.SyscallsPerReq = math.NaN() // as the loader reads an uncounted server
-			}
-			rp.AcceptsPerWakeup = sc.Accepts
-			c.Reps = append(c.Reps, rp)
+		c := sc.build(rng, "c"+strconv.Itoa(i+1), window, o.Interference)
+		if o.Repetitions == 0 {
+			r.Repetitions = max(r.Repetitions, len(c.Reps))
 		}
 		r.Cells = append(r.Cells, c)
 	}
+	if o.Control != nil {
+		ctl := o.Control.build(rng, "control-"+o.Control.Axes[serverAxis], window, o.Interference)
+		r.Control = &control{Every: o.Every, Cell: ctl, Spec: ctl.server()}
+	}
+	if o.Control != nil || o.Interference || o.Adaptive != nil {
+		synthSchedule(r, window)
+	}
 	return r
+}
+
+// build makes the cell's repetitions from its description; checked gives
+// each an interference check.
+func (sc synthCell) build(rng *rand.Rand, id string, window time.Duration, checked bool) *cell {
+	c := &cell{ID: id, Axes: sc.Axes, Mode: "closed", Window: window}
+	seconds := max(1, int(math.Ceil(window.Seconds())))
+	for j, rps := range sc.RPS {
+		rp := &rep{Index: j + 1, LatencyKind: string(loadgen.ResponseTime)}
+		if math.IsNaN(rps) {
+			rp.Reason = sc.FailureReason
+			c.Reps = append(c.Reps, rp)
+			continue
+		}
+		rp.OK = true
+		rp.RPS = rps
+		rp.Requests = int64(rps * window.Seconds())
+		rp.Errors = sc.Errors
+		if sc.Errors > 0 {
+			rp.ErrorKinds = map[string]int64{"timeout": sc.Errors}
+		}
+		rp.Hist = synthHistogram(rng, 20000, sc.P50US, sc.P99US, sc.MaxUS)
+		rp.Series = synthSeries(rng, seconds, rps, sc.P50US, sc.P99US, sc.MaxUS, sc.StallRep == j+1, sc.Errors)
+		rp.Saturated = sc.Saturated
+		rp.CPUUserUS = sc.CPUUser * (1 + cpuJitter[j%len(cpuJitter)])
+		rp.CPUSysUS = sc.CPUSys * (1 - cpuJitter[j%len(cpuJitter)])
+		rp.SyscallsPerReq = sc.Syscalls
+		if sc.Syscalls == 0 {
+			rp.SyscallsPerReq = math.NaN() // as the loader reads an uncounted server
+		}
+		rp.AcceptsPerWakeup = sc.Accepts
+		if checked {
+			rp.Machine = synthInterference(rng, slices.Contains(sc.Busy, j+1))
+		}
+		rp.Counts = rp.Machine == nil || !rp.Machine.Busy
+		c.Reps = append(c.Reps, rp)
+	}
+	return c
+}
+
+// synthInterference is a quiet window's check (a few tenths of a percent
+// of other work, a little steal), or a busy one's that was measured again
+// and was busy again.
+func synthInterference(rng *rand.Rand, busy bool) *interference {
+	m := &interference{Max: 0.05, Attempts: 1, Sets: []cpuSetLoad{
+		{Role: "server", CPUs: "0", Other: 0.002 + 0.01*rng.Float64(), Steal: 0.002 * rng.Float64(), Interrupts: 0.05 + 0.03*rng.Float64()},
+		{Role: "load generator", CPUs: "1", Other: 0.002 + 0.01*rng.Float64(), Steal: 0.002 * rng.Float64(), Interrupts: 0.02 + 0.02*rng.Float64()},
+	}}
+	if busy {
+		m.Sets[0].Other = 0.08 + 0.1*rng.Float64()
+		m.Busy, m.Attempts, m.Earlier = true, 2, []float64{0.12 + 0.1*rng.Float64()}
+	}
+	return m
+}
+
+// synthStart is when every synthetic run's first repetition starts.
+var synthStart = time.Date(2025, 11, 24, 10, 0, 0, 0, time.UTC)
+
+// synthSchedule gives every repetition its start time in the runner's
+// order: the control first, then round after round every cell that has
+// that repetition, the control after every Every of them and at the end.
+func synthSchedule(r *run, window time.Duration) {
+	at := synthStart
+	step := window + 1500*time.Millisecond // start, verify, warm-up, stop
+	var controls []*rep
+	if r.Control != nil {
+		controls = r.Control.Cell.Reps
+	}
+	next := func(rp *rep) {
+		rp.Started = at
+		at = at.Add(step)
+	}
+	takeControl := func() {
+		if len(controls) == 0 {
+			panic("the synthetic control has fewer measurements than the schedule makes")
+		}
+		next(controls[0])
+		controls = controls[1:]
+	}
+	if r.Control != nil {
+		takeControl()
+	}
+	since := 0
+	for round := 0; ; round++ {
+		any := false
+		for _, c := range r.Cells {
+			if round >= len(c.Reps) {
+				continue
+			}
+			any = true
+			next(c.Reps[round])
+			if since++; r.Control != nil && since == r.Control.Every {
+				takeControl()
+				since = 0
+			}
+		}
+		if !any {
+			break
+		}
+	}
+	if r.Control != nil && since > 0 {
+		takeControl()
+	}
+	if len(controls) > 0 {
+		panic("the synthetic control has more measurements than the schedule makes")
+	}
+	r.Finished = at.Format(time.RFC3339)
+}
+
+// controlMeasurements is how many times the schedule measures the control
+// for cells with these repetition counts.
+func controlMeasurements(reps []int, every int) int {
+	n, since := 1, 0
+	for round := 0; ; round++ {
+		any := false
+		for _, k := range reps {
+			if round < k {
+				any = true
+				if since++; since == every {
+					n, since = n+1, 0
+				}
+			}
+		}
+		if !any {
+			break
+		}
+	}
+	if since > 0 {
+		n++
+	}
+	return n
 }
 
 // twoAxisCells is the fixture's shape: three servers, keep-alive on and

@@ -30,6 +30,32 @@ func (countTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
+// fineTicks label a linear axis with as many decimals as its tick step
+// needs, so a narrow range (a drift control's 9.98 to 10.04) does not
+// read "10, 10, 10".
+type fineTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (fineTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	var major []float64
+	for _, t := range ts {
+		if t.Label != "" {
+			major = append(major, t.Value)
+		}
+	}
+	if len(major) < 2 {
+		return ts
+	}
+	decimals := max(0, int(math.Ceil(-math.Log10(major[1]-major[0])-1e-9)))
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', decimals, 64)
+		}
+	}
+	return ts
+}
+
 // percentileTicks label the 1/(1−p) axis of a latency distribution.
 func percentileTicks(maxX float64) plot.ConstantTicks {
 	labels := []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%", "99.9999%"}

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/perf/benchmath"
-
-	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/runner/results"
 )
 
-// Confidence is the level of the interval adaptive repetitions narrow.
-const Confidence = 0.95
+// Confidence is the level of the interval adaptive repetitions narrow,
+// the report's level too.
+const Confidence = results.IntervalConfidence
 
 // adaptiveRounds measures, round after round and still interleaved, the
 // cells whose confidence interval is wider than the plan's ci, until none
@@ -44,8 +42,9 @@ func (r *run) adaptiveRounds(ctx context.Context) (results.Status, string, error
 
 // precision is how well a cell's repetitions pin its number down.
 type precision struct {
+	measure   results.Measure
 	n         int
-	halfWidth float64 // of the confidence interval, as a share of the median
+	halfWidth float64 // the interval's larger distance from the median, as a share of it
 	converged bool
 	why       string // when there is no interval
 }
@@ -54,45 +53,22 @@ func (p precision) String() string {
 	if p.why != "" {
 		return "(" + p.why + ")"
 	}
-	return fmt.Sprintf("(±%.1f%%, n=%d)", 100*p.halfWidth, p.n)
+	return fmt.Sprintf("(±%.1f%% of %s, n=%d)", 100*p.halfWidth, p.measure, p.n)
 }
 
-// precision computes the confidence interval of the median of the
-// number the report ranks the cell by: requests/s (bytes/s in stream
-// mode), or server CPU per request where the client was the limit.
-// Failed repetitions and those measured on a busy machine do not count.
+// precision reads the cell's repetitions and asks package results how
+// well they pin down the number the cell is ranked by: the one definition
+// of that number and of which repetitions count, which the report uses
+// too. The report ranks a group by CPU per request when any of its cells
+// was client-saturated; a cell here converges on its own measure (see
+// results.RankedBy).
 func (r *run) precision(c *results.Cell) precision {
-	var rps, cpu []float64
-	saturated := false
+	var reps []*results.Rep
 	for rep := 1; rep <= r.m.Plan.MaxRepetitions(); rep++ {
-		res, err := results.ReadRep(r.dir, c.ID, rep)
-		if err != nil || res.Status != results.OK || (res.Machine != nil && res.Machine.Busy) {
-			continue
-		}
-		v := res.Load.RequestsPerS
-		if c.Load.Mode == string(loadgen.Stream) {
-			v = res.Load.BytesPerS
-		}
-		rps = append(rps, v)
-		saturated = saturated || res.Load.Saturated
-		if cost := res.Cost(nil); cost != nil {
-			cpu = append(cpu, cost.CPUTotalUS)
+		if res, err := results.ReadRep(r.dir, c.ID, rep); err == nil {
+			reps = append(reps, res)
 		}
 	}
-	values := rps
-	if saturated {
-		values = cpu
-	}
-	p := precision{n: len(values)}
-	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(values, &benchmath.DefaultThresholds), Confidence)
-	switch {
-	case len(s.Warnings) > 0:
-		p.why = fmt.Sprintf("n=%d: %v", len(values), s.Warnings[0])
-	case s.Center <= 0:
-		p.why = "nothing measured"
-	default:
-		p.halfWidth = (s.Hi - s.Lo) / 2 / s.Center
-		p.converged = p.halfWidth <= float64(r.m.Plan.Adaptive.CI)
-	}
-	return p
+	p := results.CellPrecision(c, reps, r.m.Plan.Adaptive.CI)
+	return precision{measure: p.Measure, n: p.N, halfWidth: p.HalfWidth, converged: p.Converged, why: p.Why}
 }

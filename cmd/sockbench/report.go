@@ -36,7 +36,15 @@ median given with its 95% confidence interval. A change reads
 repetitions to tell" when there are too few for any difference to show (the
 report says how many it needs). Cells where the load generator was
 saturated are ranked by server CPU per request, and cells with failed
-repetitions or failed requests are not ranked.
+repetitions or failed requests are not ranked. A repetition the runner
+found measured on a busy machine (other work or steal on the run's CPUs)
+is shown in the interference table and left out of every number; a cell
+with no quiet repetition is not ranked. An adaptive run gives each cell's
+interval and whether it converged. A run with a drift control plots it
+over the run and warns when it trends beyond its own noise (Kendall's
+test); two runs that both have the same control are also compared
+relative to it, each repetition divided by the control measured nearest
+to it in time, and the page says which reading it used.
 
 A result file that is truncated or is not a sockbench result is an error
 naming the file.`,

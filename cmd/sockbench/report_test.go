@@ -10,11 +10,15 @@ import (
 	"testing"
 )
 
-// copyRunFixture copies the report package's stored run to a new folder.
-func copyRunFixture(t *testing.T, name string) string {
+// copyRunFixture copies the report package's stored run-a to a new
+// folder.
+func copyRunFixture(t *testing.T, name string) string { return copyFixtureRun(t, "run-a", name) }
+
+// copyFixtureRun copies one of the report package's stored runs.
+func copyFixtureRun(t *testing.T, run, name string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
-	if err := os.CopyFS(dir, os.DirFS("../../report/testdata/run-a")); err != nil {
+	if err := os.CopyFS(dir, os.DirFS("../../report/testdata/"+run)); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -81,5 +85,48 @@ func TestReportFilesAreShared(t *testing.T) {
 	}
 	if files < 10 {
 		t.Errorf("%d files in the report, want the tables, page and plots", files)
+	}
+}
+
+// TestReportRelativeToControl: `sockbench report A B` of two runs with
+// the same drift control, B on a machine 20% faster, finds no change
+// relative to the control but in the one cell that changed on its own,
+// and says it read the runs that way.
+func TestReportRelativeToControl(t *testing.T) {
+	a, b := copyFixtureRun(t, "run-c", "run-c"), copyFixtureRun(t, "run-d", "run-d")
+	out := filepath.Join(t.TempDir(), "cmp")
+	msg, code := runCLI(t, "report", a, b, "--out", out)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, msg)
+	}
+	if !strings.Contains(msg, "csv: "+filepath.Join(out, "compare-control.csv")) {
+		t.Errorf("the command does not list compare-control.csv:\n%s", msg)
+	}
+	data, _ := os.ReadFile(filepath.Join(out, "compare-control.csv"))
+	recs, err := csv.NewReader(strings.NewReader(string(data))).ReadAll()
+	if err != nil || len(recs) != 7 {
+		t.Fatalf("compare-control.csv: %d rows (%v), want a header and 6 cells", len(recs), err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	for _, rec := range recs[1:] {
+		want := "no significant difference"
+		switch cell := rec[0] + "/" + rec[1]; cell {
+		case "epoll/false":
+			want = "significant"
+		case "epoll/true":
+			want = "client saturated"
+		case "nethttp/false":
+			want = "no data" // every repetition measured on a busy machine
+		}
+		if got := rec[col["rps_relative_change"]]; got != want {
+			t.Errorf("%s/%s req/s relative to the control: %q, want %q", rec[0], rec[1], got, want)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "compare.md"))
+	if !strings.Contains(string(md), "Reading: relative to the drift control.") {
+		t.Errorf("compare.md does not say which reading it used")
 	}
 }
