@@ -1,5 +1,10 @@
 package loadgen
 
+import (
+	"fmt"
+	"strings"
+)
+
 // AgentFigures are one agent's share of a distributed attack, kept beside
 // the merged figures so that an uneven, failing or saturated agent shows.
 type AgentFigures struct {
@@ -29,4 +34,38 @@ type AgentFigures struct {
 	ClockOffsetUS float64 `json:"clock_offset_us"`
 	ClockRTTUS    float64 `json:"clock_rtt_us"`
 	StartSkewUS   float64 `json:"start_skew_us"`
+}
+
+// writeAgents adds the table of a distributed attack's agents to its
+// summary, so that an uneven, failing or saturated agent shows.
+func (r *Result) writeAgents(b *strings.Builder) {
+	if len(r.Agents) == 0 {
+		return
+	}
+	rate := "Req/sec"
+	if r.Mode == Stream {
+		rate = "Bytes/sec"
+	}
+	fmt.Fprintf(b, "Agents: %d\n", len(r.Agents))
+	fmt.Fprintf(b, "  %-24s %6s %12s %9s %12s %9s %10s %11s %10s\n", "Agent", "Conns", rate, "Errors", "CPU µs/req", "Busiest", "Offset", "Start skew", "Saturated")
+	for _, a := range r.Agents {
+		perS := fmt.Sprintf("%.0f", a.RequestsPerS)
+		if r.Mode == Stream {
+			perS = fmtBytes(a.BytesPerS)
+		}
+		sat := "no"
+		if a.Saturated {
+			sat = "YES"
+		}
+		fmt.Fprintf(b, "  %-24s %6d %12s %9d %12.2f %8.0f%% %10s %11s %10s\n", a.Agent, a.Connections, perS, a.Errors.Total(),
+			a.CPUPerRequestUS, a.Busiest*100, signedUS(a.ClockOffsetUS), signedUS(a.StartSkewUS), sat)
+	}
+}
+
+// signedUS is fmtUS with the sign of us.
+func signedUS(us float64) string {
+	if us < 0 {
+		return "-" + fmtUS(-us)
+	}
+	return fmtUS(us)
 }

@@ -265,6 +265,9 @@ type Result struct {
 	// the limit (a loop busier than SaturationThreshold, or paced requests
 	// leaving late).
 	Saturated bool `json:"saturated"`
+	// Agents are each agent's share of a distributed attack (the
+	// coordinator's merge); absent for an attack from one machine.
+	Agents []AgentFigures `json:"agents,omitempty"`
 
 	hist *hdrhistogram.Histogram
 }

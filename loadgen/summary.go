@@ -138,6 +138,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if r.Interrupted {
 		b.WriteString("Interrupted: these numbers cover the time measured before the stop.\n")
 	}
+	r.writeAgents(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -29,6 +29,7 @@ func newAttackCmd() *cobra.Command {
 		vegetaOut  string
 		quietTicks bool
 		maxErrors  = shareFlag(loadgen.DefaultMaxErrors)
+		dist       agentFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "attack URL",
@@ -76,6 +77,14 @@ clock in its write callback, a loop turn after the answer, so its
 latencies are lower at the same rate. The slowest second of the window
 is given too: an average hides it.
 
+--agents runs the attack on 'sockbench agent's on other machines instead:
+connections, event loops, rates and --requests are shared out among them,
+they start at one instant (their clock offsets measured and corrected) and
+their histograms are merged exactly, so the summary means what a local one
+means; a table of the agents (requests, errors, CPU, clock offset, start
+skew, saturated) follows it. An agent lost mid-attack fails it, naming the
+agent; the others are stopped.
+
 Exit status:
   0  the attack ran and passed its checks
   1  it ran but failed them: no request succeeded (all unfinished counts
@@ -91,7 +100,8 @@ Exit status:
   sockbench attack http://127.0.0.1:8080/ -c 50 --close -d 10s          # a connection per request
   sockbench attack http://127.0.0.1:8080/ -c 100 --rate 20000 -o r.json  # paced, corrected latency
   sockbench attack http://127.0.0.1:8080/ --mode open --rate 5000 --pacer linear --rate-to 50000 -d 60s
-  sockbench attack tcp://127.0.0.1:8080 --mode stream -c 4 -d 10s`,
+  sockbench attack tcp://127.0.0.1:8080 --mode stream -c 4 -d 10s
+  sockbench attack http://198.18.0.1:8080/ -c 400 --agents 198.18.0.2:7000,198.18.0.3:7000 --token-file token`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
@@ -135,7 +145,7 @@ Exit status:
 				// not an option check.
 				return fmt.Errorf("URL %q: stream mode writes raw bytes and counts bytes, not HTTP requests, so an HTTP server only sees garbage; aim it at a server started with 'serve --stream' as tcp://host:port", o.URL)
 			}
-			if err := o.CheckLimits(loadgen.FlagName); err != nil {
+			if err := dist.checkLimits(o); err != nil {
 				return err
 			}
 			if vegetaOut != "" {
@@ -149,7 +159,7 @@ Exit status:
 			// Like wrk, say what starts before the wait; only now is
 			// Ctrl-C handled.
 			fmt.Fprintf(cmd.OutOrStdout(), "Running %s %s test @ %s\n", o.Duration, mode, o.URL)
-			r, err := loadgen.Run(ctx, o)
+			r, err := dist.run(ctx, o)
 			if o.Progress != nil {
 				fmt.Fprint(errw, "\r"+strings.Repeat(" ", 72)+"\r")
 			}
@@ -209,6 +219,7 @@ Exit status:
 	f.StringVar(&histLog, "hist-log", "", "write the latency histogram in HdrHistogram's log format to this file (default with -o: beside it, as .hlog)")
 	f.StringVar(&vegetaOut, "vegeta-out", "", "open mode: write every result in vegeta's encoding (grows with the run)")
 	f.BoolVarP(&quietTicks, "quiet", "q", false, "no per-second progress line")
+	dist.register(f)
 	cmd.RegisterFlagCompletionFunc("mode", fixedCompletion("closed", "open", "stream"))
 	cmd.RegisterFlagCompletionFunc("pacer", fixedCompletion("constant", "linear", "sine"))
 	return cmd

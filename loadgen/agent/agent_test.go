@@ -439,7 +439,7 @@ func TestAgentsWithSkewedClocksStartTogether(t *testing.T) {
 			t.Errorf("agent %s started %.0fµs from the agreed instant", f.Agent, f.StartSkewUS)
 		}
 	}
-	if n := len(res.Merged.Series); n != 2 {
+	if n := len(res.Series); n != 2 {
 		t.Errorf("%d merged seconds, want 2: the agents' seconds were not lined up", n)
 	}
 }

@@ -186,6 +186,11 @@ func (s *service) admit(ctx context.Context, spec *agentpb.Spec) (loadgen.Option
 	if host != "" && o.Mode != loadgen.Stream && !hasHeader(o.Headers, "Host") {
 		o.Headers = append(o.Headers, loadgen.Header{Name: "Host", Value: host})
 	}
+	// What this machine allows (descriptors, local ports) is known here
+	// only.
+	if err := o.CheckLimits(loadgen.FlagName); err != nil {
+		return o, "", status.Errorf(codes.FailedPrecondition, "this agent's machine cannot carry the attack: %v", err)
+	}
 	return o, original, nil
 }
 

@@ -24,7 +24,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/loadgen/agentpb"
 )
 
@@ -128,10 +127,4 @@ func (c *Coordinator) Check(ctx context.Context) ([]AgentInfo, error) {
 		}
 	}
 	return infos, nil
-}
-
-// Result is a distributed attack's merged result and each agent's share.
-type Result struct {
-	Merged *loadgen.Result
-	Agents []loadgen.AgentFigures
 }

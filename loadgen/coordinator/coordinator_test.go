@@ -70,7 +70,7 @@ func runAsync(c *Coordinator, ctx context.Context, o loadgen.Options) <-chan run
 }
 
 type runResult struct {
-	r   *Result
+	r   *loadgen.Result
 	err error
 }
 
@@ -108,7 +108,7 @@ func TestTwoAgentsSendExactlyTheBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := stop()
-	m := res.Merged
+	m := res
 	if m.Requests != n || st.Requests != n {
 		t.Errorf("merged result counts %d requests, the server %d; want %d each", m.Requests, st.Requests, n)
 	}
@@ -155,7 +155,7 @@ func TestSeriesAreMergedSecondBySecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := res.Merged
+	m := res
 	if len(m.Series) != 2 {
 		t.Fatalf("%d merged seconds, want 2: %+v", len(m.Series), m.Series)
 	}
@@ -283,9 +283,9 @@ func TestCancelStopsTheAgentsAndKeepsWhatTheyMeasured(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if !r.r.Merged.Interrupted || r.r.Merged.Requests == 0 || r.r.Agents[0].Requests == 0 || r.r.Agents[1].Requests == 0 {
+	if !r.r.Interrupted || r.r.Requests == 0 || r.r.Agents[0].Requests == 0 || r.r.Agents[1].Requests == 0 {
 		t.Errorf("interrupted=%v, %d requests (%d + %d): want an interrupted result from both agents",
-			r.r.Merged.Interrupted, r.r.Merged.Requests, r.r.Agents[0].Requests, r.r.Agents[1].Requests)
+			r.r.Interrupted, r.r.Requests, r.r.Agents[0].Requests, r.r.Agents[1].Requests)
 	}
 }
 

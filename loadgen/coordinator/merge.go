@@ -17,7 +17,7 @@ import (
 // seconds up by their place in the window, whatever the agents' clocks
 // say, and the merged result starts at the common start. The skew itself
 // is kept among the agent's figures.
-func (a *attack) merge(agreed time.Time) (*Result, error) {
+func (a *attack) merge(agreed time.Time) (*loadgen.Result, error) {
 	aligned := make([]*loadgen.Result, len(a.finals))
 	figures := make([]loadgen.AgentFigures, len(a.finals))
 	for i, r := range a.finals {
@@ -40,7 +40,8 @@ func (a *attack) merge(agreed time.Time) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Merged: m, Agents: figures}, nil
+	m.Agents = figures
+	return m, nil
 }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

@@ -75,7 +75,7 @@ func TestMergedPercentilesAreThoseOfTheUnion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := res.Merged
+	m := res
 	ps := []float64{0, 1, 10, 25, 50, 75, 90, 95, 99, 99.9, 99.99, 100}
 	mh, err := m.Histogram()
 	if err != nil {

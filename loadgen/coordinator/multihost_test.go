@@ -28,7 +28,7 @@ func TestManyHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 		st := stop()
-		m := res.Merged
+		m := res
 		if m.Errors.Total() != 0 || m.Requests == 0 {
 			t.Fatalf("%d requests, errors %+v", m.Requests, m.Errors)
 		}

@@ -32,12 +32,13 @@ const (
 )
 
 // Run carries out o on every agent, o's connections, event loops, rates
-// and request limit shared among them, and merges their results. o's
+// and request limit shared among them, and merges their results into one,
+// which keeps each agent's own figures in its Agents. o's
 // Progress, when set, receives each second merged across the agents.
 // Cancelling ctx stops the agents early: Run then returns what they
 // measured, marked Interrupted, as loadgen.Run does. An error names the
 // agent that failed, and the others have been told to stop.
-func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*Result, error) {
+func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
 	if o.VegetaResults != nil {
 		return nil, errors.New("vegeta-encoded results stay on the agents: --vegeta-out does not apply to a distributed attack")
 	}
@@ -88,7 +89,7 @@ type event struct {
 	err error
 }
 
-func (a *attack) run(ctx context.Context) (*Result, error) {
+func (a *attack) run(ctx context.Context) (*loadgen.Result, error) {
 	// The streams outlive a cancelled ctx: interrupted agents still send
 	// what they measured.
 	base := context.WithoutCancel(ctx)

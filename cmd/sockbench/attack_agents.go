@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/sockbench/sockbench/loadgen"
+	"github.com/sockbench/sockbench/loadgen/agentpb"
+	"github.com/sockbench/sockbench/loadgen/coordinator"
+)
+
+// agentFlags are the attack command's flags for an attack run by agents on
+// other machines (sockbench agent) instead of this one.
+type agentFlags struct {
+	agents    []string
+	tokenFile string
+	tls       agentpb.TLSFiles
+}
+
+func (a *agentFlags) register(f *pflag.FlagSet) {
+	f.StringSliceVar(&a.agents, "agents", nil, "run the attack on these sockbench agents (host:port, comma-separated; a name stands for every address it resolves to), sharing out connections and rate, merged into one result")
+	f.StringVar(&a.tokenFile, "token-file", "", "with --agents: file holding the agents' bearer token")
+	f.StringVar(&a.tls.CA, "tls-ca", "", "with --agents: CA that signs the agents' certificates (TLS)")
+	f.StringVar(&a.tls.Cert, "tls-cert", "", "with --agents: this coordinator's certificate (mutual TLS)")
+	f.StringVar(&a.tls.Key, "tls-key", "", "with --agents: the key of --tls-cert")
+}
+
+func (a *agentFlags) used() bool { return len(a.agents) > 0 }
+
+// checkLimits checks o against this machine's limits, which bind only a
+// local attack: each agent checks its own share against its own.
+func (a *agentFlags) checkLimits(o loadgen.Options) error {
+	if a.used() {
+		return nil
+	}
+	if a.tokenFile != "" || !a.tls.Empty() {
+		return fmt.Errorf("--token-file and --tls-* are for the agents of --agents, and none was given")
+	}
+	return o.CheckLimits(loadgen.FlagName)
+}
+
+// run carries out o here, or on the agents.
+func (a *agentFlags) run(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
+	if !a.used() {
+		return loadgen.Run(ctx, o)
+	}
+	cfg, err := coordinatorConfig(a.agents, a.tokenFile, a.tls)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Run = "sockbench attack " + o.URL
+	c, err := coordinator.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c.Run(ctx, o)
+}
+
+// coordinatorConfig is how a coordinator reaches agents, from the files
+// of a command line or a run configuration.
+func coordinatorConfig(agents []string, tokenFile string, tlsFiles agentpb.TLSFiles) (coordinator.Config, error) {
+	cfg := coordinator.Config{Agents: agents}
+	if tokenFile != "" {
+		tok, err := agentpb.ReadToken(tokenFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Token = tok
+	}
+	if !tlsFiles.Empty() {
+		tc, err := tlsFiles.ClientConfig()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.TLS = tc
+	}
+	return cfg, nil
+}
