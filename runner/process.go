@@ -49,6 +49,9 @@ type launch struct {
 	dir     string // a fresh folder for this start: {dir}, the stats file
 	runID   string // the run it belongs to, for the record of what runs
 	wrapper []string
+	// addr is where the server listens; empty: a free loopback port.
+	// Agents on other machines need an address they can reach.
+	addr string
 }
 
 // start starts the server pinned to its CPUs and returns once the process
@@ -60,7 +63,11 @@ func start(l launch) (*serverProcess, error) {
 	if !l.server.External() {
 		p.statsFile = filepath.Join(l.dir, "stats.json")
 		p.listen = &listenWatch{}
-		argv = append([]string{l.exe, "serve", l.server.Model, "--addr", "127.0.0.1:0", "--stats-file", p.statsFile}, l.server.Knobs.Flags()...)
+		addr := l.addr
+		if addr == "" {
+			addr = "127.0.0.1:0"
+		}
+		argv = append([]string{l.exe, "serve", l.server.Model, "--addr", addr, "--stats-file", p.statsFile}, l.server.Knobs.Flags()...)
 		if l.stream {
 			argv = append(argv, "--stream")
 		}
@@ -68,9 +75,12 @@ func start(l launch) (*serverProcess, error) {
 		// Another process could take the port before the server binds
 		// it; the server then fails to start, or verify finds that what
 		// answers is not a conforming server: nothing wrong is measured.
-		addr, err := servers.FreeLoopbackAddr()
-		if err != nil {
-			return nil, err
+		addr := l.addr
+		if addr == "" {
+			var err error
+			if addr, err = servers.FreeLoopbackAddr(); err != nil {
+				return nil, err
+			}
 		}
 		host, port, _ := net.SplitHostPort(addr)
 		vars := map[string]string{
@@ -136,6 +146,7 @@ func (p *serverProcess) waitReady(ctx context.Context, server results.ServerSpec
 			if p.addr = p.listen.address(); p.addr == "" {
 				return errors.New("it has not said where it listens")
 			}
+			p.addr = reachableHere(p.addr)
 			p.url = "http://" + p.addr + "/"
 		}
 		switch {
@@ -245,4 +256,14 @@ func targetURL(base, path string) (string, error) {
 		u.Path = strings.TrimSuffix(u.Path, "/") + path
 	}
 	return u.String(), nil
+}
+
+// reachableHere is addr as this machine reaches it: a server listening on
+// every address (for agents elsewhere) is checked through loopback.
+func reachableHere(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err == nil && (host == "" || ip != nil && ip.IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }

@@ -36,7 +36,7 @@ func (r *run) runRep(ctx context.Context, cell *results.Cell, rep int) *results.
 	defer os.RemoveAll(dir)
 	stream := cell.Load.Mode == string(loadgen.Stream)
 	r.event(Event{Kind: StageStarted, Cell: cell, Rep: rep, Stage: results.StageStart})
-	p, err := start(launch{server: cell.Server, cpus: r.m.Plan.CPUs.Server, stream: stream, exe: r.exe, dir: dir, runID: r.m.RunID})
+	p, err := start(launch{server: cell.Server, cpus: r.m.Plan.CPUs.Server, stream: stream, exe: r.exe, dir: dir, runID: r.m.RunID, addr: r.serverAddr()})
 	if err != nil {
 		return fail(results.StageStart, "%v", err)
 	}
@@ -160,11 +160,11 @@ func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serve
 	}
 	// loadgen opens its window Warmup after Run is called.
 	opener := time.AfterFunc(l.Warmup.D(), sample)
-	opts := l.Options(target)
+	opts := l.Options(r.loadURL(target))
 	opts.Progress = func(s loadgen.Second) {
 		r.event(Event{Kind: Measured, Cell: cell, Rep: rep, Second: s, PID: p.PID()})
 	}
-	res, err := loadgen.Run(lctx, opts)
+	res, err := r.load(lctx, opts)
 	after, afterErr := procstat.SampleTree(p.PID())
 	machineAfter, machineErr := sampleMachine()
 	opener.Stop()

@@ -52,7 +52,16 @@ type Options struct {
 	// Observe, when set, is told of every step as it happens, on the
 	// runner's own goroutine or the load generator's; it must not block.
 	Observe func(Event)
+	// Agents makes the load generator of a plan whose load comes from
+	// agents (load_from: agents): the runner calls it once a session,
+	// before the first cell, and measures every window with what it
+	// returns. Without it such a plan is refused.
+	Agents func(ctx context.Context, a results.Agents) (Load, error)
 }
+
+// Load drives one measured window: loadgen.Run, or a coordinator's Run
+// on agents.
+type Load func(ctx context.Context, o loadgen.Options) (*loadgen.Result, error)
 
 // Summary is how a run ended.
 type Summary struct {
@@ -328,6 +337,9 @@ type run struct {
 	exe          string
 	session      *results.Session
 	show         *display
+	// load measures the windows (loadgen.Run unless the plan's load
+	// comes from agents).
+	load Load
 }
 
 func execute(ctx context.Context, dir string, m *results.Manifest, opts Options) (*Summary, error) {
@@ -342,7 +354,17 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 	if src == "" {
 		src = "."
 	}
-	r := &run{dir: dir, m: m, opts: opts, exe: exe}
+	r := &run{dir: dir, m: m, opts: opts, exe: exe, load: loadgen.Run}
+	if m.Plan.LoadFrom == "agents" {
+		if opts.Agents == nil || m.Plan.Agents == nil {
+			return nil, errors.New("the plan's load comes from agents, and this runner was given no way to reach them")
+		}
+		load, err := opts.Agents(ctx, *m.Plan.Agents)
+		if err != nil {
+			return nil, fmt.Errorf("agents: %w", err)
+		}
+		r.load = load
+	}
 	r.show = newDisplay(opts.Out, opts.Live)
 	reapOrphans(r.show.say)
 	// This session holds the run's lock: one still marked running was a

@@ -60,6 +60,7 @@ or usage error.`,
 				return errors.New("run needs a configuration file, or --resume with a results folder")
 			}
 			opts := runner.Options{Output: out, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout), WaitForCPUs: waitCPUs}
+			opts.Agents = runAgents(cmd.OutOrStdout())
 			var plan *results.Plan
 			if len(args) == 1 {
 				text, err := os.ReadFile(args[0])

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -211,4 +212,28 @@ func selects(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// The run's configuration is one `sockbench run` accepts (its token file
+// stands in for the Secret's).
+func TestTheRunConfigurationIsValid(t *testing.T) {
+	objs := decodeAll(t)
+	run := get[*corev1.ConfigMap](t, objs, "ConfigMap/sockbench-run").Data["run.yaml"]
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const secretPath = "/etc/sockbench/token/token"
+	if !strings.Contains(run, secretPath) {
+		t.Fatalf("run.yaml does not read the token from the Secret's mount, %s", secretPath)
+	}
+	cfg := filepath.Join(dir, "run.yaml")
+	if err := os.WriteFile(cfg, []byte(strings.ReplaceAll(run, secretPath, token)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(sockbenchbin.Path(t), "run", "--dry-run", cfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sockbench run --dry-run: %v\n%s", err, out)
+	}
 }

@@ -39,9 +39,11 @@ type Config struct {
 	Repetitions Repetitions `yaml:"repetitions"`
 	// CPUs are the CPU sets of the server and of the load generator.
 	CPUs results.CPUs `yaml:"cpus"`
-	// LoadFrom says where the load comes from: "local" (agents on other
-	// machines come later).
+	// LoadFrom says where the load comes from: "local" (this process) or
+	// "agents" (sockbench agents on other machines, given by Agents).
 	LoadFrom string `yaml:"load_from"`
+	// Agents are the agents of load_from: agents.
+	Agents results.Agents `yaml:"agents"`
 	// Servers is the server axis: built-in models and external commands.
 	Servers []ServerEntry `yaml:"servers"`
 	// Knobs are server settings fixed for every cell.

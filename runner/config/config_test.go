@@ -48,7 +48,7 @@ func TestProblems(t *testing.T) {
 		{"empty file", "# nothing\n", []string{"c.yaml:1: the configuration is empty"}},
 		{"not a mapping", "- epoll\n", []string{"c.yaml:1: want a mapping, got a list"}},
 		{"unknown top-level key", base + "repetiton: 3\n",
-			[]string{"c.yaml:10: repetiton: unknown field; the configuration takes version, name, description, output, repetitions, cpus, load_from, servers, knobs, load, matrix, include, exclude, verify, calibrate, interference, control, start_timeout, stop_timeout"}},
+			[]string{"c.yaml:10: repetiton: unknown field; the configuration takes version, name, description, output, repetitions, cpus, load_from, agents, servers, knobs, load, matrix, include, exclude, verify, calibrate, interference, control, start_timeout, stop_timeout"}},
 		{"unknown nested key", strings.Replace(base, "  connections: 10", "  conections: 10", 1),
 			[]string{"c.yaml:6: load.conections: unknown field; load takes mode, connections, threads, keep_alive, pipeline, rate, pacer, rate_to, amplitude, period, duration, warmup, timeout, method, path, headers, status, chunk_size, max_requests"}},
 		{"unknown key in a server", strings.Replace(base, "[epoll, nethttp]", "\n  - epoll\n  - {name: x, comand: [a]}", 1),
@@ -132,7 +132,16 @@ func TestProblems(t *testing.T) {
 			[]string{"c.yaml:11: knobs.backlog: backlog sets 64, but the external server ext does not use {backlog} in its command, url, files or env (in 2 cells, the first server=ext, keep_alive=true)"}},
 		{"unknown verify case", base + "verify: {skip: [date]}\n",
 			[]string{`c.yaml:10: verify.skip[0]: "date" is not a verify case (cases: ` + strings.Join(verifyCases(), ", ") + ")"}},
-		{"agents", base + "load_from: agents\n", []string{"c.yaml:10: load_from: agents on other machines are not implemented yet; use local"}},
+		{"agents without their section", base + "load_from: agents\n", []string{"c.yaml:10: load_from: load_from: agents needs an agents section: {addresses: [host:port, ...], listen: host:port, token_file: FILE}"}},
+		{"agents with local load", base + "agents: {addresses: [\"198.18.0.2:7000\"], listen: 198.18.0.1:8080}\n", []string{"c.yaml:10: agents: agents drive the servers only with load_from: agents"}},
+		{"agents, each thing wrong", base + "load_from: agents\nagents:\n  addresses: [198.18.0.2]\n  token_file: /nonexistent/token\n  tls: {cert: /nonexistent/cert}\n  listen: 0.0.0.0:8080\n", []string{
+			`c.yaml:12: agents.addresses[0]: "198.18.0.2": want host:port (e.g. 198.18.0.2:7000)`,
+			"c.yaml:13: agents.token_file: stat /nonexistent/token: no such file or directory",
+			"c.yaml:14: agents.tls.cert: stat /nonexistent/cert: no such file or directory",
+			"c.yaml:14: agents.tls: a certificate needs its key: give both cert and key, or neither",
+			`c.yaml:15: agents.listen: "0.0.0.0:8080" listens on every address: give agents.target, the host:port the agents reach the servers at`}},
+		{"agents, a port chosen at random", base + "load_from: agents\nagents: {addresses: [\"a:7000\"], listen: \"198.18.0.1:0\"}\n", []string{
+			`c.yaml:11: agents.listen: "198.18.0.1:0": want host:port with a fixed port, an address the agents can reach (e.g. 198.18.0.1:8080)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

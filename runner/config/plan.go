@@ -126,10 +126,14 @@ func (b *builder) build() *results.Plan {
 	switch cfg.LoadFrom {
 	case "", "local":
 		p.LoadFrom = "local"
+		if b.given("agents") {
+			b.problem("agents", "agents drive the servers only with load_from: agents")
+		}
 	case "agents":
-		b.problem("load_from", "agents on other machines are not implemented yet; use local")
+		p.LoadFrom = "agents"
+		p.Agents = b.agents()
 	default:
-		b.problem("load_from", "%q: want local", cfg.LoadFrom)
+		b.problem("load_from", "%q: want local or agents", cfg.LoadFrom)
 	}
 	p.CPUs = b.cpus()
 	b.timeouts(p)

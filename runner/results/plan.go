@@ -28,6 +28,8 @@ type Plan struct {
 	Adaptive *Adaptive `json:"adaptive,omitempty"`
 	CPUs     CPUs      `json:"cpus"`
 	LoadFrom string    `json:"load_from"`
+	// Agents say where the load comes from with LoadFrom "agents".
+	Agents *Agents `json:"agents,omitempty"`
 	// Axes are "server" and then the matrix axes, in the order written.
 	Axes []string `json:"axes"`
 	// Cells are in run order within a round: the server axis varies
@@ -178,6 +180,39 @@ type Verify struct {
 	Timeout Duration `json:"timeout,omitempty"`
 	// Skip names cases not to run.
 	Skip []string `json:"skip,omitempty"`
+}
+
+// Agents are the sockbench agents that drive a run's servers (load_from:
+// agents), and how the servers are reached from them.
+type Agents struct {
+	// Addresses are the agents' host:port; a name stands for every
+	// address it resolves to (a Kubernetes headless Service).
+	Addresses []string `json:"addresses"`
+	// TokenFile holds the agents' bearer token.
+	TokenFile string `json:"token_file,omitempty"`
+	// TLS reaches the agents over TLS: CA signs their certificates; Cert
+	// and Key are this runner's, for mutual TLS.
+	TLS AgentTLS `json:"tls,omitempty"`
+	// Listen is where the servers listen (host:port), an address the
+	// agents can reach; Target is the host:port they reach it at, when
+	// that differs (a name, a NAT).
+	Listen string `json:"listen"`
+	Target string `json:"target,omitempty"`
+}
+
+// AgentTLS names the PEM files of the runner's TLS to its agents.
+type AgentTLS struct {
+	CA   string `json:"ca,omitempty"`
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
+}
+
+// TargetAddr is the host:port the agents send to.
+func (a *Agents) TargetAddr() string {
+	if a.Target != "" {
+		return a.Target
+	}
+	return a.Listen
 }
 
 // Calibrate configures the strace pass that counts the syscalls of servers
