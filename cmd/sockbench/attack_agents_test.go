@@ -1,50 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // startAgentProc runs `sockbench agent` on a loopback address with the
 // token in tokenFile and returns its address.
 func startAgentProc(t *testing.T, ip, tokenFile string) string {
 	t.Helper()
-	cmd := exec.Command(binPath, "agent", "--listen", ip+":0", "--token-file", tokenFile)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	select {
-	case line := <-lines:
-		addr, ok := strings.CutPrefix(line, "sockbench agent listening on ")
-		if !ok {
-			t.Fatalf("the agent said %q", line)
-		}
-		return addr
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not listen within 10s")
-		return ""
-	}
+	_, addr := startListening(t, "agent", "--listen", ip+":0", "--token-file", tokenFile)
+	return addr
 }
 
 func writeToken(t *testing.T) string {

@@ -54,6 +54,15 @@ func startServe(t *testing.T, args ...string) *serverProc {
 	stats := filepath.Join(t.TempDir(), "stats.json")
 	args = append([]string{"serve"}, args...)
 	args = append(args, "--addr", "127.0.0.1:0", "--stats-file", stats)
+	cmd, addr := startListening(t, args...)
+	return &serverProc{cmd: cmd, addr: addr, stats: stats}
+}
+
+// startListening runs sockbench with args until the test ends and returns
+// the address its first line says it listens on ("... listening on
+// ADDR"), which serve and agent print only once they accept.
+func startListening(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -63,7 +72,6 @@ func startServe(t *testing.T, args ...string) *serverProc {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &serverProc{cmd: cmd, stats: stats}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
@@ -83,13 +91,13 @@ func startServe(t *testing.T, args ...string) *serverProc {
 	case line, ok := <-lines:
 		i := strings.LastIndex(line, " on ")
 		if !ok || i < 0 {
-			t.Fatalf("serve %v: no listening line (got %q)", args, line)
+			t.Fatalf("%v: no listening line (got %q)", args, line)
 		}
-		p.addr = line[i+4:]
+		return cmd, line[i+4:]
 	case <-time.After(10 * time.Second):
-		t.Fatalf("serve %v: not listening after 10s", args)
+		t.Fatalf("%v: not listening after 10s", args)
 	}
-	return p
+	return nil, ""
 }
 
 // stop sends SIGTERM and returns how long the process took to exit.

@@ -124,8 +124,8 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.StartWait == 0 {
 		cfg.StartWait = DefaultStartWait
 	}
-	if len(cfg.Token) > 0 && len(cfg.Token) < agentpb.MinTokenBytes {
-		return nil, fmt.Errorf("the token has %d bytes; it needs at least %d", len(cfg.Token), agentpb.MinTokenBytes)
+	if err := agentpb.CheckToken(cfg.Token); err != nil {
+		return nil, err
 	}
 	mtls := cfg.TLS != nil && cfg.TLS.ClientAuth == tls.RequireAndVerifyClientCert && cfg.TLS.ClientCAs != nil
 	authenticated := len(cfg.Token) > 0 || mtls

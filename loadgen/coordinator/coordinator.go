@@ -83,8 +83,8 @@ func New(cfg Config) (*Coordinator, error) {
 			return nil, fmt.Errorf("agent address %q: want host:port (e.g. 198.18.0.2:7000)", a)
 		}
 	}
-	if len(cfg.Token) > 0 && len(cfg.Token) < agentpb.MinTokenBytes {
-		return nil, fmt.Errorf("the token has %d bytes; it needs at least %d", len(cfg.Token), agentpb.MinTokenBytes)
+	if err := agentpb.CheckToken(cfg.Token); err != nil {
+		return nil, err
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
