@@ -122,6 +122,10 @@ type Options struct {
 	// Progress, when set, receives each second of the measured window as
 	// it completes, from a goroutine of the engine; it must not block.
 	Progress func(Second)
+	// StartAt, when set, is when the attack starts (its warm-up, or its
+	// window): Run checks everything first and waits for it, so that the
+	// agents of a distributed attack start together (agent.go).
+	StartAt time.Time
 	// VegetaResults, in open mode, receives in vegeta's own gob encoding,
 	// for `vegeta report` and `vegeta plot`, the result of every hit that
 	// ended before the window closed, warm-up included; the unfinished

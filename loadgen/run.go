@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"time"
 )
@@ -27,6 +28,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if err := o.checkLimits(FlagName, target, readSystemLimits()); err != nil {
 		return nil, err
+	}
+	if err := waitUntil(ctx, o.StartAt); err != nil {
+		return nil, fmt.Errorf("stopped before its start: %w", err)
 	}
 	windowStart := time.Now().Add(o.Warmup)
 	col := newCollector(windowStart, o.Duration, o.Progress)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -124,14 +123,17 @@ func (s *service) Attack(stream agentpb.Agent_AttackServer) error {
 		}
 	}()
 
-	if err := sleepUntil(runCtx, startAt); err != nil {
-		s.cfg.Log.Warn("attack ended before its start", append(who, "reason", context.Cause(runCtx).Error())...)
-		return status.FromContextError(err).Err()
-	}
 	o.Progress = func(sec loadgen.Second) {
 		out.second(sec)
 	}
+	// Run checks the options and the machine first, then waits for the
+	// instant: what it does before the start does not skew it.
+	o.StartAt = startAt
 	r, err := loadgen.Run(runCtx, o)
+	if err != nil && runCtx.Err() != nil {
+		s.cfg.Log.Warn("attack ended before its start", append(who, "reason", context.Cause(runCtx).Error())...)
+		return status.FromContextError(runCtx.Err()).Err()
+	}
 	if err != nil {
 		s.cfg.Log.Warn("attack failed", append(who, "reason", err.Error())...)
 		return status.Errorf(codes.Aborted, "the attack could not run on this agent: %v", err)
@@ -242,29 +244,4 @@ func receive(ctx context.Context, stream agentpb.Agent_AttackServer) (<-chan *ag
 		}
 	}()
 	return in, errc
-}
-
-// sleepUntil returns at t, or when ctx is done. A timer's wake-up is late
-// by tens of µs or more, so it sleeps to a millisecond before t and spins
-// the rest: the agents' start skew is what this costs.
-func sleepUntil(ctx context.Context, t time.Time) error {
-	const spin = time.Millisecond
-	if d := time.Until(t) - spin; d > 0 {
-		timer := time.NewTimer(d)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		}
-	}
-	for time.Now().Before(t) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		// Yield the CPU, not only to goroutines: another agent (or the
-		// server) pinned to the same CPU may be waiting for it.
-		unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-	}
-	return nil
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // SpecFromOptions is the Spec that carries o. Progress and VegetaResults
-// stay behind: they are the caller's, on the caller's machine.
+// stay behind: they are the caller's, on the caller's machine; StartAt is
+// the Start message's.
 func SpecFromOptions(o loadgen.Options) *Spec {
 	s := &Spec{
 		Url: o.URL, Mode: string(o.Mode), Connections: int64(o.Connections), Threads: int64(o.Threads),

@@ -15,8 +15,9 @@ import (
 	"github.com/sockbench/sockbench/loadgen"
 )
 
-// localOnly are the fields of loadgen.Options that stay with the caller.
-var localOnly = map[string]bool{"Progress": true, "VegetaResults": true}
+// localOnly are the fields of loadgen.Options that stay with the caller
+// (StartAt travels in the Start message, on the agent's own clock).
+var localOnly = map[string]bool{"Progress": true, "VegetaResults": true, "StartAt": true}
 
 // Every option of loadgen.Options travels in a Spec and comes back the
 // same: a field added to Options fails here until the Spec carries it (or
