@@ -34,6 +34,11 @@ type Knob struct {
 	Min int
 	// Choices are the values of a string knob.
 	Choices []string
+	// Deviations are the conformance cases (package verify) a server
+	// fails by design while the knob is away from its default, each with
+	// the reason, as Model.Deviations are for a model: see
+	// Model.DeviationsWith.
+	Deviations map[string]string
 
 	field field
 }
@@ -130,6 +135,14 @@ var Knobs = []*Knob{
 		Choices: choices([]Body{BodySmall, BodyLarge}),
 		Help:    "page size: small (379 bytes) or large (3044 bytes)",
 		field:   choiceField(func(o *Options) *Body { return &o.Body })},
+	{Name: "close_after_response", Post: "#5", Default: false,
+		Help:  "close the connection after every answer, unannounced (no Connection: close), as the thread's servers did: wrk counts each such close as a read error",
+		field: boolField(func(o *Options) *bool { return &o.CloseAfterResponse }),
+		Deviations: map[string]string{
+			"keep-alive":    "the server closes after the first answer by design; a second request on the connection finds it closed",
+			"pipelined":     "the server closes after the first answer by design; the requests pipelined behind it are not answered",
+			"date-advances": "its second request reuses the connection after a pause, and the server has closed it by design",
+		}},
 }
 
 func choices[T ~string](values []T) []string {

@@ -50,6 +50,13 @@ type Options struct {
 	Handler Handler
 	// Body chooses the page size.
 	Body Body
+	// CloseAfterResponse closes every connection once its first answer is
+	// written, without announcing it (no Connection: close), as the
+	// thread's servers did: post #5's wrk runs count about one read error
+	// per request, the closes wrk does not expect. RFC 9112 §9.5 lets a
+	// server close at any time; a client sees it as the end of a
+	// keep-alive connection and reconnects.
+	CloseAfterResponse bool
 	// Stream turns the server into a read-and-discard sink (thread post #1):
 	// no HTTP, every byte read is counted and dropped.
 	Stream bool

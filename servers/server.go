@@ -10,6 +10,7 @@ package servers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"sort"
 	"strings"
@@ -113,6 +114,26 @@ func (m Model) Start(opts Options) (Server, error) {
 		return nil, fmt.Errorf("start %s server on %s: %w", m.Name, opts.Addr, err)
 	}
 	return s, nil
+}
+
+// DeviationsWith are the model's Deviations and those of every knob opts
+// sets away from its default: the verify cases to skip for a server
+// started with opts.
+func (m Model) DeviationsWith(opts Options) map[string]string {
+	out := maps.Clone(m.Deviations)
+	var zero Options
+	for _, k := range Knobs {
+		if v := k.Value(&opts); v == k.Value(&zero) || v == k.Default {
+			continue
+		}
+		for name, why := range k.Deviations {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = "with " + k.Name + ": " + why
+		}
+	}
+	return out
 }
 
 // Knobs lists the knobs the model honours beyond the ones every model has.

@@ -24,6 +24,7 @@ func knobSets(m servers.Model) []servers.Options {
 		{Backlog: 1},
 		{ReusePort: true, Listeners: 2},
 		{NoDelay: &off},
+		{CloseAfterResponse: true},
 	}
 	for _, h := range servers.Handlers {
 		for _, b := range []servers.Body{servers.BodySmall, servers.BodyLarge} {
@@ -63,6 +64,7 @@ func describe(o servers.Options) string {
 	add(o.AcceptBatch != 0, "accept-batch=%d", o.AcceptBatch)
 	add(o.Rearm != "", "rearm=%s", o.Rearm)
 	add(o.Workers != 0, "workers=%d", o.Workers)
+	add(o.CloseAfterResponse, "close-after-response")
 	if len(parts) == 0 {
 		return "defaults"
 	}
@@ -85,7 +87,7 @@ func TestEveryServerPassesVerify(t *testing.T) {
 				if opts.Handler != servers.HandlerStatic {
 					expect = append(expect, "Your address is 127.0.0.1.")
 				}
-				skip := slices.Sorted(maps.Keys(m.Deviations))
+				skip := slices.Sorted(maps.Keys(m.DeviationsWith(opts)))
 				rep, err := verify.Run(context.Background(), "http://"+addr+"/", verify.Options{ExpectBodyContains: expect, Skip: skip})
 				if err != nil {
 					t.Fatal(err)
@@ -98,28 +100,46 @@ func TestEveryServerPassesVerify(t *testing.T) {
 	}
 }
 
-// A model's known deviations name real verify cases and are real: the
-// model fails each of them.
+// A model's known deviations, and those of a knob set away from its
+// default, name real verify cases and are real: the server fails each of
+// them.
 func TestDeviationsAreReal(t *testing.T) {
-	for _, m := range servers.Models() {
-		if len(m.Deviations) == 0 {
+	sets := []servers.Options{{}}
+	for _, k := range servers.Knobs {
+		if len(k.Deviations) == 0 {
 			continue
 		}
-		addr, _ := servertest.Start(t, m, servers.Options{})
-		rep, err := verify.Run(context.Background(), "http://"+addr+"/", verify.Options{})
-		if err != nil {
-			t.Fatal(err)
+		if k.Type() != "bool" {
+			t.Fatalf("knob %s has deviations; teach this test a value of it away from its default", k.Name)
 		}
-		failed := map[string]bool{}
-		for _, f := range rep.Failures() {
-			failed[f.Name] = true
-		}
-		for name, why := range m.Deviations {
-			if !slices.Contains(verify.Cases(), name) {
-				t.Errorf("%s: deviation %q is not a verify case", m.Name, name)
-			} else if !failed[name] {
-				t.Errorf("%s: deviation %q (%s) passes; drop it", m.Name, name, why)
+		var o servers.Options
+		k.Set(&o, !k.Default.(bool))
+		sets = append(sets, o)
+	}
+	for _, m := range servers.Models() {
+		for _, opts := range sets {
+			deviations := m.DeviationsWith(opts)
+			if len(deviations) == 0 {
+				continue
 			}
+			t.Run(m.Name+"/"+describe(opts), func(t *testing.T) {
+				addr, _ := servertest.Start(t, m, opts)
+				rep, err := verify.Run(context.Background(), "http://"+addr+"/", verify.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				failed := map[string]bool{}
+				for _, f := range rep.Failures() {
+					failed[f.Name] = true
+				}
+				for name, why := range deviations {
+					if !slices.Contains(verify.Cases(), name) {
+						t.Errorf("deviation %q is not a verify case", name)
+					} else if !failed[name] {
+						t.Errorf("deviation %q (%s) passes; drop it", name, why)
+					}
+				}
+			})
 		}
 	}
 }

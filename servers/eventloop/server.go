@@ -65,7 +65,7 @@ func New(kind netpoll.Kind, name string, opts servers.Options) (*Server, error) 
 		return nil, err
 	}
 	s.addr = addr
-	page, err := http1.NewPage("sockbench-"+name, opts.Handler, opts.Body)
+	page, err := http1.NewPage("sockbench-"+name, opts)
 	if err != nil {
 		cleanup()
 		return nil, err

@@ -30,7 +30,7 @@ type server struct {
 
 // New binds the listeners of a gonet server.
 func New(opts servers.Options) (servers.Server, error) {
-	page, err := http1.NewPage("sockbench-gonet", opts.Handler, opts.Body)
+	page, err := http1.NewPage("sockbench-gonet", opts)
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ func (c *memConn) Write(p []byte) (int, error) {
 func (c *memConn) SetDeadline(time.Time) error { return nil }
 
 func TestServeBufferedAllocatesNothing(t *testing.T) {
-	p, err := NewPage("t", servers.HandlerTemplate, servers.BodySmall)
+	p, err := NewPage("t", servers.Options{Handler: servers.HandlerTemplate, Body: servers.BodySmall})
 	if err != nil {
 		t.Fatal(err)
 	}

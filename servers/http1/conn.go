@@ -64,7 +64,8 @@ func (c *Conn) Reset(page *Page, counters *Counters, client netip.Addr) {
 // out, in order. It returns how many bytes of in were used (the caller keeps
 // the rest for the next call), the grown out, and whether the connection must
 // be closed once out has been written: after Connection: close, HTTP/1.0
-// without keep-alive, or an error response. Nothing after a request that
+// without keep-alive, an error response, or any answer when the page says
+// close_after_response. Nothing after a request that
 // closes the connection is read.
 func (c *Conn) Serve(in, out []byte) (consumed int, _ []byte, closeAfter bool) {
 	for {
@@ -97,7 +98,7 @@ func (c *Conn) Serve(in, out []byte) (consumed int, _ []byte, closeAfter bool) {
 		c.counters.Requests++
 		c.discard = c.req.ContentLength
 		out = c.respond(out, &c.req)
-		if !c.req.KeepAlive {
+		if !c.req.KeepAlive || c.page.closeAfterResponse {
 			return consumed, out, true
 		}
 	}

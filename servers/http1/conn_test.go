@@ -19,7 +19,7 @@ var loopback = netip.MustParseAddr("127.0.0.1")
 
 func newConn(t testing.TB, h servers.Handler, b servers.Body) (*Conn, *Counters) {
 	t.Helper()
-	p, err := NewPage("sockbench-test", h, b)
+	p, err := NewPage("sockbench-test", servers.Options{Handler: h, Body: b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestPageSizes(t *testing.T) {
 // The compiled template must render exactly what html/template renders.
 func TestCompiledTemplateMatchesHTMLTemplate(t *testing.T) {
 	for _, b := range []servers.Body{servers.BodySmall, servers.BodyLarge} {
-		p, err := NewPage("x", servers.HandlerTemplate, b)
+		p, err := NewPage("x", servers.Options{Handler: servers.HandlerTemplate, Body: b})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +270,7 @@ func TestCompiledTemplateMatchesHTMLTemplate(t *testing.T) {
 }
 
 func TestTemplateShowsClientIP(t *testing.T) {
-	p, _ := NewPage("x", servers.HandlerTemplate, servers.BodySmall)
+	p, _ := NewPage("x", servers.Options{Handler: servers.HandlerTemplate, Body: servers.BodySmall})
 	var c Conn
 	c.Reset(p, &Counters{}, netip.MustParseAddr("::ffff:10.1.2.3"))
 	_, out, _ := c.Serve([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), nil)
@@ -314,5 +314,30 @@ func BenchmarkServe(b *testing.B) {
 				_, out, _ = c.Serve(in, out[:0])
 			}
 		})
+	}
+}
+
+// close_after_response: the first answer ends the connection, without a
+// Connection: close, and what was pipelined behind it is left unread, so
+// the close lingers.
+func TestServeCloseAfterResponse(t *testing.T) {
+	p, err := NewPage("sockbench-test", servers.Options{Handler: servers.HandlerTemplate, Body: servers.BodySmall, CloseAfterResponse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctr Counters
+	var c Conn
+	c.Reset(p, &ctr, loopback)
+	first := "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	in := first + "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	consumed, out, closeAfter := c.Serve([]byte(in), nil)
+	rs := readResponses(t, out)
+	switch {
+	case !closeAfter || consumed != len(first) || len(rs) != 1 || ctr.Requests != 1:
+		t.Fatalf("closeAfter %v, consumed %d of %d, %d answers, %d requests; want one answer, then close", closeAfter, consumed, len(in), len(rs), ctr.Requests)
+	case rs[0].StatusCode != 200 || rs[0].Header.Get("Connection") != "" || rs[0].Close:
+		t.Fatalf("answer %d, Connection %q: want 200, unannounced close", rs[0].StatusCode, rs[0].Header.Get("Connection"))
+	case !c.MustLinger(len(in) - consumed):
+		t.Fatal("a close with a pipelined request unread must linger")
 	}
 }

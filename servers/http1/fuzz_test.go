@@ -25,7 +25,7 @@ func FuzzParseRequest(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	p, err := NewPage("fuzz", servers.HandlerTemplate, servers.BodySmall)
+	p, err := NewPage("fuzz", servers.Options{Handler: servers.HandlerTemplate, Body: servers.BodySmall})
 	if err != nil {
 		f.Fatal(err)
 	}

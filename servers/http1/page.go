@@ -93,26 +93,32 @@ func fieldOf(n *parse.ActionNode) field {
 }
 
 // Page produces the responses of one server: the page for GET / and the
-// error answers, with the Server header naming the model.
+// error answers, with the Server header naming the model, and whether a
+// connection outlives an answer.
 type Page struct {
 	handler servers.Handler
 	source  string
 	segs    []segment
 	static  []byte
+	// closeAfterResponse is the close_after_response knob: Conn ends the
+	// connection after every answer, without a Connection: close.
+	closeAfterResponse bool
 	// head200 is everything of a 200 response head before the Date value.
 	head200 []byte
 	// errHead is the same for error responses, up to the status line's end.
 	serverLine []byte
 }
 
-// NewPage builds the page for a model's server name, handler and body size.
-func NewPage(serverName string, h servers.Handler, b servers.Body) (*Page, error) {
-	src := PageSource(b)
+// NewPage builds the page for a model's server name from the options that
+// shape its answers: the handler, the body size and close_after_response.
+func NewPage(serverName string, opts servers.Options) (*Page, error) {
+	h := opts.Handler
+	src := PageSource(opts.Body)
 	segs, err := compile(src)
 	if err != nil {
 		return nil, err
 	}
-	p := &Page{handler: h, source: src, segs: segs}
+	p := &Page{handler: h, source: src, segs: segs, closeAfterResponse: opts.CloseAfterResponse}
 	p.serverLine = []byte("Server: " + serverName + "\r\n")
 	p.head200 = append([]byte("HTTP/1.1 200 OK\r\n"), p.serverLine...)
 	p.head200 = append(p.head200, "Content-Type: text/html; charset=utf-8\r\nDate: "...)

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sockbench/sockbench/servers"
 	"github.com/sockbench/sockbench/servers/http1"
@@ -31,14 +32,19 @@ func init() {
 
 type server struct {
 	*netserver.Base
-	page   *http1.Page
-	stream bool
-	http   *http.Server
+	page               *http1.Page
+	stream             bool
+	closeAfterResponse bool
+	http               *http.Server
 }
+
+// connKey is the request context key of a connection's *trackedConn,
+// with close_after_response.
+type connKey struct{}
 
 // New binds the listeners of a net/http server.
 func New(opts servers.Options) (servers.Server, error) {
-	page, err := http1.NewPage("sockbench-nethttp", opts.Handler, opts.Body)
+	page, err := http1.NewPage("sockbench-nethttp", opts)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +63,25 @@ func New(opts servers.Options) (servers.Server, error) {
 		MaxHeaderBytes:    http1.MaxHeadBytes,
 		ReadHeaderTimeout: opts.HeaderTimeout,
 		IdleTimeout:       opts.IdleTimeout,
+	}
+	if opts.CloseAfterResponse {
+		// net/http reports a connection idle once its answer is flushed.
+		// Closing it then ends it after every answer unannounced, as the
+		// other models do; SetKeepAlivesEnabled(false) would send
+		// Connection: close, which wrk and sockbench attack take as a
+		// normal end, so the comparison would not be like for like.
+		s.closeAfterResponse = true
+		s.http.ConnState = func(nc net.Conn, st http.ConnState) {
+			if st == http.StateIdle {
+				nc.Close()
+			}
+		}
+		// A request pipelined behind the first is already in net/http's
+		// buffer and still reaches ServeHTTP, which must not count it as
+		// answered: the connection it would be written to is closed.
+		s.http.ConnContext = func(ctx context.Context, nc net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, nc)
+		}
 	}
 	return s, nil
 }
@@ -122,12 +147,16 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 // trackedConn reports to the base once, when net/http closes it.
 type trackedConn struct {
 	net.Conn
-	base *netserver.Base
-	once sync.Once
+	base   *netserver.Base
+	once   sync.Once
+	closed atomic.Bool
 }
 
 func (c *trackedConn) Close() error {
-	c.once.Do(func() { c.base.Done(c.Conn, http1.Counters{}, http1.Traffic{}) })
+	c.once.Do(func() {
+		c.closed.Store(true)
+		c.base.Done(c.Conn, http1.Counters{}, http1.Traffic{})
+	})
 	return nil
 }
 
@@ -141,6 +170,11 @@ var (
 // ServeHTTP answers like every other model: the page at /, 404 elsewhere,
 // 405 for methods other than GET and HEAD.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.closeAfterResponse {
+		if tc, _ := r.Context().Value(connKey{}).(*trackedConn); tc != nil && tc.closed.Load() {
+			return
+		}
+	}
 	s.Requests.Add(1)
 	h := w.Header()
 	h["Server"] = serverName

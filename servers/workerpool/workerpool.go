@@ -38,7 +38,7 @@ type server struct {
 
 // New binds the listeners of a worker pool server.
 func New(opts servers.Options) (servers.Server, error) {
-	page, err := http1.NewPage("sockbench-workerpool", opts.Handler, opts.Body)
+	page, err := http1.NewPage("sockbench-workerpool", opts)
 	if err != nil {
 		return nil, err
 	}
