@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockbench/sockbench/internal/affinity"
 	"github.com/sockbench/sockbench/runner/results"
+	"github.com/sockbench/sockbench/servers"
 	"github.com/sockbench/sockbench/verify"
 	// The registry the configuration's servers are checked against, as
 	// cmd/sockbench fills it.
@@ -127,7 +128,7 @@ func TestProblems(t *testing.T) {
 		{"external server off this machine", strings.Replace(base, "[epoll, nethttp]", "\n  - {name: ext, command: [x], url: \"http://10.1.2.3:80/\"}", 1),
 			[]string{`c.yaml:5: servers[0].url: "http://10.1.2.3:80/": the server runs on this machine, so its URL is on loopback (127.0.0.1 or {addr})`}},
 		{"unknown placeholder", strings.Replace(base, "[epoll, nethttp]", "\n  - {name: ext, command: [x, \"{adr}\"], url: \"http://{addr}/\"}", 1),
-			[]string{"c.yaml:5: servers[0].command[1]: unknown placeholder {adr}; known: {addr}, {host}, {port}, {dir}, {stats_file}, {cpus}, {sockbench} and the knobs {backlog}, {reuseport}, {listeners}, {loops}, {gomaxprocs}, {nodelay}, {accept_batch}, {rearm}, {workers}, {header_timeout}, {idle_timeout}, {handler}, {body}"}},
+			[]string{"c.yaml:5: servers[0].command[1]: unknown placeholder {adr}; known: {addr}, {host}, {port}, {dir}, {stats_file}, {cpus}, {sockbench} and the knobs {" + strings.Join(servers.KnobNames(), "}, {") + "}"}},
 		{"knob an external server ignores", strings.Replace(base, "[epoll, nethttp]", "\n  - {name: ext, command: [x, \"{addr}\"], url: \"http://{addr}/\"}", 1) + "knobs: {backlog: 64}\n",
 			[]string{"c.yaml:11: knobs.backlog: backlog sets 64, but the external server ext does not use {backlog} in its command, url, files or env (in 2 cells, the first server=ext, keep_alive=true)"}},
 		{"unknown verify case", base + "verify: {skip: [date]}\n",
@@ -322,6 +323,31 @@ func TestControlCell(t *testing.T) {
 	for _, cell := range p.Cells {
 		if cell.ID == c.Cell.ID {
 			t.Errorf("the control is also a cell of the matrix")
+		}
+	}
+}
+
+// A cell whose knobs make a model fail conformance cases on purpose skips
+// exactly those, and only that cell.
+func TestCellSkipsItsKnobsDeviations(t *testing.T) {
+	p, err := Parse("c.yaml", []byte("version: 1\ncpus: {server: 0, load: 1}\nservers: [epoll, nethttp]\nmatrix: {close_after_response: [false, true]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Cells {
+		m, _ := servers.Lookup(c.Server.Model)
+		want := m.DeviationsWith(c.Server.Knobs.Options())
+		got := c.Server.Verify.Skip
+		if len(got) != len(want) {
+			t.Errorf("%s skips %v, want %v", c.ID, got, want)
+		}
+		for _, name := range got {
+			if _, ok := want[name]; !ok {
+				t.Errorf("%s skips %s", c.ID, name)
+			}
+		}
+		if c.Axes["close_after_response"] == "true" && !slices.Contains(got, "keep-alive") {
+			t.Errorf("%s with close_after_response does not skip keep-alive: %v", c.ID, got)
 		}
 	}
 }
