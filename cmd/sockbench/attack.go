@@ -83,7 +83,9 @@ they start at one instant (their clock offsets measured and corrected) and
 their histograms are merged exactly, so the summary means what a local one
 means; a table of the agents (requests, errors, CPU, clock offset, start
 skew, saturated) follows it. An agent lost mid-attack fails it, naming the
-agent; the others are stopped.
+agent; the others are stopped. --ssh user@host,... starts agents over SSH
+for the one attack (allowed to attack its target only) and stops them
+after it.
 
 Exit status:
   0  the attack ran and passed its checks

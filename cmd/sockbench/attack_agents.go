@@ -2,32 +2,39 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
+	"net"
+	"net/url"
 
 	"github.com/spf13/pflag"
 
 	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/loadgen/agentpb"
 	"github.com/sockbench/sockbench/loadgen/coordinator"
+	"github.com/sockbench/sockbench/loadgen/sshlaunch"
 )
 
 // agentFlags are the attack command's flags for an attack run by agents on
 // other machines (sockbench agent) instead of this one.
 type agentFlags struct {
 	agents    []string
+	ssh       []string
 	tokenFile string
 	tls       agentpb.TLSFiles
 }
 
 func (a *agentFlags) register(f *pflag.FlagSet) {
 	f.StringSliceVar(&a.agents, "agents", nil, "run the attack on these sockbench agents (host:port, comma-separated; a name stands for every address it resolves to), sharing out connections and rate, merged into one result")
+	f.StringSliceVar(&a.ssh, "ssh", nil, "start agents for this attack on these machines over SSH (user@host[:port]; known_hosts checked, keys from ~/.ssh or ssh-agent, this sockbench copied where it is missing) and stop them after it")
 	f.StringVar(&a.tokenFile, "token-file", "", "with --agents: file holding the agents' bearer token")
 	f.StringVar(&a.tls.CA, "tls-ca", "", "with --agents: CA that signs the agents' certificates (TLS)")
 	f.StringVar(&a.tls.Cert, "tls-cert", "", "with --agents: this coordinator's certificate (mutual TLS)")
 	f.StringVar(&a.tls.Key, "tls-key", "", "with --agents: the key of --tls-cert")
 }
 
-func (a *agentFlags) used() bool { return len(a.agents) > 0 }
+func (a *agentFlags) used() bool { return len(a.agents) > 0 || len(a.ssh) > 0 }
 
 // checkLimits checks o against this machine's limits, which bind only a
 // local attack: each agent checks its own share against its own.
@@ -49,6 +56,14 @@ func (a *agentFlags) run(ctx context.Context, o loadgen.Options) (*loadgen.Resul
 	cfg, err := coordinatorConfig(a.agents, a.tokenFile, a.tls)
 	if err != nil {
 		return nil, err
+	}
+	if len(a.ssh) > 0 {
+		fleet, err := a.launch(ctx, o, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer fleet.Stop()
+		cfg.Agents = append(cfg.Agents, fleet.Addrs()...)
 	}
 	cfg.Run = "sockbench attack " + o.URL
 	c, err := coordinator.New(cfg)
@@ -77,4 +92,26 @@ func coordinatorConfig(agents []string, tokenFile string, tlsFiles agentpb.TLSFi
 		cfg.TLS = tc
 	}
 	return cfg, nil
+}
+
+// launch starts the agents of --ssh, allowed to attack o's target only,
+// with the token of --token-file or, without one, a token made for this
+// attack alone.
+func (a *agentFlags) launch(ctx context.Context, o loadgen.Options, cfg *coordinator.Config) (*sshlaunch.Fleet, error) {
+	if len(cfg.Token) == 0 {
+		tok := make([]byte, 24)
+		rand.Read(tok)
+		cfg.Token = []byte(base64.RawURLEncoding.EncodeToString(tok))
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		return nil, err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	return sshlaunch.Launch(ctx, sshlaunch.Config{
+		Hosts: a.ssh, Token: cfg.Token, AgentArgs: []string{"--allow", net.JoinHostPort(u.Hostname(), port)},
+	})
 }
