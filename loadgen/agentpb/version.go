@@ -27,18 +27,17 @@ var BuildVersion = sync.OnceValue(func() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
 		v = bi.Main.Version
 	}
-	if sum, err := executableSum(); err == nil {
-		v += "+" + sum[:12]
+	if exe, err := os.Executable(); err == nil {
+		if sum, err := FileSum(exe); err == nil {
+			v += "+" + sum[:12]
+		}
 	}
 	return v
 })
 
-// executableSum is the hex SHA-256 of the running executable.
-func executableSum() (string, error) {
-	path, err := os.Executable()
-	if err != nil {
-		return "", err
-	}
+// FileSum is the hex SHA-256 of the file at path: what tells one sockbench
+// build from another.
+func FileSum(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/sockbench/sockbench/internal/logwatch"
 	"github.com/sockbench/sockbench/internal/supervise"
+	"github.com/sockbench/sockbench/internal/testbin"
 	"github.com/sockbench/sockbench/servers"
 )
 
@@ -55,32 +55,6 @@ func (h host) argv(args ...string) []string {
 	return append([]string{"ip", "netns", "exec", h.ns}, args...)
 }
 
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
-// sockbenchBinary builds cmd/sockbench once per test binary.
-func sockbenchBinary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sockbench-coordinator-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildBin = filepath.Join(dir, "sockbench")
-		if out, err := exec.Command("go", "build", "-o", buildBin, "../../cmd/sockbench").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
-
 // newTestbed makes a server host and n agent hosts, in network namespaces
 // where they can be made.
 func newTestbed(t testing.TB, n int) *testbed { return newTestbedOf(t, n, true) }
@@ -90,7 +64,7 @@ func newTestbed(t testing.TB, n int) *testbed { return newTestbedOf(t, n, true) 
 // addresses otherwise.
 func newTestbedOf(t testing.TB, n int, namespaces bool) *testbed {
 	t.Helper()
-	tb := &testbed{bin: sockbenchBinary(t), dir: t.TempDir()}
+	tb := &testbed{bin: testbin.Sockbench(t), dir: t.TempDir()}
 	tb.token = filepath.Join(tb.dir, "token")
 	if err := os.WriteFile(tb.token, []byte("testbed-token-0123456789abcdef\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -27,6 +26,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	sshagent "golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/sockbench/sockbench/loadgen/agentpb"
 )
 
 // DefaultRemoteDir is where binaries and tokens go on a host, relative to
@@ -129,7 +130,7 @@ func Launch(ctx context.Context, cfg Config) (*Fleet, error) {
 		}
 		cfg.Binary = exe
 	}
-	sum, err := fileSum(cfg.Binary)
+	sum, err := agentpb.FileSum(cfg.Binary)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", cfg.Binary, err)
 	}
@@ -444,19 +445,6 @@ func goUname() string {
 		arch = runtime.GOARCH
 	}
 	return strings.ToUpper(runtime.GOOS[:1]) + runtime.GOOS[1:] + " " + arch
-}
-
-func fileSum(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func randomHex() string {

@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/sockbench/sockbench/internal/supervise"
+	"github.com/sockbench/sockbench/internal/testbin"
 	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/loadgen/coordinator"
 	"github.com/sockbench/sockbench/servers"
@@ -29,31 +28,6 @@ import (
 )
 
 const sshdPath = "/usr/sbin/sshd"
-
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
-func sockbenchBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "sockbench-sshlaunch-test")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildBin = filepath.Join(dir, "sockbench")
-		if out, err := exec.Command("go", "build", "-o", buildBin, "../../cmd/sockbench").CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
-}
 
 // testSSHD is Debian's sshd run by the test on 127.0.0.5, with a host key
 // and a client key made for it.
@@ -150,7 +124,7 @@ func (s *testSSHD) config(t *testing.T) Config {
 	}
 	return Config{
 		Hosts: []string{u.Username + "@" + s.addr}, Listen: "127.0.0.5:0", AgentArgs: []string{"--allow", "127.0.0.0/8"},
-		Token: []byte("ssh-test-token-0123456789abcdef"), Binary: sockbenchBinary(t),
+		Token: []byte("ssh-test-token-0123456789abcdef"), Binary: testbin.Sockbench(t),
 		RemoteDir: filepath.Join(s.dir, "remote"), KnownHosts: []string{s.knownHosts}, KeyFiles: []string{s.clientKey},
 		Timeout: 20 * time.Second,
 	}
