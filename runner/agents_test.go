@@ -20,15 +20,15 @@ var agentToken = []byte("runner-test-token-0123456789abcdef")
 
 // viaCoordinator is how `sockbench run` reaches agents, without reading
 // the token from a file.
-func viaCoordinator(ctx context.Context, a results.Agents) (Load, error) {
+func viaCoordinator(ctx context.Context, a results.Agents) (Load, func(), error) {
 	c, err := coordinator.New(coordinator.Config{Agents: a.Addresses, Token: agentToken, Run: "runner test"})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if _, err := c.Check(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return c.Run, nil
+	return c.Run, nil, nil
 }
 
 // A run whose load comes from agents: its servers listen where the agents

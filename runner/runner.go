@@ -54,9 +54,11 @@ type Options struct {
 	Observe func(Event)
 	// Agents makes the load generator of a plan whose load comes from
 	// agents (load_from: agents): the runner calls it once a session,
-	// before the first cell, and measures every window with what it
-	// returns. Without it such a plan is refused.
-	Agents func(ctx context.Context, a results.Agents) (Load, error)
+	// before the first cell, measures every window with the Load it
+	// returns, and calls the stop it returns (when not nil: agents it
+	// started, over SSH) when the session ends, however it ends. Without
+	// it such a plan is refused.
+	Agents func(ctx context.Context, a results.Agents) (Load, func(), error)
 }
 
 // Load drives one measured window: loadgen.Run, or a coordinator's Run
@@ -359,9 +361,12 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 		if opts.Agents == nil || m.Plan.Agents == nil {
 			return nil, errors.New("the plan's load comes from agents, and this runner was given no way to reach them")
 		}
-		load, err := opts.Agents(ctx, *m.Plan.Agents)
+		load, stop, err := opts.Agents(ctx, *m.Plan.Agents)
 		if err != nil {
 			return nil, fmt.Errorf("agents: %w", err)
+		}
+		if stop != nil {
+			defer stop()
 		}
 		r.load = load
 	}

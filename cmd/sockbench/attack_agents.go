@@ -63,7 +63,6 @@ func (a *agentFlags) run(ctx context.Context, o loadgen.Options) (*loadgen.Resul
 			return nil, err
 		}
 		defer fleet.Stop()
-		cfg.Agents = append(cfg.Agents, fleet.Addrs()...)
 	}
 	cfg.Run = "sockbench attack " + o.URL
 	c, err := coordinator.New(cfg)
@@ -94,15 +93,8 @@ func coordinatorConfig(agents []string, tokenFile string, tlsFiles agentpb.TLSFi
 	return cfg, nil
 }
 
-// launch starts the agents of --ssh, allowed to attack o's target only,
-// with the token of --token-file or, without one, a token made for this
-// attack alone.
+// launch starts the agents of --ssh, allowed to attack o's target only.
 func (a *agentFlags) launch(ctx context.Context, o loadgen.Options, cfg *coordinator.Config) (*sshlaunch.Fleet, error) {
-	if len(cfg.Token) == 0 {
-		tok := make([]byte, 24)
-		rand.Read(tok)
-		cfg.Token = []byte(base64.RawURLEncoding.EncodeToString(tok))
-	}
 	u, err := url.Parse(o.URL)
 	if err != nil {
 		return nil, err
@@ -111,7 +103,24 @@ func (a *agentFlags) launch(ctx context.Context, o loadgen.Options, cfg *coordin
 	if port == "" {
 		port = "80"
 	}
-	return sshlaunch.Launch(ctx, sshlaunch.Config{
-		Hosts: a.ssh, Token: cfg.Token, AgentArgs: []string{"--allow", net.JoinHostPort(u.Hostname(), port)},
-	})
+	return launchAgents(ctx, sshlaunch.Config{Hosts: a.ssh}, net.JoinHostPort(u.Hostname(), port), cfg)
+}
+
+// launchAgents starts agents over SSH as l says, allowed to attack target
+// (host:port) only, with cfg's token or, without one, a token made for
+// them alone (then set in cfg), and adds them to cfg's agents.
+func launchAgents(ctx context.Context, l sshlaunch.Config, target string, cfg *coordinator.Config) (*sshlaunch.Fleet, error) {
+	if len(cfg.Token) == 0 {
+		tok := make([]byte, 24)
+		rand.Read(tok)
+		cfg.Token = []byte(base64.RawURLEncoding.EncodeToString(tok))
+	}
+	l.Token = cfg.Token
+	l.AgentArgs = append(l.AgentArgs, "--allow", target)
+	fleet, err := sshlaunch.Launch(ctx, l)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Agents = append(cfg.Agents, fleet.Addrs()...)
+	return fleet, nil
 }

@@ -196,7 +196,7 @@ func (a *Agent) stop() {
 func launch(ctx context.Context, cfg Config, host, sum string, auth []ssh.AuthMethod, hostKeys ssh.HostKeyCallback) (*Agent, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	user, addr, err := splitHost(host)
+	user, addr, err := SplitHost(host)
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +363,9 @@ func (a *Agent) copy(local, dir, path string) error {
 	return a.run(fmt.Sprintf("mkdir -p %s && cat > %s && chmod 755 %s && mv -f %s %s", dir, tmp, tmp, tmp, path), f)
 }
 
-func splitHost(h string) (user, addr string, err error) {
+// SplitHost splits a host as Config.Hosts has it, user@host or
+// user@host:port, into the user and the host:port of its SSH server.
+func SplitHost(h string) (user, addr string, err error) {
 	user, hostPort, ok := strings.Cut(h, "@")
 	if !ok || user == "" || hostPort == "" {
 		return "", "", fmt.Errorf("want user@host or user@host:port")

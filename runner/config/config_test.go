@@ -141,6 +141,15 @@ func TestProblems(t *testing.T) {
 			"c.yaml:14: agents.tls.cert: stat /nonexistent/cert: no such file or directory",
 			"c.yaml:14: agents.tls: a certificate needs its key: give both cert and key, or neither",
 			`c.yaml:15: agents.listen: "0.0.0.0:8080" listens on every address: give agents.target, the host:port the agents reach the servers at`}},
+		{"agents over SSH, each thing wrong", base + "load_from: agents\nagents:\n  ssh: [198.18.0.2, \"bench@198.18.0.3:ssh\", \"bench@\"]\n  known_hosts: [/nonexistent/known_hosts]\n  identity: [/nonexistent/id]\n  ssh_listen: \"7000\"\n  listen: 198.18.0.1:8080\n", []string{
+			`c.yaml:12: agents.ssh[0]: "198.18.0.2": want user@host or user@host:port (e.g. bench@198.18.0.2)`,
+			`c.yaml:12: agents.ssh[1]: "bench@198.18.0.3:ssh": want user@host or user@host:port with a port number (e.g. bench@198.18.0.2:22)`,
+			`c.yaml:12: agents.ssh[2]: "bench@": want user@host or user@host:port (e.g. bench@198.18.0.2)`,
+			"c.yaml:13: agents.known_hosts[0]: stat /nonexistent/known_hosts: no such file or directory",
+			"c.yaml:14: agents.identity[0]: stat /nonexistent/id: no such file or directory",
+			`c.yaml:15: agents.ssh_listen: "7000": want [host]:port, the agents' --listen on their machines (e.g. :7000)`}},
+		{"SSH settings without SSH hosts", base + "load_from: agents\nagents: {addresses: [\"a:7000\"], identity: [/etc/hostname], listen: \"198.18.0.1:8080\"}\n", []string{
+			"c.yaml:11: agents.identity: is for the agents of agents.ssh, and none are given"}},
 		{"agents, a port chosen at random", base + "load_from: agents\nagents: {addresses: [\"a:7000\"], listen: \"198.18.0.1:0\"}\n", []string{
 			`c.yaml:11: agents.listen: "198.18.0.1:0": want host:port with a fixed port, an address the agents can reach (e.g. 198.18.0.1:8080)`}},
 	}

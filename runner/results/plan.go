@@ -187,7 +187,20 @@ type Verify struct {
 type Agents struct {
 	// Addresses are the agents' host:port; a name stands for every
 	// address it resolves to (a Kubernetes headless Service).
-	Addresses []string `json:"addresses"`
+	Addresses []string `json:"addresses,omitempty"`
+	// SSH are machines (user@host or user@host:port) to start agents on
+	// over SSH at the start of the run, stopped at its end; the agents
+	// started there join Addresses.
+	SSH []string `json:"ssh,omitempty"`
+	// KnownHosts are the known_hosts files the SSH hosts' keys are
+	// checked against (~/.ssh/known_hosts when empty).
+	KnownHosts []string `json:"known_hosts,omitempty"`
+	// Identity are the private keys to log in to the SSH hosts with
+	// (~/.ssh/id_* when empty; a running ssh-agent is asked too).
+	Identity []string `json:"identity,omitempty"`
+	// SSHListen is the --listen of the agents started over SSH
+	// (sshlaunch.DefaultListen when empty).
+	SSHListen string `json:"ssh_listen,omitempty"`
 	// TokenFile holds the agents' bearer token.
 	TokenFile string `json:"token_file,omitempty"`
 	// TLS reaches the agents over TLS: CA signs their certificates; Cert
