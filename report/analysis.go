@@ -76,7 +76,7 @@ func (a *analysis) warnings() []string {
 	if r.Status != "" && r.Status != "complete" {
 		w = append(w, fmt.Sprintf("The run's status is %q: it did not finish, so some cells have fewer repetitions than planned.", r.Status))
 	}
-	var sat, errs, failed, busy, unranked, wide []string
+	var sat, errs, failed, busy, unranked, wide, uneven []string
 	for _, s := range a.sums {
 		label := cellLabel(r, s.Cell)
 		if s.Busy > 0 {
@@ -91,6 +91,9 @@ func (a *analysis) warnings() []string {
 		if s.Saturated {
 			sat = append(sat, label)
 		}
+		if s.LowestShare < unevenShare {
+			uneven = append(uneven, fmt.Sprintf("%s (%s: %.2f× the mean share)", label, s.LowestAgent, s.LowestShare))
+		}
 		if s.Errors > 0 {
 			errs = append(errs, fmt.Sprintf("%s (%s)", label, s.errorKindsText()))
 		}
@@ -101,6 +104,9 @@ func (a *analysis) warnings() []string {
 	if len(sat) > 0 {
 		w = append(w, "The load generator was saturated in "+strings.Join(sat, "; ")+": their requests/s and latency measure the client, "+
 			"not the server, so a ranking that holds one is by server CPU per request.")
+	}
+	if len(uneven) > 0 {
+		w = append(w, fmt.Sprintf("An agent sent less than %.1f× the mean share of requests in %s: see Agents.", unevenShare, strings.Join(uneven, "; ")))
 	}
 	if len(errs) > 0 {
 		w = append(w, "Requests failed in "+strings.Join(errs, "; ")+".")

@@ -159,7 +159,8 @@ func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
 	rp.RPS = l.RequestsPerS
 	rp.BytesPerS = l.BytesPerS
 	rp.LatencyKind = string(l.LatencyKind)
-	rp.Saturated = l.Saturated
+	rp.Agents = l.Agents
+	rp.Saturated = l.Saturated || agentsSaturated(l.Agents)
 	rp.ErrorKinds = results.ErrorCounts(l.Errors)
 	rp.Errors = l.Errors.Total()
 	// ReadRep has decoded it already.

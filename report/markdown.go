@@ -43,6 +43,13 @@ func (a *analysis) writeMarkdown(w io.Writer) error {
 		}
 		b.WriteString("\n" + mdEscape(r.controlNote()) + "\n")
 	}
+	if r := a.run; r.hasAgents() {
+		b.WriteString("\n## Agents\n\n")
+		if err := agentsTable(r).writeMarkdown(&b); err != nil {
+			return err
+		}
+		b.WriteString("\n" + mdEscape(agentsNote) + "\n")
+	}
 	if r := a.run; r.hasInterference() {
 		b.WriteString("\n## Interference\n\n")
 		if err := interferenceTable(r).writeMarkdown(&b); err != nil {

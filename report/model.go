@@ -1,6 +1,8 @@
 package report
 
 import (
+	"github.com/sockbench/sockbench/loadgen"
+
 	"cmp"
 	"math"
 	"slices"
@@ -94,6 +96,8 @@ type rep struct {
 	Hist        *hdrhistogram.Histogram
 	Series      []secondPoint
 	Saturated   bool
+	// Agents are each agent's figures of a distributed window.
+	Agents []loadgen.AgentFigures
 
 	// Server cost, as measured around the window.
 	CPUUserUS, CPUSysUS float64 // µs per request

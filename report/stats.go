@@ -40,10 +40,14 @@ type summary struct {
 	Syscalls  estimate
 	Accepts   estimate
 	Saturated bool
+	// LowestShare is the smallest share of the mean requests an agent
+	// sent in a repetition (1 without agents), LowestAgent that agent.
+	LowestShare float64
+	LowestAgent string
 }
 
 func summarise(c *cell) (summary, error) {
-	s := summary{Cell: c, ErrorKinds: map[string]int64{}}
+	s := summary{Cell: c, ErrorKinds: map[string]int64{}, LowestShare: 1}
 	var user, sys, sc, apw []float64
 	var kinds []string
 	for _, r := range c.Reps {
@@ -66,6 +70,9 @@ func summarise(c *cell) (summary, error) {
 			s.ErrorKinds[k] += n
 		}
 		s.Saturated = s.Saturated || r.Saturated
+		if low, who := lowestShare(r.Agents); low < s.LowestShare {
+			s.LowestShare, s.LowestAgent = low, who
+		}
 		if r.LatencyKind != "" && !slices.Contains(kinds, r.LatencyKind) {
 			kinds = append(kinds, r.LatencyKind)
 		}
@@ -129,6 +136,9 @@ func (s summary) flags() []string {
 	}
 	if s.Saturated {
 		f = append(f, flagSaturated)
+	}
+	if s.LowestShare < unevenShare {
+		f = append(f, fmt.Sprintf("%s: %s sent %.2f× the mean share", flagUneven, s.LowestAgent, s.LowestShare))
 	}
 	if s.Errors > 0 {
 		f = append(f, "errors")
