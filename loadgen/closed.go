@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +21,8 @@ func init() { engines[Closed] = runClosed }
 // and syscalls made without the runtime's bookkeeping. Unlike wrk it writes
 // the next request straight after reading an answer instead of
 // re-registering for writability, which saves two epoll_ctl calls per
-// request.
+// request. Paced (Rate), a loop sends on a schedule of its own; pace.go
+// says how it does so at wrk2's cost.
 func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) error {
 	addr, err := resolve(target.Host, o.Timeout)
 	if err != nil {
@@ -54,6 +54,7 @@ func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) 
 			}
 		}
 	}
+	defer holdPs(len(loops))()
 	runLoops(ctx, loops)
 	return nil
 }
@@ -111,9 +112,16 @@ type httpConn struct {
 	// were written, when their connection was opened (Close), or when
 	// they were due (paced).
 	start time.Time
-	// due is when the next paced request should leave.
+	// due is when the next paced request should leave; heapIdx is the
+	// connection's place in the loop's schedule (-1: not in it).
 	due     time.Time
 	heapIdx int
+	// overdue: paced, its next request's time came while it still
+	// waited for an answer; the request leaves when the answer is read.
+	overdue bool
+	// prompt: the loop must wake for this connection's socket, not only
+	// at its schedule's times (closedLoop.prompt).
+	prompt bool
 	// retry is when a connection that failed to open may try again.
 	retry time.Time
 	// wantWrite: the socket is registered for writability because a
@@ -129,10 +137,23 @@ type closedLoop struct {
 	conns []*httpConn
 	byFD  []*httpConn
 	rbuf  []byte
-	// waiting holds paced connections by due time.
-	waiting dueHeap
-	// interval is each connection's share of the paced schedule.
+
+	// Pacing (pace.go). waiting holds the paced connections by when
+	// their next request is due; interval is each connection's share of
+	// the schedule, window how far ahead of its time a request may leave
+	// with others.
+	waiting  dueHeap
 	interval time.Duration
+	window   time.Duration
+	// timer is the poller a paced loop sleeps on while no socket needs it
+	// promptly (prompt counts those that do): it watches nothing but its
+	// wake-up, so only the schedule and a cancellation end the sleep.
+	// stamps reads answers with the kernel's time of arrival, which makes
+	// that sleep possible; nil if the kernel would not stamp.
+	timer       *netpoll.Epoll
+	timerEvents []netpoll.Event
+	prompt      int
+	stamps      *stampReader
 	// quota is how many requests the loop may send (0: no limit); sent
 	// and inFlight count what it has sent and what is unanswered.
 	quota    int64
@@ -153,9 +174,27 @@ func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*cl
 		return nil, err
 	}
 	if o.Rate > 0 {
-		l.interval = time.Duration(float64(o.Connections) / o.Rate * float64(time.Second))
+		if err := l.initPacing(o); err != nil {
+			l.release()
+			return nil, err
+		}
 	}
 	return l, nil
+}
+
+// wake interrupts the loop's wait, on whichever poller it sleeps.
+func (l *closedLoop) wake() {
+	l.epollLoop.wake()
+	if l.timer != nil {
+		l.timer.Wake()
+	}
+}
+
+func (l *closedLoop) release() {
+	l.epollLoop.release()
+	if l.timer != nil {
+		l.timer.Close()
+	}
 }
 
 func (l *closedLoop) run() {
@@ -170,6 +209,7 @@ func (l *closedLoop) run() {
 	end := l.rec.c.windowEnd
 	for _, c := range l.conns {
 		l.next(c, now)
+		l.sync(c)
 	}
 	for !l.stopping {
 		now = time.Now()
@@ -185,25 +225,35 @@ func (l *closedLoop) run() {
 		if len(l.waiting) > 0 {
 			wait = min(wait, l.waiting[0].due.Sub(now))
 		}
-		evs, err := l.poller.WaitFor(l.events, max(wait, 0))
+		evs, err := l.wait(max(wait, 0))
 		if err != nil {
 			// The poller itself failed: nothing more can be measured.
 			break
 		}
 		l.events = evs
 		now = time.Now()
-		if !now.Before(end) {
-			// Answers read from now on came after the window closed:
-			// their requests are unfinished.
-			break
-		}
+		closing := !now.Before(end)
 		for _, ev := range evs {
 			if l.woken(ev) {
 				continue
 			}
-			if c := l.conn(int(ev.FD)); c != nil {
+			c := l.conn(int(ev.FD))
+			switch {
+			case c == nil:
+			case closing:
+				// Only answers that arrived before the window closed
+				// still count (read stops at the first that did not):
+				// the rest are unfinished.
+				if c.state == connReading && ev.Events&(netpoll.Readable|netpoll.Failed) != 0 {
+					l.read(c, now)
+				}
+			default:
 				l.handle(c, ev.Events, now)
+				l.sync(c)
 			}
+		}
+		if closing {
+			break
 		}
 	}
 	// The window has closed (or the attack was stopped): whatever is
@@ -216,13 +266,22 @@ func (l *closedLoop) run() {
 	l.rec.finish(now)
 }
 
-// sendDue sends the paced requests whose time has come.
-func (l *closedLoop) sendDue(now time.Time) {
-	for len(l.waiting) > 0 && !l.waiting[0].due.After(now) {
-		c := heap.Pop(&l.waiting).(*httpConn)
-		l.rec.sent(now, c.due)
-		l.send(c, now)
+// wait blocks for at most d, keeping the loop's P (netpoll's WaitHeld), and
+// returns the sockets that are ready.
+func (l *closedLoop) wait(d time.Duration) ([]netpoll.Event, error) {
+	if l.timer == nil || l.stamps == nil || l.prompt > 0 {
+		return l.poller.WaitHeld(l.events, d)
 	}
+	if d > 0 {
+		evs, err := l.timer.WaitHeld(l.timerEvents, d)
+		if err != nil {
+			return l.events[:0], err
+		}
+		for _, ev := range evs {
+			l.woken(ev)
+		}
+	}
+	return l.poller.Wait(l.events, 0)
 }
 
 // scan fails requests that have waited longer than the timeout and retries
@@ -234,6 +293,8 @@ func (l *closedLoop) scan(now time.Time) {
 		switch {
 		case c.state == connIdle && c.fd < 0 && c.heapIdx < 0 && !c.retry.IsZero() && !now.Before(c.retry):
 			c.retry = time.Time{}
+			// Held back by its connection, not by the loop.
+			c.overdue = l.interval > 0
 			l.next(c, now)
 		case c.state != connIdle && now.Sub(c.start) > l.o.Timeout:
 			cause := l.noAnswer
@@ -243,6 +304,7 @@ func (l *closedLoop) scan(now time.Time) {
 			l.failPending(c, now, failTimeout, cause)
 			l.reopen(c, now)
 		}
+		l.sync(c)
 	}
 }
 
@@ -256,9 +318,14 @@ func (l *closedLoop) conn(fd int) *httpConn {
 // next starts the connection's next request: now, or at its paced time.
 func (l *closedLoop) next(c *httpConn, now time.Time) {
 	if l.interval > 0 {
-		if c.due.After(now) {
+		if c.heapIdx >= 0 {
+			// Its time is in the schedule already.
 			c.state = connIdle
-			heap.Push(&l.waiting, c)
+			return
+		}
+		if c.due.After(now.Add(l.window)) {
+			c.state = connIdle
+			l.waiting.push(c)
 			return
 		}
 	}
@@ -268,7 +335,10 @@ func (l *closedLoop) next(c *httpConn, now time.Time) {
 // send writes the next request batch, opening a connection first if the
 // connection has none.
 func (l *closedLoop) send(c *httpConn, now time.Time) {
-	if l.quota > 0 && l.sent >= l.quota || !now.Before(l.rec.c.windowEnd) {
+	end := l.rec.c.windowEnd
+	if l.quota > 0 && l.sent >= l.quota || !now.Before(end) || l.interval > 0 && !c.due.Before(end) {
+		// A paced request due after the window never leaves, however
+		// early it could: the count of requests is the schedule's.
 		c.state = connIdle
 		return
 	}
@@ -277,8 +347,7 @@ func (l *closedLoop) send(c *httpConn, now time.Time) {
 	c.pending = l.o.Pipeline
 	c.start = now
 	if l.interval > 0 {
-		c.start = c.due
-		c.due = c.due.Add(l.interval)
+		l.sendPaced(c)
 	}
 	if c.fd < 0 {
 		l.open(c)
@@ -295,6 +364,11 @@ func (l *closedLoop) open(c *httpConn) {
 		l.connectFailed(c, time.Now(), err)
 		return
 	}
+	if l.stamps != nil && !l.stamps.enable(fd) {
+		// Unstamped answers are timed when read: the loop must
+		// then wake for every one (wait).
+		l.stamps = nil
+	}
 	c.fd = fd
 	c.state = connConnecting
 	for fd >= len(l.byFD) {
@@ -307,6 +381,11 @@ func (l *closedLoop) open(c *httpConn) {
 // it after a pause, so a server that refuses everything is not hammered by
 // a loop spinning on connect.
 func (l *closedLoop) connectFailed(c *httpConn, now time.Time, cause error) {
+	if c.heapIdx >= 0 {
+		// The retry (scan) takes it back into the schedule.
+		l.waiting.remove(c)
+	}
+	c.overdue = false
 	l.rec.fail(now, failConnect, cause)
 	l.inFlight -= c.pending
 	c.pending = 0
@@ -396,9 +475,13 @@ func (l *closedLoop) watchWrites(c *httpConn, on bool, now time.Time) bool {
 }
 
 func (l *closedLoop) read(c *httpConn, now time.Time) {
-	n, err := netpoll.Read(c.fd, l.rbuf)
+	n, at, err := l.readAnswer(c.fd, now)
+	closing := !now.Before(l.rec.c.windowEnd)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
+		return
+	case closing && (err != nil || n == 0):
+		// Failed after the window closed: unfinished, not an error.
 		return
 	case err != nil:
 		l.failPending(c, now, failRead, err)
@@ -408,7 +491,7 @@ func (l *closedLoop) read(c *httpConn, now time.Time) {
 		if c.p.eof() {
 			// The body ran to the close; answered replaces the
 			// connection.
-			l.answered(c, now)
+			l.answered(c, at, now)
 			return
 		}
 		if c.pending > 0 {
@@ -432,19 +515,36 @@ func (l *closedLoop) read(c *httpConn, now time.Time) {
 				l.reopen(c, now)
 				return
 			}
-			l.answered(c, now)
+			if !l.answered(c, at, now) {
+				return
+			}
 		}
 	}
 }
 
-// answered records the response the parser just completed and moves the
-// connection on.
-func (l *closedLoop) answered(c *httpConn, now time.Time) {
-	lat := now.Sub(c.start)
+// readAnswer reads what the connection has into rbuf, with the time it
+// arrived: the kernel's stamp on a paced loop, else now.
+func (l *closedLoop) readAnswer(fd int, now time.Time) (int, time.Time, error) {
+	if l.stamps == nil {
+		n, err := netpoll.Read(fd, l.rbuf)
+		return n, now, err
+	}
+	return l.stamps.read(fd, now)
+}
+
+// answered records the response the parser just completed, which arrived
+// at at, and moves the connection on. An answer that arrived after the
+// window closed is not taken: answered reports false, and its request
+// stays unfinished.
+func (l *closedLoop) answered(c *httpConn, at, now time.Time) bool {
+	if !at.Before(l.rec.c.windowEnd) {
+		return false
+	}
+	lat := max(at.Sub(c.start), 0)
 	if c.p.status == l.o.Status {
-		l.rec.success(now, lat, c.p.status, c.p.size)
+		l.rec.success(at, lat, c.p.status, c.p.size)
 	} else {
-		l.rec.badStatus(now, c.p.status, c.p.size)
+		l.rec.badStatus(at, c.p.status, c.p.size)
 	}
 	c.pending--
 	l.inFlight--
@@ -454,12 +554,13 @@ func (l *closedLoop) answered(c *httpConn, now time.Time) {
 			l.failPending(c, now, failRead, errClosedWithPipelined)
 			l.reopen(c, now)
 		}
-		return
+		return true
 	}
 	if serverCloses || l.o.Close {
 		l.dropConn(c)
 	}
 	l.next(c, now)
+	return true
 }
 
 // failPending counts every unanswered request of the connection as failed.
@@ -494,7 +595,7 @@ func (l *closedLoop) dropConn(c *httpConn) {
 
 func (l *closedLoop) closeConn(c *httpConn) {
 	if c.heapIdx >= 0 {
-		heap.Remove(&l.waiting, c.heapIdx)
+		l.waiting.remove(c)
 	}
 	l.dropConn(c)
 }
@@ -505,27 +606,3 @@ var (
 	errClosedWithPipelined = errors.New("the server closed the connection with pipelined requests unanswered")
 	errUnasked             = errors.New("an answer to no request")
 )
-
-// dueHeap orders idle paced connections by when they are due.
-type dueHeap []*httpConn
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx = i
-	h[j].heapIdx = j
-}
-func (h *dueHeap) Push(x any) {
-	c := x.(*httpConn)
-	c.heapIdx = len(*h)
-	*h = append(*h, c)
-}
-func (h *dueHeap) Pop() any {
-	old := *h
-	c := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	c.heapIdx = -1
-	return c
-}

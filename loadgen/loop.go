@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -148,5 +149,42 @@ func runLoops[L loop](ctx context.Context, loops []L) {
 	wg.Wait()
 	for _, l := range loops {
 		l.release()
+	}
+}
+
+// heldPs counts the loops, in all the attacks under way in this process,
+// that keep their P while they sleep (netpoll's WaitHeld), and remembers
+// the GOMAXPROCS they found.
+var heldPs struct {
+	sync.Mutex
+	loops, found int
+}
+
+// holdPs makes room for n more loops that hold their P: each brings a P
+// of its own, GOMAXPROCS rising by n, so that the rest of the program (an
+// in-process server, an agent's stream, the collector, the garbage
+// collector) keeps every P it had, as it did when the loops gave theirs
+// up in their waits. Without it, under GOMAXPROCS=1 or with a loop per
+// CPU, those goroutines would run only when the runtime preempts a loop,
+// every 10 ms, and a loop once preempted could wait as long to run again.
+// The returned function gives the room back, and GOMAXPROCS returns to
+// what it was when the last holder is done.
+func holdPs(n int) (release func()) {
+	heldPs.Lock()
+	defer heldPs.Unlock()
+	if heldPs.loops == 0 {
+		heldPs.found = runtime.GOMAXPROCS(0)
+	}
+	heldPs.loops += n
+	if want := heldPs.found + heldPs.loops; runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
+	return func() {
+		heldPs.Lock()
+		defer heldPs.Unlock()
+		heldPs.loops -= n
+		if heldPs.loops == 0 && runtime.GOMAXPROCS(0) != heldPs.found {
+			runtime.GOMAXPROCS(heldPs.found)
+		}
 	}
 }

@@ -13,15 +13,16 @@ import (
 
 // A recorder belongs to one event loop (or one goroutine) and is used by it
 // alone, so recording costs no locks and no atomics; once a second it hands
-// that second's histogram and counts to the collector, which merges the
-// loops' seconds and reuses the histograms. Memory therefore stays the same
-// however long a run lasts: two histograms per loop plus the few seconds
-// in flight between loops.
+// that second's histogram and counts to the collector and takes a clean
+// histogram back. The collector's own goroutine (encode) merges the loops'
+// seconds, encodes them and recycles the histograms, so that none of that
+// work (a millisecond a second, most of it the encoding) stalls a loop
+// and its schedule. Memory stays the same however long a run lasts: two or
+// three histograms per loop, and the seconds' encodings go to a spill.
 type recorder struct {
 	c *collector
 
-	total *hdrhistogram.Histogram
-	sec   *hdrhistogram.Histogram
+	sec *hdrhistogram.Histogram
 	// next is the index of the second being filled: samples completed
 	// before windowStart+next seconds belong to it.
 	next    int
@@ -56,19 +57,38 @@ type collector struct {
 	windowEnd   time.Time
 	progress    func(Second)
 
-	mu       sync.Mutex
-	loops    int
-	pending  map[int]*pendingSecond
-	series   []Second
-	free     []*hdrhistogram.Histogram
-	finished []*recorder
+	mu      sync.Mutex
+	loops   int
+	pending map[int]*pendingSecond
+	// series holds the completed seconds; their histograms are in spill,
+	// at spilled (same index), unless the spill failed.
+	series     []Second
+	spill      *histSpill
+	spillTried bool
+	spilled    []histRef
+	free       []*hdrhistogram.Histogram
+	finished   []*recorder
+	// queue holds the completed seconds encode has yet to take, unsent
+	// counts those it has not finished with; wake tells it there are
+	// some, or that closing is set. encoded is closed when it is done,
+	// nil until it starts.
+	queue   []*pendingSecond
+	unsent  int
+	wake    chan struct{}
+	closing bool
+	encoded chan struct{}
+	// total is every second's histogram merged; encode's until it is done,
+	// as is enc.
+	total *hdrhistogram.Histogram
+	enc   histEncoder
 }
 
 // pendingSecond is a second some loops have reported; it is complete when
 // every live loop has.
 type pendingSecond struct {
+	idx     int
 	s       Second
-	h       *hdrhistogram.Histogram
+	hists   []*hdrhistogram.Histogram
 	reports int
 }
 
@@ -78,6 +98,7 @@ func newCollector(windowStart time.Time, window time.Duration, progress func(Sec
 		windowEnd:   windowStart.Add(window),
 		progress:    progress,
 		pending:     map[int]*pendingSecond{},
+		total:       newHistogram(),
 	}
 }
 
@@ -87,7 +108,7 @@ func (c *collector) recorder() *recorder {
 	defer c.mu.Unlock()
 	c.loops++
 	return &recorder{
-		c: c, total: newHistogram(), sec: c.histLocked(),
+		c: c, sec: c.histLocked(),
 		secEnd: c.windowStart.Add(time.Second),
 	}
 }
@@ -136,7 +157,8 @@ func (r *recorder) success(now time.Time, d time.Duration, status int, bytes int
 	} else if us > histMaxUS {
 		us = histMaxUS
 	}
-	r.total.RecordValue(us)
+	// Into this second's histogram only: the collector adds the seconds
+	// up into the total.
 	r.sec.RecordValue(us)
 	r.requests++
 	r.secReq++
@@ -208,28 +230,28 @@ func (r *recorder) wrote(now time.Time, n int) {
 	r.secByte += int64(n)
 }
 
+// flushSecond hands the second being filled to the collector, its
+// histogram with it, and starts the next.
 func (r *recorder) flushSecond() {
 	c := r.c
 	c.mu.Lock()
 	p := c.pending[r.next]
 	if p == nil {
-		p = &pendingSecond{s: Second{T: float64(r.next)}, h: c.histLocked()}
+		p = &pendingSecond{idx: r.next, s: Second{T: float64(r.next)}}
 		c.pending[r.next] = p
 	}
-	p.h.Merge(r.sec)
-	r.sec.Reset()
+	if r.sec.TotalCount() > 0 {
+		p.hists = append(p.hists, r.sec)
+		r.sec = c.histLocked()
+	}
 	p.s.Requests += r.secReq
 	p.s.Errors += r.secErr
 	p.s.Bytes += r.secByte
 	p.reports++
-	var done *Second
 	if c.isComplete(r.next, p) {
-		done = c.completeLocked(r.next, p)
+		c.completeLocked(p)
 	}
 	c.mu.Unlock()
-	if done != nil && c.progress != nil {
-		c.progress(*done)
-	}
 	r.secReq, r.secErr, r.secByte = 0, 0, 0
 	r.next++
 	r.secEnd = r.secEnd.Add(time.Second)
@@ -247,19 +269,121 @@ func (c *collector) isComplete(idx int, p *pendingSecond) bool {
 	return n == c.loops
 }
 
-func (c *collector) completeLocked(idx int, p *pendingSecond) *Second {
-	delete(c.pending, idx)
-	defer func() {
-		p.h.Reset()
-		c.free = append(c.free, p.h)
-	}()
-	// A second that began after the window closed holds nothing.
-	if !c.windowStart.Add(time.Duration(idx) * time.Second).Before(c.windowEnd) {
-		return nil
+// completeLocked queues a second every loop has reported for encode,
+// starting it with the first.
+func (c *collector) completeLocked(p *pendingSecond) {
+	delete(c.pending, p.idx)
+	c.queue = append(c.queue, p)
+	c.unsent++
+	if c.encoded == nil {
+		c.wake = make(chan struct{}, 1)
+		c.encoded = make(chan struct{})
+		go c.encode()
 	}
-	p.s.setHistogram(p.h)
-	c.series = append(c.series, p.s)
-	return &c.series[len(c.series)-1]
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// encode is the collector's goroutine: it merges each completed second's
+// histograms, adds them to the total, encodes the second into the series
+// (its histogram into the spill), hands it to Progress and recycles the
+// histograms, until the collector closes.
+func (c *collector) encode() {
+	defer close(c.encoded)
+	for {
+		c.mu.Lock()
+		batch, closing := c.queue, c.closing
+		c.queue = nil
+		c.mu.Unlock()
+		for _, p := range batch {
+			c.encodeSecond(p)
+		}
+		if len(batch) == 0 {
+			if closing {
+				return
+			}
+			<-c.wake
+		}
+	}
+}
+
+func (c *collector) encodeSecond(p *pendingSecond) {
+	// A second that began after the window closed holds nothing.
+	inWindow := c.windowStart.Add(time.Duration(p.idx) * time.Second).Before(c.windowEnd)
+	var h *hdrhistogram.Histogram
+	if len(p.hists) > 0 {
+		h = p.hists[0]
+		for _, o := range p.hists[1:] {
+			h.Merge(o)
+		}
+		c.total.Merge(h)
+	}
+	// The spill and the encoder are encode's alone (and result's, once
+	// it is done).
+	kept, ref := p.s, histRef{}
+	if inWindow && h != nil && h.TotalCount() > 0 {
+		p.s.P50US = float64(h.ValueAtPercentile(50))
+		p.s.P99US = float64(h.ValueAtPercentile(99))
+		p.s.MaxUS = float64(h.Max())
+		kept = p.s
+		if enc, err := c.enc.encode(h); err == nil {
+			if !c.spillTried {
+				c.spill, c.spillTried = newHistSpill(), true
+			}
+			spilled := false
+			if c.spill != nil {
+				ref, spilled = c.spill.put(enc)
+				ref.t = p.s.T
+			}
+			if !spilled || c.progress != nil {
+				p.s.Hist = string(enc)
+			}
+			if !spilled {
+				kept.Hist = p.s.Hist
+			}
+		}
+	}
+	for _, o := range p.hists {
+		o.Reset()
+	}
+	c.mu.Lock()
+	// Two spare histograms a loop cover the second being encoded and the
+	// next; more are left to the garbage collector, so that seconds
+	// queued up while encode was slow do not stay as idle memory.
+	for _, o := range p.hists {
+		if len(c.free) < 2*c.loops {
+			c.free = append(c.free, o)
+		}
+	}
+	c.unsent--
+	if inWindow {
+		c.series = append(c.series, kept)
+		c.spilled = append(c.spilled, ref)
+	}
+	c.mu.Unlock()
+	if inWindow && c.progress != nil {
+		c.progress(p.s)
+	}
+}
+
+// close ends encode once it has encoded every second queued, and waits
+// for it; every recorder has finished by then.
+func (c *collector) close() {
+	c.mu.Lock()
+	c.closing = true
+	encoded := c.encoded
+	if encoded != nil {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	c.mu.Unlock()
+	if encoded != nil {
+		<-encoded
+	}
 }
 
 // finish is a loop's last call: it closes its seconds up to the window's
@@ -278,21 +402,18 @@ func (r *recorder) finish(end time.Time) {
 	c.mu.Lock()
 	c.finished = append(c.finished, r)
 	// Seconds the others reported, waiting only for this loop, are
-	// complete now.
-	var done []Second
+	// complete now, in order.
+	var done []*pendingSecond
 	for idx, p := range c.pending {
 		if c.isComplete(idx, p) {
-			if s := c.completeLocked(idx, p); s != nil {
-				done = append(done, *s)
-			}
+			done = append(done, p)
 		}
+	}
+	slices.SortFunc(done, func(a, b *pendingSecond) int { return cmp.Compare(a.idx, b.idx) })
+	for _, p := range done {
+		c.completeLocked(p)
 	}
 	c.mu.Unlock()
-	if c.progress != nil {
-		for _, s := range done {
-			c.progress(s)
-		}
-	}
 }
 
 // startThreadCPU samples the CPU of the calling thread; loops that lock
@@ -339,15 +460,30 @@ func availableCPUs() int {
 
 // result assembles the Result once every recorder has finished.
 func (c *collector) result(o Options, end time.Time) (*Result, error) {
+	c.close()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r := &Result{
 		FormatVersion: FormatVersion, Mode: o.Mode, URL: o.URL,
 		Connections: o.Connections, Threads: o.Threads, Close: o.Close, Rate: o.Rate, SuccessStatus: o.Status,
 		Start: c.windowStart.Add(-o.Warmup), Warmup: o.Warmup.Seconds(),
-		LatencyKind: ResponseTime, Series: c.series,
+		LatencyKind: ResponseTime,
 	}
-	slices.SortFunc(r.Series, func(a, b Second) int { return cmp.Compare(a.T, b.T) })
+	// The seconds complete in about their order; their places in the
+	// spill go with them.
+	order := make([]int, len(c.series))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(c.series[a].T, c.series[b].T) })
+	if len(order) > 0 {
+		r.Series = make([]Second, len(order))
+		r.spilled = make([]histRef, len(order))
+		for i, j := range order {
+			r.Series[i], r.spilled[i] = c.series[j], c.spilled[j]
+		}
+		r.spill = c.spill
+	}
 	if o.Pipeline > 1 {
 		r.Pipeline = o.Pipeline
 	}
@@ -371,12 +507,11 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 	if d := windowEnd.Sub(c.windowStart); d > 0 {
 		r.Duration = d.Seconds()
 	}
-	h := newHistogram()
+	h := c.total
 	var paced, late int64
 	for _, rec := range c.finished {
 		paced += rec.paced
 		late += rec.late
-		h.Merge(rec.total)
 		r.Requests += rec.requests
 		r.BytesRead += rec.bytesRead
 		r.BytesWritten += rec.bytesWritten

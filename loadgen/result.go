@@ -1,9 +1,11 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"slices"
@@ -46,7 +48,10 @@ const (
 	ResponseTime LatencyKind = "response-time"
 	// Corrected: from the moment a paced request was due to be sent, so a
 	// server stall also delays, and shows in, the requests queued behind it
-	// (coordinated-omission correction, wrk2's model).
+	// (coordinated-omission correction, wrk2's model); a request sent early,
+	// with an earlier one's wake-up, from when it left. The closed engine
+	// stops the clock at the kernel's stamp of the answer's arrival
+	// (pace.go), not at the wake-up that reads it.
 	Corrected LatencyKind = "corrected"
 	// NoLatency: stream mode measures throughput only.
 	NoLatency LatencyKind = "none"
@@ -150,7 +155,9 @@ type Second struct {
 	P99US float64 `json:"p99_us"`
 	MaxUS float64 `json:"max_us"`
 	// Hist is the second's latency histogram, encoded, so that seconds
-	// from several generators merge exactly.
+	// from several generators merge exactly. In a Result fresh from Run it
+	// is empty: the histograms are kept out of memory until written
+	// (WriteFile, json.Marshal); Result.SecondHistogram reads one.
 	Hist string `json:"hist,omitempty"`
 }
 
@@ -270,6 +277,11 @@ type Result struct {
 	Agents []AgentFigures `json:"agents,omitempty"`
 
 	hist *hdrhistogram.Histogram
+	// spill holds the histograms of Series left empty, at spilled (same
+	// index, as Run returned the series); nil when every second carries
+	// its own.
+	spill   *histSpill
+	spilled []histRef
 }
 
 // Answered is the number of requests answered in the window, whatever
@@ -342,14 +354,138 @@ func (r *Result) finish() {
 	r.Saturated = r.Client.Busiest > SaturationThreshold || r.Client.Behind > 0.01
 }
 
+// secondHist is second i's encoded histogram, from memory or the spill.
+func (r *Result) secondHist(i int) (string, error) {
+	if h := r.Series[i].Hist; h != "" || r.spill == nil || i >= len(r.spilled) || r.spilled[i].n == 0 {
+		return h, nil
+	}
+	if r.spilled[i].t != r.Series[i].T {
+		return "", fmt.Errorf("second %g: its histogram was kept for second %g (was the series reordered?)", r.Series[i].T, r.spilled[i].t)
+	}
+	h, err := r.spill.get(r.spilled[i])
+	if err != nil {
+		return "", fmt.Errorf("second %g: reading its histogram back: %w", r.Series[i].T, err)
+	}
+	return h, nil
+}
+
+// SecondHistogram decodes the latency histogram of Series[i] (empty for a
+// second without latencies).
+func (r *Result) SecondHistogram(i int) (*hdrhistogram.Histogram, error) {
+	enc, err := r.secondHist(i)
+	if err != nil || enc == "" {
+		return newHistogram(), err
+	}
+	h, err := hdrhistogram.Decode([]byte(enc))
+	if err != nil {
+		return nil, fmt.Errorf("second %g: histogram does not decode: %w", r.Series[i].T, err)
+	}
+	return h, nil
+}
+
 // WriteFile stores r as JSON, atomically: a reader sees the old file or the
-// whole new one, never a part.
+// whole new one, never a part. The seconds are written one at a time, so
+// a long run's file never is in memory whole.
 func (r *Result) WriteFile(path string) error {
-	data, err := json.MarshalIndent(r, "", "  ")
+	return atomicfile.WriteWith(path, func(w io.Writer) error {
+		if err := r.writeJSON(w, "  "); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, "\n")
+		return err
+	})
+}
+
+// MarshalJSON writes r with every second's histogram, as WriteFile does,
+// so that a Result marshalled by someone else (an agent's report, the
+// runner's stored results) loses none.
+func (r Result) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := r.writeJSON(&b, ""); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// plainResult is Result without its methods, for writeJSON to marshal.
+type plainResult Result
+
+// seriesMark stands in for the series in the JSON writeJSON marshals
+// first; being the last field, it is the last string of that JSON.
+const seriesMark = `"series: written second by second"`
+
+// writeJSON writes r as JSON, indented by indent (none if empty): the
+// fields but the series marshalled at once, then the seconds one by one,
+// each with its histogram read back from the spill.
+func (r *Result) writeJSON(w io.Writer, indent string) error {
+	head := struct {
+		*plainResult
+		Series json.RawMessage `json:"series"`
+	}{(*plainResult)(r), json.RawMessage(seriesMark)}
+	var data []byte
+	var err error
+	if indent == "" {
+		data, err = json.Marshal(head)
+	} else {
+		data, err = json.MarshalIndent(head, "", indent)
+	}
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(path, append(data, '\n'))
+	at := bytes.LastIndex(data, []byte(seriesMark))
+	if at < 0 {
+		return errors.New("encoding the result: the series' place is missing")
+	}
+	if _, err := w.Write(data[:at]); err != nil {
+		return err
+	}
+	if err := r.writeSeries(w, indent); err != nil {
+		return err
+	}
+	_, err = w.Write(data[at+len(seriesMark):])
+	return err
+}
+
+// writeSeries writes the series as json.MarshalIndent would at the top
+// level of the result.
+func (r *Result) writeSeries(w io.Writer, indent string) error {
+	if r.Series == nil {
+		_, err := io.WriteString(w, "null")
+		return err
+	}
+	open, sep, end := "[", ",", "]"
+	if indent != "" && len(r.Series) > 0 {
+		open, sep, end = "[\n"+indent+indent, ",\n"+indent+indent, "\n"+indent+"]"
+	}
+	if _, err := io.WriteString(w, open); err != nil {
+		return err
+	}
+	for i, s := range r.Series {
+		hist, err := r.secondHist(i)
+		if err != nil {
+			return err
+		}
+		s.Hist = hist
+		var data []byte
+		if indent == "" {
+			data, err = json.Marshal(s)
+		} else {
+			data, err = json.MarshalIndent(s, indent+indent, indent)
+		}
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			if _, err := io.WriteString(w, sep); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+	}
+	_, err := io.WriteString(w, end)
+	return err
 }
 
 // WriteHistogramLog stores the latency histogram in HdrHistogram's log
@@ -474,7 +610,7 @@ func Merge(results ...*Result) (*Result, error) {
 		m.Client.Behind = math.Max(m.Client.Behind, r.Client.Behind)
 		m.Client.Hosts += max(r.Client.Hosts, 1)
 		windowStart := r.Start.Add(time.Duration(r.Warmup * float64(time.Second))).Unix()
-		for _, s := range r.Series {
+		for j, s := range r.Series {
 			key := windowStart + int64(s.T)
 			e := secs[key]
 			if e == nil {
@@ -484,8 +620,12 @@ func Merge(results ...*Result) (*Result, error) {
 			e.s.Requests += s.Requests
 			e.s.Errors += s.Errors
 			e.s.Bytes += s.Bytes
-			if s.Hist != "" {
-				sh, err := hdrhistogram.Decode([]byte(s.Hist))
+			enc, err := r.secondHist(j)
+			if err != nil {
+				return nil, fmt.Errorf("merge: result %d: %w", i+1, err)
+			}
+			if enc != "" {
+				sh, err := hdrhistogram.Decode([]byte(enc))
 				if err != nil {
 					return nil, fmt.Errorf("merge: result %d second %g: histogram does not decode: %w", i+1, s.T, err)
 				}

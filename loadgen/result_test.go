@@ -167,6 +167,7 @@ func TestRecordingAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per recorded request, want 0", allocs)
 	}
+	col.close()
 	if len(col.pending) > 1 || len(col.free) > 1 {
 		t.Errorf("%d seconds pending and %d histograms idle after %d seconds: not recycled", len(col.pending), len(col.free), len(col.series))
 	}

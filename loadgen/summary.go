@@ -43,7 +43,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		l := r.Latency
 		switch r.LatencyKind {
 		case Corrected:
-			b.WriteString("  Latency, corrected for coordinated omission (from when each request was due):\n")
+			b.WriteString("  Latency, corrected for coordinated omission (from when each request was due, or left if earlier):\n")
 		default:
 			b.WriteString("  Latency, measured response times (no correction, no synthetic samples):\n")
 		}

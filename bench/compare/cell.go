@@ -25,6 +25,9 @@ type summary struct {
 	// errors are wrk's "Socket errors" and "Non-2xx or 3xx responses"
 	// lines, when they report any.
 	errors []string
+	// p50US is the median latency of the "50%" line of a latency
+	// distribution (wrk --latency, wrk2, sockbench), 0 without one.
+	p50US float64
 }
 
 // parseSummary reads the lines of a wrk report that the tables need. Our own
@@ -37,12 +40,18 @@ func parseSummary(out string) (summary, error) {
 		line := strings.TrimSpace(sc.Text())
 		switch {
 		case strings.HasPrefix(line, "Requests/sec:"):
-			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, "Requests/sec:")), 64)
+			// sockbench adds the share answered with --status after
+			// the number.
+			f := strings.Fields(strings.TrimPrefix(line, "Requests/sec:"))
+			if len(f) == 0 {
+				return summary{}, fmt.Errorf("bad %q line: no number", line)
+			}
+			v, err := strconv.ParseFloat(f[0], 64)
 			if err != nil {
 				return summary{}, fmt.Errorf("bad %q line: %w", line, err)
 			}
 			s.rps, sawRPS = v, true
-		case strings.Contains(line, " requests in "):
+		case strings.Contains(line, " requests in ") && !strings.HasPrefix(line, "Unfinished:"):
 			n, err := strconv.ParseInt(strings.Fields(line)[0], 10, 64)
 			if err != nil {
 				return summary{}, fmt.Errorf("bad %q line: %w", line, err)
@@ -54,12 +63,33 @@ func parseSummary(out string) (summary, error) {
 			}
 		case strings.HasPrefix(line, "Non-2xx or 3xx responses:"):
 			s.errors = append(s.errors, line)
+		case s.p50US == 0 && (strings.HasPrefix(line, "50%") || strings.HasPrefix(line, "50.000%")):
+			if f := strings.Fields(line); len(f) >= 2 {
+				s.p50US = parseLatency(f[1])
+			}
 		}
 	}
 	if !sawRPS {
 		return summary{}, errors.New("no Requests/sec: line in the load generator's output")
 	}
 	return s, nil
+}
+
+// parseLatency reads a latency as wrk prints it (950.00us, 1.02ms, 2.00s)
+// in µs; 0 if it is not one.
+func parseLatency(s string) float64 {
+	for _, u := range []struct {
+		suffix string
+		us     float64
+	}{{"us", 1}, {"µs", 1}, {"ms", 1e3}, {"m", 60e6}, {"s", 1e6}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			if x, err := strconv.ParseFloat(v, 64); err == nil {
+				return x * u.us
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // allZero reports whether every number in "connect 0, read 0, …" is 0.

@@ -7,46 +7,167 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sockbench/sockbench/internal/procstat"
-	"github.com/sockbench/sockbench/internal/spread"
 )
 
-// defaultGenerators is the interleaving order of one round.
+// The loadgen comparison measures the generators, not the server. One
+// nginx worker on one core is the target of every run, and at full speed
+// it is the limit (~141k req/s here): every generator that keeps up with
+// it shows the same req/s, so what tells them apart is what each spends on
+// a request, its own CPU from start to exit over the requests answered.
+// That is the headline of every table. Three kinds of rows:
+//
+//   - unpaced: each generator as fast as it can (wrk, sockbench, vegeta),
+//     compared with wrk in the same round;
+//   - race (--race DEPTH): wrk and sockbench pipelining DEPTH requests per
+//     round trip, so that nginx answers DEPTH requests per read and has
+//     more in hand than a generator can ask of it: then req/s is the
+//     generators' own, and a race;
+//   - paced (--rates): sockbench --rate R beside wrk2 -R R (--wrk2), wrk2's
+//     constant-throughput model at rates the server is far from, where the
+//     generator's cost is its pacing; compared with wrk2 in the same round.
+
+// defaultGenerators is the interleaving order of the unpaced rows.
 const defaultGenerators = "wrk,sockbench,vegeta"
 
-// generatorCommand builds the command line for one load generator run.
-type generatorCommand func(url string, d time.Duration) ([]string, error)
+// defaultRates are the paced rows' rates, those of issue #11.
+const defaultRates = "5000,20000,50000"
 
-// generators maps names to their commands. Every one runs with one thread
-// (or GOMAXPROCS=1) and c.connections keep-alive connections.
-func generators(c *common) map[string]generatorCommand {
-	return map[string]generatorCommand{
-		"wrk": func(url string, d time.Duration) ([]string, error) {
-			return wrkCommand(c.wrk, c.connections, d, url), nil
-		},
-		"sockbench": func(url string, d time.Duration) ([]string, error) {
-			return []string{c.sockbench, "attack", url, "-c", fmt.Sprint(c.connections), "-t", "1", "-d", d.String()}, nil
-		},
-		"vegeta": func(url string, d time.Duration) ([]string, error) {
-			self, err := os.Executable()
-			if err != nil {
-				return nil, fmt.Errorf("find this program to run its vegeta mode: %w", err)
-			}
-			return []string{self, vegetaMode, "--url", url, "--connections", fmt.Sprint(c.connections), "--duration", d.String()}, nil
-		},
+// buildWrk2 says how to get wrk2, which Debian does not package.
+const buildWrk2 = "wrk2 is not packaged in Debian: git clone https://github.com/giltene/wrk2 && make -C wrk2 " +
+	"(needs gcc, make, libssl-dev and zlib1g-dev; it builds its own LuaJIT), then --wrk2 wrk2/wrk"
+
+// contestant is one generator under one load: a row of a table.
+type contestant struct {
+	// row names it in the tables, gen is the generator ("wrk2").
+	row, gen string
+	// kind is unpaced, race or paced.
+	kind string
+	// rate is the paced rate asked for; depth the race's pipelining.
+	rate  float64
+	depth int
+	// argv builds its command line for a run of d against url.
+	argv func(url string, d time.Duration) ([]string, error)
+}
+
+const (
+	unpaced = "unpaced"
+	race    = "race"
+	paced   = "paced"
+)
+
+// loadgenFlags are the loadgen mode's own flags.
+type loadgenFlags struct {
+	generators string
+	race       int
+	rates      string
+	wrk2       string
+}
+
+// contestants lists the rows in their interleaving order: unpaced, race,
+// then paced by rate, sockbench before wrk2.
+func contestants(c *common, f loadgenFlags, tmp string) ([]contestant, error) {
+	conns := fmt.Sprint(c.connections)
+	sockbench := func(url string, d time.Duration, extra ...string) []string {
+		return append([]string{c.sockbench, "attack", url, "-c", conns, "-t", "1", "-d", d.String()}, extra...)
 	}
+	var out []contestant
+	for _, name := range splitList(f.generators) {
+		ct := contestant{row: name, gen: name, kind: unpaced}
+		switch name {
+		case "wrk":
+			ct.argv = func(url string, d time.Duration) ([]string, error) {
+				return wrkCommand(c.wrk, c.connections, d, url), nil
+			}
+		case "sockbench":
+			ct.argv = func(url string, d time.Duration) ([]string, error) { return sockbench(url, d), nil }
+		case "vegeta":
+			ct.argv = func(url string, d time.Duration) ([]string, error) {
+				self, err := os.Executable()
+				if err != nil {
+					return nil, fmt.Errorf("find this program to run its vegeta mode: %w", err)
+				}
+				return []string{self, vegetaMode, "--url", url, "--connections", conns, "--duration", d.String()}, nil
+			}
+		default:
+			return nil, fmt.Errorf("unknown generator %q (known: %s)", name, defaultGenerators)
+		}
+		out = append(out, ct)
+	}
+	if f.race > 1 {
+		script := filepath.Join(tmp, "pipeline.lua")
+		if err := os.WriteFile(script, []byte(wrkPipelineScript(f.race)), 0o644); err != nil {
+			return nil, fmt.Errorf("wrk's pipelining script: %w", err)
+		}
+		depth := fmt.Sprint(f.race)
+		out = append(out,
+			contestant{row: "wrk, depth " + depth, gen: "wrk", kind: race, depth: f.race, argv: func(url string, d time.Duration) ([]string, error) {
+				return append(wrkCommand(c.wrk, c.connections, d, url), "-s", script), nil
+			}},
+			contestant{row: "sockbench, depth " + depth, gen: "sockbench", kind: race, depth: f.race, argv: func(url string, d time.Duration) ([]string, error) {
+				return sockbench(url, d, "--pipeline", depth), nil
+			}})
+	}
+	rates, err := parseRates(f.rates)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rates {
+		rate := strconv.FormatFloat(r, 'f', -1, 64)
+		out = append(out, contestant{row: "sockbench --rate " + rate, gen: "sockbench", kind: paced, rate: r,
+			argv: func(url string, d time.Duration) ([]string, error) { return sockbench(url, d, "--rate", rate), nil }})
+		out = append(out, contestant{row: "wrk2 -R" + rate, gen: "wrk2", kind: paced, rate: r,
+			argv: func(url string, d time.Duration) ([]string, error) {
+				return []string{f.wrk2, "-t1", "-c" + conns, fmt.Sprintf("-d%ds", int(wrkSeconds(d).Seconds())), "-R" + rate, "--latency", url}, nil
+			}})
+	}
+	return out, nil
+}
+
+// wrkPipelineScript is wrk's own scripts/pipeline.lua at depth n: every
+// write carries n requests, and wrk counts the n answers.
+func wrkPipelineScript(n int) string {
+	return fmt.Sprintf(`init = function(args)
+   local r = {}
+   for i = 1, %d do r[i] = wrk.format() end
+   req = table.concat(r)
+end
+request = function() return req end
+`, n)
+}
+
+// parseRates reads --rates: positive requests per second.
+func parseRates(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range splitList(s) {
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 || math.IsInf(r, 0) {
+			return nil, fmt.Errorf("--rates: %q is not a positive rate", f)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 // probeGenerator finds out whether a generator exists here before the
 // rounds start, so a missing one is skipped with its reason once.
-func probeGenerator(c *common, name string) error {
-	switch name {
+func probeGenerator(c *common, f loadgenFlags, gen string) error {
+	switch gen {
 	case "wrk":
 		if _, err := exec.LookPath(c.wrk); err != nil {
 			return skipf("%v", err)
+		}
+	case "wrk2":
+		if f.wrk2 == "" {
+			return skipf("no --wrk2 given; %s", buildWrk2)
+		}
+		if _, err := exec.LookPath(f.wrk2); err != nil {
+			return skipf("--wrk2: %v; %s", err, buildWrk2)
 		}
 	case "sockbench":
 		if _, err := os.Stat(c.sockbench); err != nil {
@@ -60,7 +181,7 @@ func probeGenerator(c *common, name string) error {
 	return nil
 }
 
-// generatorCell is one measured run of one load generator.
+// generatorCell is one measured run of one contestant.
 type generatorCell struct {
 	summary
 	generator procstat.Delta
@@ -70,8 +191,12 @@ type generatorCell struct {
 func runLoadgenMode(args []string) error {
 	fs := flag.NewFlagSet("compare loadgen", flag.ContinueOnError)
 	var c common
+	var f loadgenFlags
 	serverCPUs, clientCPUs := c.register(fs)
-	list := fs.String("generators", defaultGenerators, "load generators to compare, in the order each round runs them")
+	fs.StringVar(&f.generators, "generators", defaultGenerators, "unpaced generators to compare, in the order each round runs them (empty: none)")
+	fs.IntVar(&f.race, "race", 0, "also race wrk and sockbench pipelining this many requests per round trip, so that the server is not the limit (0: no race)")
+	fs.StringVar(&f.rates, "rates", defaultRates, "paced rows: sockbench --rate R beside wrk2 -R R at each rate (empty: none)")
+	fs.StringVar(&f.wrk2, "wrk2", "", "the wrk2 binary for the paced rows ("+buildWrk2+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,19 +206,21 @@ func runLoadgenMode(args []string) error {
 	if err := c.finish(*serverCPUs, *clientCPUs); err != nil {
 		return err
 	}
-	cmds := generators(&c)
-	names := splitList(*list)
-	if len(names) == 0 {
-		return errors.New("--generators is empty")
+	tmp, err := os.MkdirTemp("", "sockbench-compare-")
+	if err != nil {
+		return err
 	}
-	for _, n := range names {
-		if cmds[n] == nil {
-			return fmt.Errorf("unknown generator %q (known: %s)", n, defaultGenerators)
-		}
+	defer os.RemoveAll(tmp)
+	all, err := contestants(&c, f, tmp)
+	if err != nil {
+		return err
+	}
+	if len(all) == 0 {
+		return errors.New("nothing to compare: --generators and --rates are empty and there is no --race")
 	}
 
 	printMachine(os.Stdout, &c)
-	fmt.Println("target:   nginx, started once for all rounds")
+	fmt.Println("target:   nginx, one worker, started once for all rounds")
 	fmt.Println()
 
 	// One nginx serves every run: the target stays the same process, so
@@ -111,53 +238,77 @@ func runLoadgenMode(args []string) error {
 	skipped := map[string]error{}
 	failures := map[string][]string{}
 	cells := map[string]map[int]generatorCell{}
-	for _, n := range names {
-		cells[n] = map[int]generatorCell{}
-		if err := probeGenerator(&c, n); err != nil {
-			skipped[n] = err
+	for _, ct := range all {
+		cells[ct.row] = map[int]generatorCell{}
+		if err := probeGenerator(&c, f, ct.gen); err != nil {
+			skipped[ct.row] = err
 		}
 	}
+	width := 0
+	for _, ct := range all {
+		width = max(width, len(ct.row))
+	}
 	for round := 1; round <= c.rounds; round++ {
-		for _, name := range names {
-			if skipped[name] != nil {
-				if round == 1 {
-					fmt.Printf("round %d/%d  %-10s skipped: %v\n", round, c.rounds, name, skipped[name])
-				}
+		for _, ct := range all {
+			if skipped[ct.row] != nil {
 				continue
 			}
-			fmt.Printf("round %d/%d  %-10s ", round, c.rounds, name)
-			cell, err := measureGenerator(&c, srv, name, cmds[name], round)
+			fmt.Printf("round %d/%d  %-*s ", round, c.rounds, width, ct.row)
+			cell, err := measureGenerator(&c, srv, ct, round)
 			if err != nil {
-				failures[name] = append(failures[name], fmt.Sprintf("round %d: %v", round, err))
+				failures[ct.row] = append(failures[ct.row], fmt.Sprintf("round %d: %v", round, err))
 				fmt.Printf("FAILED: %v\n", err)
 				continue
 			}
-			cells[name][round] = cell
-			fmt.Printf("%8.0f req/s  %6.2f µs generator CPU/request  generator CPU %3.0f%%%s\n",
-				cell.rps, perRequestMicros(cell.generator.CPU().Seconds(), cell.requests),
+			cells[ct.row][round] = cell
+			fmt.Printf("%7.2f µs generator CPU/request  %8.0f req/s  generator CPU %3.0f%%%s\n",
+				perRequestMicros(cell.generator.CPU().Seconds(), cell.requests), cell.rps,
 				100*cell.generator.Utilization(), errorNote(cell.errors))
 		}
 	}
 	fmt.Println()
-	if err := loadgenTable(names, cells, skipped, failures, c.rounds).write(os.Stdout); err != nil {
+	res := loadgenResults{all: all, cells: cells, skipped: skipped, failures: failures, rounds: c.rounds, duration: c.duration}
+	if err := res.write(os.Stdout); err != nil {
 		return err
 	}
-	for _, n := range names {
-		if skipped[n] != nil {
-			fmt.Printf("\nskipped %s: %v", n, skipped[n])
+	var notes []string
+	for _, ct := range all {
+		if err := skipped[ct.row]; err != nil {
+			notes = append(notes, fmt.Sprintf("skipped %s: %v", ct.row, err))
 		}
-		for _, f := range failures[n] {
-			fmt.Printf("\nfailed %s, %s", n, f)
+		for _, fl := range failures[ct.row] {
+			notes = append(notes, fmt.Sprintf("failed %s, %s", ct.row, fl))
 		}
 	}
-	fmt.Println()
+	if len(notes) > 0 {
+		fmt.Println()
+		fmt.Println(strings.Join(dedupe(notes), "\n"))
+	}
 	return nil
 }
 
-// measureGenerator runs one generator against srv, charging it for its own
-// CPU from start to exit and sampling the server around the run.
-func measureGenerator(c *common, srv *runningServer, name string, command generatorCommand, round int) (generatorCell, error) {
-	argv, err := command(srv.url(), c.duration)
+// dedupe drops repeated lines (every paced row of a missing wrk2 says the
+// same), keeping the first.
+func dedupe(lines []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range lines {
+		key := l
+		if i := strings.Index(l, ": "); i >= 0 && strings.HasPrefix(l, "skipped wrk2") {
+			key = "skipped wrk2" + l[i:]
+		}
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// measureGenerator runs one contestant against srv, charging it for its
+// own CPU from start to exit and sampling the server around the run.
+func measureGenerator(c *common, srv *runningServer, ct contestant, round int) (generatorCell, error) {
+	argv, err := ct.argv(srv.url(), c.duration)
 	if err != nil {
 		return generatorCell{}, err
 	}
@@ -174,67 +325,19 @@ func measureGenerator(c *common, srv *runningServer, name string, command genera
 	if err != nil {
 		return generatorCell{}, fmt.Errorf("sample nginx after (did it crash?): %w", err)
 	}
-	if err := keepRaw(c.rawDir, fmt.Sprintf("loadgen-%s-round%d.txt", name, round), run.output); err != nil {
+	raw := strings.NewReplacer(" ", "", ",", "-", "--", "").Replace(ct.row)
+	if err := keepRaw(c.rawDir, fmt.Sprintf("loadgen-%s-round%d.txt", raw, round), run.output); err != nil {
 		return generatorCell{}, err
 	}
 	sum, err := parseSummary(run.output)
 	if err != nil {
-		return generatorCell{}, fmt.Errorf("%s: %w: %s", name, err, clipOutput(run.output))
+		return generatorCell{}, fmt.Errorf("%s: %w: %s", ct.row, err, clipOutput(run.output))
 	}
 	if sum.requests == 0 {
 		sum.requests = int64(math.Round(sum.rps * c.duration.Seconds()))
 	}
 	if sum.requests == 0 {
-		return generatorCell{}, fmt.Errorf("%s completed no requests", name)
+		return generatorCell{}, fmt.Errorf("%s completed no requests", ct.row)
 	}
 	return generatorCell{summary: sum, generator: run.cost, server: after.Sub(before)}, nil
-}
-
-// loadgenTable builds the summary; the generator's CPU per request is
-// compared with wrk's in the same round.
-func loadgenTable(names []string, cells map[string]map[int]generatorCell, skipped map[string]error, failures map[string][]string, rounds int) *table {
-	t := &table{header: []string{"generator", "req/s", "min–max", "user µs/req", "sys µs/req", "total µs/req", "vs wrk", "generator CPU", "nginx µs/req", "notes"}}
-	genPerReq := func(name string, round int) float64 {
-		cell, ok := cells[name][round]
-		if !ok {
-			return math.NaN()
-		}
-		return perRequestMicros(cell.generator.CPU().Seconds(), cell.requests)
-	}
-	for _, name := range names {
-		if skipped[name] != nil {
-			t.add(name, "–", "–", "–", "–", "–", "–", "–", "–", "skipped (below)")
-			continue
-		}
-		var rps, user, sys, total, vsWrk, util, srv []float64
-		errRounds := 0
-		for round := 1; round <= rounds; round++ {
-			cell, ok := cells[name][round]
-			if !ok {
-				continue
-			}
-			rps = append(rps, cell.rps)
-			user = append(user, perRequestMicros(cell.generator.User.Seconds(), cell.requests))
-			sys = append(sys, perRequestMicros(cell.generator.System.Seconds(), cell.requests))
-			total = append(total, genPerReq(name, round))
-			vsWrk = append(vsWrk, ratio(genPerReq(name, round), genPerReq("wrk", round)))
-			util = append(util, cell.generator.Utilization())
-			srv = append(srv, perRequestMicros(cell.server.CPU().Seconds(), cell.requests))
-			if len(cell.errors) > 0 {
-				errRounds++
-			}
-		}
-		var notes []string
-		if errRounds > 0 {
-			notes = append(notes, fmt.Sprintf("ERRORS in %d rounds", errRounds))
-		}
-		if n := len(failures[name]); n > 0 {
-			notes = append(notes, fmt.Sprintf("%d rounds failed (below)", n))
-		}
-		rs := spread.Of(rps)
-		t.add(name, fmtRate(rs.Median), fmtRange(rs), fmtMicros(spread.Of(user).Median), fmtMicros(spread.Of(sys).Median),
-			fmtMicros(spread.Of(total).Median), fmtRatio(spread.Of(vsWrk).Median), fmtPercent(spread.Of(util).Median),
-			fmtMicros(spread.Of(srv).Median), strings.Join(notes, "; "))
-	}
-	return t
 }

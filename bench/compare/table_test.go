@@ -106,3 +106,93 @@ Transfer/sec:     43.36MB
 		t.Fatal("output without Requests/sec must be an error")
 	}
 }
+
+// sockbench's summary adds words after the rate and a line of unfinished
+// requests that also says "requests in"; wrk2's latency distribution
+// prints percentiles with three decimals.
+func TestParseSummaryOfSockbenchAndWrk2(t *testing.T) {
+	sockbench := `Running 5s closed test @ http://127.0.0.1:8080/
+  Latency Distribution
+       50%   71.00us
+       99%    4.06ms
+  46436 requests in 1.00s, 23.07MB read (whole responses: status line, headers, body)
+  Unfinished: 10 requests in flight when the window closed, cancelled: neither answered nor failed
+Requests/sec:     46436.00  (100% answered with status 200)
+`
+	s, err := parseSummary(sockbench)
+	if err != nil || s.requests != 46436 || s.rps != 46436 || s.p50US != 71 {
+		t.Errorf("sockbench: %+v, %v", s, err)
+	}
+	wrk2 := `  Latency Distribution (HdrHistogram - Recorded Latency)
+ 50.000%    1.02ms
+ 75.000%    1.40ms
+  24401 requests in 5.00s, 12.13MB read
+Requests/sec:   4880.02
+`
+	if s, err = parseSummary(wrk2); err != nil || s.requests != 24401 || s.p50US != 1020 {
+		t.Errorf("wrk2: %+v, %v", s, err)
+	}
+}
+
+// The paced table compares sockbench with wrk2 at the same rate in the
+// same round, and says how much of what was asked each answered.
+func TestPacedTableComparesWithWrk2PerRound(t *testing.T) {
+	cell := func(requests int64, cpu time.Duration, p50 float64) generatorCell {
+		return generatorCell{summary: summary{rps: float64(requests) / 5, requests: requests, p50US: p50},
+			generator: procstat.Delta{Wall: 5 * time.Second, User: cpu / 4, System: cpu * 3 / 4}}
+	}
+	rows := []contestant{
+		{row: "sockbench --rate 5000", gen: "sockbench", kind: paced, rate: 5000},
+		{row: "wrk2 -R5000", gen: "wrk2", kind: paced, rate: 5000},
+	}
+	res := loadgenResults{all: rows, rounds: 2, duration: 5 * time.Second, skipped: map[string]error{}, failures: map[string][]string{},
+		cells: map[string]map[int]generatorCell{
+			// Round 2 is twice as slow for both: the per-round ratio
+			// stays 0.5.
+			"sockbench --rate 5000": {1: cell(25000, 250*time.Millisecond, 60), 2: cell(25000, 500*time.Millisecond, 60)},
+			"wrk2 -R5000":           {1: cell(24400, 488*time.Millisecond, 1020), 2: cell(24400, 976*time.Millisecond, 1020)},
+		}}
+	var b strings.Builder
+	if err := res.pacedTable(rows).write(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	got := strings.Join(strings.Fields(strings.ReplaceAll(lines[2], "|", " ")), " ")
+	if want := "5000 sockbench 15.00 0.50× 3.75 11.25 25000 (100.0%) 60µs 8%"; got != want {
+		t.Errorf("sockbench row %q, want %q\n%s", got, want, b.String())
+	}
+	if !strings.Contains(lines[3], "24400 (97.6%)") || !strings.Contains(lines[3], "1.02ms") {
+		t.Errorf("wrk2 row %q", lines[3])
+	}
+}
+
+// Unpaced, nginx sets the req/s and CPU per request leads; in the race the
+// generators set it and it leads. Both compare with wrk in the same round.
+func TestGeneratorTablesLeadWithTheirMeasure(t *testing.T) {
+	cell := func(requests int64, cpu time.Duration) generatorCell {
+		return generatorCell{summary: summary{rps: float64(requests) / 5, requests: requests},
+			generator: procstat.Delta{Wall: 5 * time.Second, User: cpu / 2, System: cpu / 2}}
+	}
+	rows := []contestant{{row: "wrk", kind: unpaced}, {row: "sockbench", kind: unpaced},
+		{row: "wrk, depth 16", kind: race, depth: 16}, {row: "sockbench, depth 16", kind: race, depth: 16}}
+	res := loadgenResults{all: rows, rounds: 1, skipped: map[string]error{}, failures: map[string][]string{},
+		cells: map[string]map[int]generatorCell{
+			"wrk": {1: cell(500000, 4*time.Second)}, "sockbench": {1: cell(500000, 3*time.Second)},
+			"wrk, depth 16": {1: cell(1000000, 5*time.Second)}, "sockbench, depth 16": {1: cell(1500000, 5*time.Second)},
+		}}
+	var b strings.Builder
+	if err := res.unpacedTable(rows[:2]).write(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.raceTable(rows[2:]).write(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	fields := func(i int) string { return strings.Join(strings.Fields(strings.ReplaceAll(lines[i], "|", " ")), " ") }
+	if got, want := fields(3), "sockbench 6.00 0.75× 3.00 3.00 60% 100000 100000–100000 0.00"; got != want {
+		t.Errorf("unpaced row %q, want %q", got, want)
+	}
+	if got, want := fields(7), "sockbench, depth 16 300000 300000–300000 3.33 0.67× 1.67 1.67 100% 0.00"; got != want {
+		t.Errorf("race row %q, want %q", got, want)
+	}
+}

@@ -65,28 +65,68 @@ func (p *Epoll) Remove(fd int) error { return p.ctl(unix.EPOLL_CTL_DEL, fd, 0) }
 
 // Wait implements Poller.
 func (p *Epoll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
-	return p.wait(dst, timeoutMs, nil)
+	return p.wait(dst, timeoutMs)
 }
 
-// WaitFor is Wait with a nanosecond timeout (epoll_pwait2, Linux 5.11), for
-// loops that must wake on time to the microsecond, like a paced load
-// generator; a millisecond timeout would add up to a millisecond to every
-// latency measured from a schedule. A negative d waits forever.
-func (p *Epoll) WaitFor(dst []Event, d time.Duration) ([]Event, error) {
-	if d < 0 {
-		return p.wait(dst, -1, nil)
+// WaitHeld is Wait with a nanosecond timeout (epoll_pwait2, Linux 5.11)
+// made as one raw system call, for a loop on a locked OS thread that must
+// wake on time to the microsecond and wakes thousands of times a second,
+// like a paced load generator; a negative d waits forever. The call does
+// not tell the Go scheduler it may block, so the thread keeps its P while
+// it sleeps. Wait's blocking call goes through the runtime's syscall
+// entry, and sysmon takes the P of a thread 20 µs into a system call and
+// wakes a spinning thread to hold it, which the waiting thread must then
+// take back: on a paced generator that hand-off (futex and nanosleep
+// calls, sysmon kept awake) cost a quarter of the generator's CPU, more
+// than the waits themselves (issue #11). There is no try without blocking
+// first either: a raw call that finds something ready costs what the try
+// would.
+//
+// The price: no other goroutine runs on the held P while the loop sleeps,
+// so the program needs another P for its other work, or must accept that
+// it runs only when the runtime preempts the loop (every 10 ms; the
+// preemption signal, like a stop-the-world's, ends the wait early with no
+// events). Keep d short when other goroutines must not wait.
+func (p *Epoll) WaitHeld(dst []Event, d time.Duration) ([]Event, error) {
+	dst = dst[:0]
+	buf := p.buf
+	if c := cap(dst); c < len(buf) {
+		buf = buf[:c]
 	}
-	if d == 0 || noPwait2.Load() {
-		return p.wait(dst, int((d+time.Millisecond-1)/time.Millisecond), nil)
+	p.sc[SysEpollWait]++
+	var n int
+	var err error
+	if noPwait2.Load() {
+		ms := -1
+		if d >= 0 {
+			ms = int((d + time.Millisecond - 1) / time.Millisecond)
+		}
+		n, err = epollWaitRaw(p.fd, buf, ms)
+	} else {
+		var ts *unix.Timespec
+		if d >= 0 {
+			t := unix.NsecToTimespec(int64(d))
+			ts = &t
+		}
+		n, err = epollPwait2Raw(p.fd, buf, ts)
+		if err == unix.ENOSYS {
+			noPwait2.Store(true)
+			return p.WaitHeld(dst, d)
+		}
 	}
-	ts := unix.NsecToTimespec(int64(d))
-	return p.wait(dst, 1, &ts)
+	if err != nil {
+		if retryEINTR(err) {
+			return dst, nil
+		}
+		return dst, fmt.Errorf("epoll_pwait2: %w", err)
+	}
+	return p.events(dst, buf[:n]), nil
 }
 
 // noPwait2 is set once the kernel says it lacks epoll_pwait2.
 var noPwait2 atomic.Bool
 
-func (p *Epoll) wait(dst []Event, timeoutMs int, ts *unix.Timespec) ([]Event, error) {
+func (p *Epoll) wait(dst []Event, timeoutMs int) ([]Event, error) {
 	dst = dst[:0]
 	buf := p.buf
 	if c := cap(dst); c < len(buf) {
@@ -99,15 +139,7 @@ func (p *Epoll) wait(dst []Event, timeoutMs int, ts *unix.Timespec) ([]Event, er
 	n, err := epollWaitNow(p.fd, buf)
 	if n == 0 && err == nil && timeoutMs != 0 {
 		p.sc[SysEpollWait]++
-		if ts != nil {
-			n, err = epollPwait2(p.fd, buf, ts)
-			if err == unix.ENOSYS {
-				noPwait2.Store(true)
-				n, err = unix.EpollWait(p.fd, buf, int((unix.TimespecToNsec(*ts)+1e6-1)/1e6))
-			}
-		} else {
-			n, err = unix.EpollWait(p.fd, buf, timeoutMs)
-		}
+		n, err = unix.EpollWait(p.fd, buf, timeoutMs)
 	}
 	if err != nil {
 		if retryEINTR(err) {
@@ -115,7 +147,12 @@ func (p *Epoll) wait(dst []Event, timeoutMs int, ts *unix.Timespec) ([]Event, er
 		}
 		return dst, fmt.Errorf("epoll_wait: %w", err)
 	}
-	for i := 0; i < n; i++ {
+	return p.events(dst, buf[:n]), nil
+}
+
+// events appends what buf reports to dst, consuming a wake-up.
+func (p *Epoll) events(dst []Event, buf []unix.EpollEvent) []Event {
+	for i := range buf {
 		e := &buf[i]
 		if int(e.Fd) == p.wakeup.fd {
 			p.consume(p.sc)
@@ -134,7 +171,7 @@ func (p *Epoll) wait(dst []Event, timeoutMs int, ts *unix.Timespec) ([]Event, er
 		}
 		dst = append(dst, Event{FD: e.Fd, Events: ev})
 	}
-	return dst, nil
+	return dst
 }
 
 // Forget implements Poller: closing the descriptor removes it from the

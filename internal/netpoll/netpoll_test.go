@@ -286,7 +286,7 @@ func TestWaitAllocatesNothing(t *testing.T) {
 				"Wait": func() { dst, err = p.Wait(dst, 0) },
 			}
 			if ep, ok := p.(*Epoll); ok {
-				waits["WaitFor"] = func() { dst, err = ep.WaitFor(dst, time.Millisecond) }
+				waits["WaitHeld"] = func() { dst, err = ep.WaitHeld(dst, time.Millisecond) }
 			}
 			for name, wait := range waits {
 				const calls = 1000
@@ -306,5 +306,57 @@ func TestWaitAllocatesNothing(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// WaitHeld sleeps for its timeout when nothing is ready, returns at once
+// when something is, and a Wake from another goroutine ends a wait with no
+// timeout.
+func TestWaitHeldTimesOutAndWakes(t *testing.T) {
+	poller, _ := newPoller(t, KindEpoll)
+	p := poller.(*Epoll)
+	dst := make([]Event, 0, 8)
+	var err error
+	// A signal (the runtime's preemption, the garbage collector's) may end
+	// a wait early, with nothing: the rest of the time is waited again.
+	// Waits that ignored their timeout would take thousands of calls.
+	const d = 20 * time.Millisecond
+	began := time.Now()
+	calls := 0
+	for left := d; left > 0; left = d - time.Since(began) {
+		calls++
+		if dst, err = p.WaitHeld(dst, left); err != nil || len(dst) != 0 {
+			t.Fatalf("idle wait: %v, %v", dst, err)
+		}
+	}
+	if took := time.Since(began); calls > 10 || took > d+50*time.Millisecond {
+		t.Errorf("an idle wait of %v took %d calls and %v", d, calls, took)
+	}
+	a, b := socketPair(t)
+	if err := p.Add(a, Readable); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.Write(b, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	dst, err = p.WaitHeld(dst, time.Second)
+	if took := time.Since(began); err != nil || len(dst) != 1 || dst[0].FD != int32(a) || took > 50*time.Millisecond {
+		t.Errorf("wait with a readable socket: %v, %v after %v", dst, err, took)
+	}
+	var buf [1]byte
+	unix.Read(a, buf[:])
+	go func() {
+		time.Sleep(5 * time.Millisecond)
+		p.Wake()
+	}()
+	for {
+		// A preemption signal may end the wait early, with nothing.
+		if dst, err = p.WaitHeld(dst, -1); err != nil || len(dst) > 0 {
+			break
+		}
+	}
+	if err != nil || len(dst) != 1 || dst[0].Events != Woken {
+		t.Errorf("wait forever: %v, %v; want the wake-up", dst, err)
 	}
 }

@@ -47,10 +47,19 @@ func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
 	return int(n), nil
 }
 
-// epollPwait2 blocks through the runtime, like unix.EpollWait, with a
-// nanosecond timeout.
-func epollPwait2(epfd int, events []unix.EpollEvent, ts *unix.Timespec) (int, error) {
-	n, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(ts)), 0, 0)
+// epollPwait2Raw is epoll_pwait2 made without the runtime's bookkeeping,
+// blocking or not (see Epoll.WaitHeld); a nil ts waits forever.
+func epollPwait2Raw(epfd int, events []unix.EpollEvent, ts *unix.Timespec) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(unsafe.Pointer(ts)), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// epollWaitRaw is epoll_wait made the same way, for kernels before 5.11.
+func epollWaitRaw(epfd int, events []unix.EpollEvent, timeoutMs int) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(timeoutMs), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
