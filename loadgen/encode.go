@@ -35,10 +35,6 @@ const (
 // reuses.
 func (e *histEncoder) encode(h *hdrhistogram.Histogram) ([]byte, error) {
 	snap := h.Export()
-	// The payload: counts up to the bucket of the largest value, each a
-	// zig-zag LEB128 varint, a run of zeros as one negative count; after
-	// a 40-byte header.
-	const header = 40
 	limit := 1
 	for i := len(snap.Counts) - 1; i >= 0; i-- {
 		if snap.Counts[i] != 0 {
@@ -46,13 +42,29 @@ func (e *histEncoder) encode(h *hdrhistogram.Histogram) ([]byte, error) {
 			break
 		}
 	}
+	return e.encodeCounts(snap.Counts[:limit], snap.SignificantFigures, snap.LowestTrackableValue, snap.HighestTrackableValue, snap.IntegerToDoubleConversionRatio)
+}
+
+// encodeSecond encodes a second's counts as the hdrhistogram of
+// newHistogram's geometry holding them.
+func (e *histEncoder) encodeSecond(h *secHist) ([]byte, error) {
+	return e.encodeCounts(h.counts[:max(h.top, 1)], histDigits, histMinUS, histMaxUS, 1)
+}
+
+// encodeCounts encodes counts up to the bucket of the largest value (at
+// least one), with the geometry given.
+func (e *histEncoder) encodeCounts(counts []int64, digits, lowest, highest int64, ratio float64) ([]byte, error) {
+	// The payload: each count a zig-zag LEB128 varint, a run of zeros as
+	// one negative count; after a 40-byte header.
+	const header = 40
+	limit := len(counts)
 	b := append(e.inner[:0], make([]byte, header)...)
 	for i := 0; i < limit; {
-		n := snap.Counts[i]
+		n := counts[i]
 		i++
 		if n == 0 {
 			zeros := int64(1)
-			for i < limit && snap.Counts[i] == 0 {
+			for i < limit && counts[i] == 0 {
 				zeros++
 				i++
 			}
@@ -62,7 +74,6 @@ func (e *histEncoder) encode(h *hdrhistogram.Histogram) ([]byte, error) {
 		}
 		b = zigZag(b, n)
 	}
-	ratio := snap.IntegerToDoubleConversionRatio
 	if ratio == 0 {
 		ratio = 1
 	}
@@ -70,9 +81,9 @@ func (e *histEncoder) encode(h *hdrhistogram.Histogram) ([]byte, error) {
 	be.PutUint32(b[0:], uint32(v2PayloadCookie))
 	be.PutUint32(b[4:], uint32(len(b)-header))
 	be.PutUint32(b[8:], 0) // normalizing index offset: counts are stored unrotated
-	be.PutUint32(b[12:], uint32(snap.SignificantFigures))
-	be.PutUint64(b[16:], uint64(snap.LowestTrackableValue))
-	be.PutUint64(b[24:], uint64(snap.HighestTrackableValue))
+	be.PutUint32(b[12:], uint32(digits))
+	be.PutUint64(b[16:], uint64(lowest))
+	be.PutUint64(b[24:], uint64(highest))
 	be.PutUint64(b[32:], math.Float64bits(ratio))
 	e.inner = b
 

@@ -22,7 +22,7 @@ import (
 type recorder struct {
 	c *collector
 
-	sec *hdrhistogram.Histogram
+	sec *secHist
 	// next is the index of the second being filled: samples completed
 	// before windowStart+next seconds belong to it.
 	next    int
@@ -66,7 +66,7 @@ type collector struct {
 	spill      *histSpill
 	spillTried bool
 	spilled    []histRef
-	free       []*hdrhistogram.Histogram
+	free       []*secHist
 	finished   []*recorder
 	// queue holds the completed seconds encode has yet to take, unsent
 	// counts those it has not finished with; wake tells it there are
@@ -78,9 +78,10 @@ type collector struct {
 	closing bool
 	encoded chan struct{}
 	// total is every second's histogram merged; encode's until it is done,
-	// as is enc.
-	total *hdrhistogram.Histogram
-	enc   histEncoder
+	// as are enc and scratch (one second's histogram, for its percentiles).
+	total   *hdrhistogram.Histogram
+	enc     histEncoder
+	scratch *hdrhistogram.Histogram
 }
 
 // pendingSecond is a second some loops have reported; it is complete when
@@ -88,7 +89,7 @@ type collector struct {
 type pendingSecond struct {
 	idx     int
 	s       Second
-	hists   []*hdrhistogram.Histogram
+	hists   []*secHist
 	reports int
 }
 
@@ -113,13 +114,13 @@ func (c *collector) recorder() *recorder {
 	}
 }
 
-func (c *collector) histLocked() *hdrhistogram.Histogram {
+func (c *collector) histLocked() *secHist {
 	if n := len(c.free); n > 0 {
 		h := c.free[n-1]
 		c.free = c.free[:n-1]
 		return h
 	}
-	return newHistogram()
+	return newSecHist()
 }
 
 // measuring reports whether a sample completed at now is inside the window.
@@ -159,7 +160,7 @@ func (r *recorder) success(now time.Time, d time.Duration, status int, bytes int
 	}
 	// Into this second's histogram only: the collector adds the seconds
 	// up into the total.
-	r.sec.RecordValue(us)
+	r.sec.record(us)
 	r.requests++
 	r.secReq++
 	r.bytesRead += int64(bytes)
@@ -240,7 +241,7 @@ func (r *recorder) flushSecond() {
 		p = &pendingSecond{idx: r.next, s: Second{T: float64(r.next)}}
 		c.pending[r.next] = p
 	}
-	if r.sec.TotalCount() > 0 {
+	if r.sec.total > 0 {
 		p.hists = append(p.hists, r.sec)
 		r.sec = c.histLocked()
 	}
@@ -312,23 +313,28 @@ func (c *collector) encode() {
 func (c *collector) encodeSecond(p *pendingSecond) {
 	// A second that began after the window closed holds nothing.
 	inWindow := c.windowStart.Add(time.Duration(p.idx) * time.Second).Before(c.windowEnd)
-	var h *hdrhistogram.Histogram
+	var h *secHist
 	if len(p.hists) > 0 {
 		h = p.hists[0]
 		for _, o := range p.hists[1:] {
-			h.Merge(o)
+			h.add(o)
 		}
-		c.total.Merge(h)
+		h.addTo(c.total)
 	}
-	// The spill and the encoder are encode's alone (and result's, once
-	// it is done).
+	// The spill, the encoder and the scratch histogram are encode's alone
+	// (and result's, once it is done).
 	kept, ref := p.s, histRef{}
-	if inWindow && h != nil && h.TotalCount() > 0 {
-		p.s.P50US = float64(h.ValueAtPercentile(50))
-		p.s.P99US = float64(h.ValueAtPercentile(99))
-		p.s.MaxUS = float64(h.Max())
+	if inWindow && h != nil && h.total > 0 {
+		if c.scratch == nil {
+			c.scratch = newHistogram()
+		}
+		c.scratch.Reset()
+		h.addTo(c.scratch)
+		p.s.P50US = float64(c.scratch.ValueAtPercentile(50))
+		p.s.P99US = float64(c.scratch.ValueAtPercentile(99))
+		p.s.MaxUS = float64(c.scratch.Max())
 		kept = p.s
-		if enc, err := c.enc.encode(h); err == nil {
+		if enc, err := c.enc.encodeSecond(h); err == nil {
 			if !c.spillTried {
 				c.spill, c.spillTried = newHistSpill(), true
 			}
@@ -346,7 +352,7 @@ func (c *collector) encodeSecond(p *pendingSecond) {
 		}
 	}
 	for _, o := range p.hists {
-		o.Reset()
+		o.reset()
 	}
 	c.mu.Lock()
 	// Two spare histograms a loop cover the second being encoded and the
@@ -534,7 +540,7 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 	if paced > 0 {
 		r.Client.Behind = float64(late) / float64(paced)
 	}
-	if err := r.setHistogram(h); err != nil {
+	if err := r.setHistogram(h, &c.enc); err != nil {
 		return nil, err
 	}
 	return r, nil

@@ -328,9 +328,9 @@ func (r *Result) Histogram() (*hdrhistogram.Histogram, error) {
 	return h, nil
 }
 
-// setHistogram stores h and everything derived from it.
-func (r *Result) setHistogram(h *hdrhistogram.Histogram) error {
-	enc, err := h.EncodeV2()
+// setHistogram stores h and everything derived from it, encoded by e.
+func (r *Result) setHistogram(h *hdrhistogram.Histogram, e *histEncoder) error {
+	enc, err := e.encode(h)
 	if err != nil {
 		return fmt.Errorf("encoding the latency histogram: %w", err)
 	}
@@ -356,17 +356,37 @@ func (r *Result) finish() {
 
 // secondHist is second i's encoded histogram, from memory or the spill.
 func (r *Result) secondHist(i int) (string, error) {
-	if h := r.Series[i].Hist; h != "" || r.spill == nil || i >= len(r.spilled) || r.spilled[i].n == 0 {
+	if h := r.Series[i].Hist; h != "" {
 		return h, nil
 	}
-	if r.spilled[i].t != r.Series[i].T {
-		return "", fmt.Errorf("second %g: its histogram was kept for second %g (was the series reordered?)", r.Series[i].T, r.spilled[i].t)
+	q, err := r.secondHistInto(i, nil)
+	if err != nil || len(q) == 0 {
+		return "", err
 	}
-	h, err := r.spill.get(r.spilled[i])
+	return string(q[1 : len(q)-1]), nil
+}
+
+// secondHistInto is secondHist as a JSON string, in buf's room: the
+// base64 of an encoded histogram needs no escaping. Empty if the second
+// has none.
+func (r *Result) secondHistInto(i int, buf []byte) ([]byte, error) {
+	buf = buf[:0]
+	if h := r.Series[i].Hist; h != "" || r.spill == nil || i >= len(r.spilled) || r.spilled[i].n == 0 {
+		if h == "" {
+			return buf, nil
+		}
+		return append(append(append(buf, '"'), h...), '"'), nil
+	}
+	ref := r.spilled[i]
+	if ref.t != r.Series[i].T {
+		return nil, fmt.Errorf("second %g: its histogram was kept for second %g (was the series reordered?)", r.Series[i].T, ref.t)
+	}
+	buf = append(buf, '"')
+	buf, err := r.spill.appendTo(buf, ref)
 	if err != nil {
-		return "", fmt.Errorf("second %g: reading its histogram back: %w", r.Series[i].T, err)
+		return nil, fmt.Errorf("second %g: reading its histogram back: %w", r.Series[i].T, err)
 	}
-	return h, nil
+	return append(buf, '"'), nil
 }
 
 // SecondHistogram decodes the latency histogram of Series[i] (empty for a
@@ -447,7 +467,9 @@ func (r *Result) writeJSON(w io.Writer, indent string) error {
 }
 
 // writeSeries writes the series as json.MarshalIndent would at the top
-// level of the result.
+// level of the result, with next to no garbage however long it is: one
+// encoder and two buffers for every second, its histogram read back into
+// one of them.
 func (r *Result) writeSeries(w io.Writer, indent string) error {
 	if r.Series == nil {
 		_, err := io.WriteString(w, "null")
@@ -460,19 +482,26 @@ func (r *Result) writeSeries(w io.Writer, indent string) error {
 	if _, err := io.WriteString(w, open); err != nil {
 		return err
 	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent(indent+indent, indent)
+	// The second with its histogram as a JSON string read into hist.
+	var sec struct {
+		Second
+		Hist json.RawMessage `json:"hist,omitempty"`
+	}
+	var hist []byte
 	for i, s := range r.Series {
-		hist, err := r.secondHist(i)
-		if err != nil {
+		var err error
+		if hist, err = r.secondHistInto(i, hist); err != nil {
 			return err
 		}
-		s.Hist = hist
-		var data []byte
-		if indent == "" {
-			data, err = json.Marshal(s)
-		} else {
-			data, err = json.MarshalIndent(s, indent+indent, indent)
+		sec.Second, sec.Hist = s, nil
+		if len(hist) > 0 {
+			sec.Hist = hist
 		}
-		if err != nil {
+		buf.Reset()
+		if err := enc.Encode(&sec); err != nil {
 			return err
 		}
 		if i > 0 {
@@ -480,7 +509,8 @@ func (r *Result) writeSeries(w io.Writer, indent string) error {
 				return err
 			}
 		}
-		if _, err := w.Write(data); err != nil {
+		// Encode ends every value with a newline; MarshalIndent does not.
+		if _, err := w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))); err != nil {
 			return err
 		}
 	}
@@ -508,12 +538,23 @@ func (r *Result) WriteHistogramLog(path string) error {
 	if err := w.OutputLegend(); err != nil {
 		return err
 	}
-	h.SetStartTimeMs(start + int64(r.Warmup*1000))
-	h.SetEndTimeMs(start + int64((r.Warmup+r.Duration)*1000))
-	h.SetTag(string(r.LatencyKind))
-	if err := w.OutputIntervalHistogram(h); err != nil {
-		return err
+	// The interval line as the log writer's OutputIntervalHistogram
+	// writes it (a test holds it to that), with the encoding the result
+	// already carries: the writer would encode the histogram again, with
+	// a compressor of its own, most of a megabyte.
+	startMs := start + int64(r.Warmup*1000)
+	endMs := start + int64((r.Warmup+r.Duration)*1000)
+	enc := r.LatencyHistogram
+	if enc == "" {
+		var e histEncoder
+		b, err := e.encode(h)
+		if err != nil {
+			return err
+		}
+		enc = string(b)
 	}
+	fmt.Fprintf(&buf, "Tag=%s,%f,%f,%f,%s\n", r.LatencyKind, float64(startMs)/1000, float64(endMs-startMs)/1000,
+		float64(h.Max())/hdrhistogram.MsToNsRatio, enc)
 	return atomicfile.Write(path, buf.b)
 }
 
@@ -633,7 +674,10 @@ func Merge(results ...*Result) (*Result, error) {
 			}
 		}
 	}
-	if err := m.setHistogram(h); err != nil {
+	// One encoder for the total and every second: each EncodeV2 would
+	// make a compressor of its own.
+	var enc histEncoder
+	if err := m.setHistogram(h, &enc); err != nil {
 		return nil, err
 	}
 	keys := make([]int64, 0, len(secs))
@@ -644,7 +688,7 @@ func Merge(results ...*Result) (*Result, error) {
 	for _, k := range keys {
 		e := secs[k]
 		e.s.T = float64(k - keys[0])
-		if err := e.s.setHistogram(e.h); err != nil {
+		if err := e.s.setHistogram(e.h, &enc); err != nil {
 			return nil, err
 		}
 		m.Series = append(m.Series, e.s)
@@ -653,11 +697,11 @@ func Merge(results ...*Result) (*Result, error) {
 	return m, nil
 }
 
-func (s *Second) setHistogram(h *hdrhistogram.Histogram) error {
+func (s *Second) setHistogram(h *hdrhistogram.Histogram, e *histEncoder) error {
 	if h.TotalCount() == 0 {
 		return nil
 	}
-	enc, err := h.EncodeV2()
+	enc, err := e.encode(h)
 	if err != nil {
 		return err
 	}

@@ -150,6 +150,24 @@ func TestHistogramLogIsReadableByHdrHistogram(t *testing.T) {
 	if h.TotalCount() != 200 || h.Max() != int64(r.Latency.MaxUS) {
 		t.Errorf("log histogram: %d values, max %d; want 200, %.0f", h.TotalCount(), h.Max(), r.Latency.MaxUS)
 	}
+	// What hdrhistogram's own writer writes, line for line.
+	var want bytes.Buffer
+	w := hdrhistogram.NewHistogramLogWriter(&want)
+	start := r.Start.UnixMilli()
+	w.OutputLogFormatVersion()
+	w.OutputStartTime(start)
+	w.OutputLegend()
+	rh, _ := r.Histogram()
+	own := rh.Clone()
+	own.SetStartTimeMs(start + int64(r.Warmup*1000))
+	own.SetEndTimeMs(start + int64((r.Warmup+r.Duration)*1000))
+	own.SetTag(string(r.LatencyKind))
+	if err := w.OutputIntervalHistogram(own); err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != want.String() {
+		t.Errorf("log:\n%s\nhdrhistogram's writer writes:\n%s", data, want.String())
+	}
 }
 
 // Memory must not grow with a run's length: recording a request allocates

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"os"
+	"slices"
 	"sync"
 )
 
@@ -52,9 +53,16 @@ func (s *histSpill) put(enc []byte) (histRef, bool) {
 
 // get reads back what put stored at ref.
 func (s *histSpill) get(ref histRef) (string, error) {
-	buf := make([]byte, ref.n)
-	if _, err := s.f.ReadAt(buf, ref.off); err != nil {
-		return "", err
+	buf, err := s.appendTo(nil, ref)
+	return string(buf), err
+}
+
+// appendTo appends what put stored at ref to buf.
+func (s *histSpill) appendTo(buf []byte, ref histRef) ([]byte, error) {
+	n := len(buf)
+	buf = slices.Grow(buf, ref.n)[:n+ref.n]
+	if _, err := s.f.ReadAt(buf[n:], ref.off); err != nil {
+		return buf[:n], err
 	}
-	return string(buf), nil
+	return buf, nil
 }
