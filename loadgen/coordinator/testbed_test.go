@@ -32,10 +32,15 @@ type testbed struct {
 	agents     []host
 	// dial opens connections from the coordinator's host.
 	dial func(ctx context.Context, addr string) (net.Conn, error)
-	// agentCPUs, when set, pins the agents (and local attacks).
+	// agentCPUs, when set, pins the agents (and local attacks) started
+	// from then on.
 	agentCPUs []int
-	bin       string
-	dir       string
+	// serverArgs are extra `serve` flags; with serverUnpinned the server
+	// may run on every CPU.
+	serverArgs     []string
+	serverUnpinned bool
+	bin            string
+	dir            string
 	// token is the agents' token file.
 	token string
 }
@@ -224,6 +229,9 @@ type started struct {
 
 func (tb *testbed) cpus(h host) []int {
 	if h == tb.server {
+		if tb.serverUnpinned {
+			return nil
+		}
 		return serverCPUs()
 	}
 	return tb.agentCPUs
@@ -266,7 +274,7 @@ func (tb *testbed) startServer(t testing.TB) (url string, stop func() servers.St
 	t.Helper()
 	addr := net.JoinHostPort(tb.server.ip, "8080")
 	stats := filepath.Join(t.TempDir(), "stats.json")
-	s := tb.start(t, tb.server, "server", "serve", "epoll", "--addr", addr, "--stats-file", stats)
+	s := tb.start(t, tb.server, "server", append([]string{"serve", "epoll", "--addr", addr, "--stats-file", stats}, tb.serverArgs...)...)
 	tb.ready(t, s, addr)
 	return "http://" + addr + "/", func() servers.Stats {
 		t.Helper()
@@ -295,12 +303,14 @@ func (tb *testbed) startAgent(t testing.TB, i int) *started {
 
 func (tb *testbed) agentAddr(i int) string { return net.JoinHostPort(tb.agents[i].ip, "7000") }
 
-// coordinator reaches every agent of the testbed.
-func (tb *testbed) coordinator(t testing.TB) *Coordinator {
+// coordinator reaches the testbed's first n agents, every one if n is 0.
+func (tb *testbed) coordinator(t testing.TB, n ...int) *Coordinator {
 	t.Helper()
 	var addrs []string
 	for i := range tb.agents {
-		addrs = append(addrs, tb.agentAddr(i))
+		if len(n) == 0 || i < n[0] {
+			addrs = append(addrs, tb.agentAddr(i))
+		}
 	}
 	c, err := New(Config{Agents: addrs, Token: []byte("testbed-token-0123456789abcdef"), Dial: tb.dial, Run: t.Name(), ConnectTimeout: 3 * time.Second})
 	if err != nil {
