@@ -128,7 +128,7 @@ func TestProblems(t *testing.T) {
 		{"external server off this machine", strings.Replace(base, "[epoll, nethttp]", "\n  - {name: ext, command: [x], url: \"http://10.1.2.3:80/\"}", 1),
 			[]string{`c.yaml:5: servers[0].url: "http://10.1.2.3:80/": the server runs on this machine, so its URL is on loopback (127.0.0.1 or {addr})`}},
 		{"unknown placeholder", strings.Replace(base, "[epoll, nethttp]", "\n  - {name: ext, command: [x, \"{adr}\"], url: \"http://{addr}/\"}", 1),
-			[]string{"c.yaml:5: servers[0].command[1]: unknown placeholder {adr}; known: {addr}, {host}, {port}, {dir}, {stats_file}, {cpus}, {sockbench} and the knobs {" + strings.Join(servers.KnobNames(), "}, {") + "}"}},
+			[]string{"c.yaml:5: servers[0].command[1]: unknown placeholder {adr}; known: {addr}, {host}, {port}, {dir}, {stats_file}, {cpus}, {sockbench}, {workdir} and the knobs {" + strings.Join(servers.KnobNames(), "}, {") + "}"}},
 		{"knob an external server ignores", strings.Replace(base, "[epoll, nethttp]", "\n  - {name: ext, command: [x, \"{addr}\"], url: \"http://{addr}/\"}", 1) + "knobs: {backlog: 64}\n",
 			[]string{"c.yaml:11: knobs.backlog: backlog sets 64, but the external server ext does not use {backlog} in its command, url, files or env (in 2 cells, the first server=ext, keep_alive=true)"}},
 		{"unknown verify case", base + "verify: {skip: [date]}\n",

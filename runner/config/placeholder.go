@@ -19,9 +19,13 @@ const (
 	PlaceStatsFile = "stats_file" // where a sockbench-format stats file is read from after it stops
 	PlaceCPUs      = "cpus"       // the server's CPU list
 	PlaceSockbench = "sockbench"  // the path of the sockbench binary running the benchmark
+	// PlaceWorkdir is the folder sockbench run was started in: a server
+	// starts in its own {dir}, so a script of the repository (the
+	// thread's Python servers) is named from here.
+	PlaceWorkdir = "workdir"
 )
 
-var runPlaceholders = []string{PlaceAddr, PlaceHost, PlacePort, PlaceDir, PlaceStatsFile, PlaceCPUs, PlaceSockbench}
+var runPlaceholders = []string{PlaceAddr, PlaceHost, PlacePort, PlaceDir, PlaceStatsFile, PlaceCPUs, PlaceSockbench, PlaceWorkdir}
 
 // placeholderRE matches {name}; braces around anything else (nginx's
 // blocks, JSON) are left alone.
