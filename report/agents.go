@@ -96,13 +96,18 @@ func agentsTable(r *run) table {
 					row = append(row, textField(c.Axes[ax]))
 				}
 				share := float64(a.Requests) / mean
+				uneven := len(rp.Agents) > 1 && share < unevenShare
+				shareText := fmt.Sprintf("%.2f×", share)
+				if uneven {
+					shareText += " uneven"
+				}
 				sat := textField("no")
 				if a.Saturated {
 					sat = field{Text: "YES", CSV: []string{"true"}, Warn: true}
 				}
 				row = append(row, textField(strconv.Itoa(rp.Index)), textField(a.Agent),
 					textField(strconv.FormatInt(a.Requests, 10)),
-					field{Text: fmt.Sprintf("%.2f×", share), CSV: []string{fmt.Sprintf("%.3f", share)}, Warn: len(rp.Agents) > 1 && share < unevenShare},
+					field{Text: shareText, CSV: []string{fmt.Sprintf("%.3f", share)}, Warn: uneven},
 					textField(strconv.FormatInt(a.Errors.Total(), 10)),
 					field{Text: fmt.Sprintf("%.2f", a.CPUPerRequestUS), CSV: []string{fmt.Sprintf("%.3f", a.CPUPerRequestUS)}},
 					sat,

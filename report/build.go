@@ -50,7 +50,7 @@ type Options struct {
 type Paths struct {
 	Dir       string
 	Markdown  string   // report.md or compare.md
-	CSV       []string // cells.csv and ranking.csv, or compare.csv
+	CSV       []string // cells.csv, ranking.csv and the run's interference.csv, control.csv and agents.csv; or compare.csv
 	Benchstat []string // bench.txt, or one file per run: a line per repetition
 	HTML      string   // index.html
 	Plots     []string // every PNG and SVG
@@ -108,16 +108,21 @@ func buildRun(r *run, format Format, out string) (Paths, error) {
 			return p, err
 		}
 		p.CSV = []string{cells, ranking}
-		if r.hasInterference() {
-			path := filepath.Join(out, "interference.csv")
-			if err := writeFile(path, interferenceCSVTable(r).writeCSV); err != nil {
-				return p, err
+		// The tables only some runs have.
+		for _, o := range []struct {
+			name  string
+			has   bool
+			table func() table
+		}{
+			{"interference.csv", r.hasInterference(), func() table { return interferenceCSVTable(r) }},
+			{"control.csv", r.Control != nil, r.controlTable},
+			{"agents.csv", r.hasAgents(), func() table { return agentsTable(r) }},
+		} {
+			if !o.has {
+				continue
 			}
-			p.CSV = append(p.CSV, path)
-		}
-		if r.Control != nil {
-			path := filepath.Join(out, "control.csv")
-			if err := writeFile(path, r.controlTable().writeCSV); err != nil {
+			path := filepath.Join(out, o.name)
+			if err := writeFile(path, o.table().writeCSV); err != nil {
 				return p, err
 			}
 			p.CSV = append(p.CSV, path)
@@ -177,6 +182,13 @@ func (a *analysis) writeHTML(p *Paths) error {
 			}
 		}
 		secs = append(secs, sec)
+	}
+	if r.hasAgents() {
+		h, err := agentsTable(r).html()
+		if err != nil {
+			return err
+		}
+		secs = append(secs, pageSection{Title: "Agents", Note: agentsNote, Tables: []pageTable{{HTML: h}}})
 	}
 	if r.hasInterference() {
 		h, err := interferenceTable(r).html()

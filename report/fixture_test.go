@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,9 +30,31 @@ var update = flag.Bool("update", false, "rewrite testdata fixtures and golden fi
 // repetition failed, one cell with failed requests, one with the client
 // saturated) with six repetitions, and run-b, a later run of the same
 // matrix for the comparison; run-c and run-d, runs by the runner of issue
-// #10 (controlRuns).
+// #10 (controlRuns); run-e, a distributed run of issue #12 (agentRun).
 func fixtureRuns() []*run {
-	return append(keepAliveRuns(), controlRuns()...)
+	return append(append(keepAliveRuns(), controlRuns()...), agentRun())
+}
+
+// agentRun is run-e: three agents drive three servers, four repetitions
+// each; 198.18.0.4 sends about 0.7× the mean share against poll (a slower
+// path, 'agents uneven'), and 198.18.0.3 is saturated in epoll's third
+// repetition, which makes that cell's client saturated.
+func agentRun() *run {
+	agents := func(slow float64, saturatedRep int) []synthAgent {
+		return []synthAgent{
+			{Addr: "198.18.0.2:7000", Weight: 1, CPUPerRequestUS: 6.4, ClockOffsetUS: 212, StartSkewUS: 14},
+			{Addr: "198.18.0.3:7000", Weight: 1, CPUPerRequestUS: 6.6, SaturatedRep: saturatedRep, ClockOffsetUS: -1830, StartSkewUS: 21},
+			{Addr: "198.18.0.4:7000", Weight: slow, CPUPerRequestUS: 6.5, ClockOffsetUS: 47, StartSkewUS: 380},
+		}
+	}
+	ax := func(server string) map[string]string {
+		return map[string]string{"server": server, "connections": "100"}
+	}
+	return synthRunWith("run-e", []string{"server", "connections"}, []synthCell{
+		{Axes: ax("epoll"), RPS: []float64{141200, 143900, 139800, 142600}, P50US: 640, P99US: 1500, MaxUS: 7200, CPUUser: 3.9, CPUSys: 5.8, Syscalls: 2.1, Accepts: 1, Agents: agents(1, 3)},
+		{Axes: ax("nethttp"), RPS: []float64{88400, 90100, 87900, 89300}, P50US: 1050, P99US: 3300, MaxUS: 16000, CPUUser: 9.2, CPUSys: 6.9, Accepts: math.NaN(), Errors: 3, Agents: agents(0.97, 0)},
+		{Axes: ax("poll"), RPS: []float64{132500, 134100, 131800, 133600}, P50US: 690, P99US: 1700, MaxUS: 8100, CPUUser: 4.4, CPUSys: 6.7, Syscalls: 3.0, Accepts: 1, Agents: agents(0.6, 0)},
+	}, synthOptions{})
 }
 
 func keepAliveRuns() []*run {
@@ -146,6 +169,13 @@ func writeStored(t *testing.T, dir string, r *run) {
 	if r.Control != nil {
 		reps += fmt.Sprintf("control: {server: %s, every: %d}\n", r.Control.name(), r.Control.Every)
 	}
+	// A distributed run's servers listen where its agents reach them.
+	target, loadFrom, agents := "127.0.0.1:8080", "local", (*results.Agents)(nil)
+	if r.hasAgents() {
+		target, loadFrom = "198.18.0.1:8080", "agents"
+		agents = &results.Agents{Addresses: agentAddresses(r), TokenFile: "/etc/sockbench/token", Listen: target}
+		reps += fmt.Sprintf("load_from: agents\nagents:\n  addresses: [\"%s\"]\n  token_file: %s\n  listen: %s\n", strings.Join(agents.Addresses, `", "`), agents.TokenFile, target)
+	}
 	window := 10 * time.Second
 	if len(r.Cells) > 0 && r.Cells[0].Window > 0 {
 		window = r.Cells[0].Window
@@ -160,7 +190,7 @@ func writeStored(t *testing.T, dir string, r *run) {
 			Sysctls:   map[string]string{"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "4096", "net.ipv4.ip_local_port_range": "32768 60999"},
 		},
 		Plan: results.Plan{
-			Name: "keep-alive", Output: "results", Repetitions: r.Repetitions, Adaptive: r.Adaptive, LoadFrom: "local", Axes: r.Axes,
+			Name: "keep-alive", Output: "results", Repetitions: r.Repetitions, Adaptive: r.Adaptive, LoadFrom: loadFrom, Agents: agents, Axes: r.Axes,
 			CPUs:         results.CPUs{Server: results.CPUList{Text: "0", CPUs: []int{0}}, Load: results.CPUList{Text: "1-7", CPUs: []int{1, 2, 3, 4, 5, 6, 7}}},
 			Interference: results.Interference{Max: results.Percent(r.InterferenceMax)},
 		},
@@ -172,7 +202,7 @@ func writeStored(t *testing.T, dir string, r *run) {
 		return results.Cell{
 			ID: c.ID, Axes: c.Axes,
 			Server: results.ServerSpec{Name: c.server(), Model: c.server()},
-			Load:   results.Load{Mode: "closed", Connections: 100, KeepAlive: c.Axes["keep_alive"] != "false", Duration: results.Duration(window)},
+			Load:   results.Load{Mode: "closed", Connections: synthConnections, KeepAlive: c.Axes["keep_alive"] != "false", Duration: results.Duration(window)},
 		}
 	}
 	cells := r.Cells
@@ -185,7 +215,7 @@ func writeStored(t *testing.T, dir string, r *run) {
 			m.Plan.Cells = append(m.Plan.Cells, plannedCell(c))
 		}
 		for _, rp := range c.Reps {
-			if err := results.WriteRep(dir, storedRepOf(t, c.ID, rp, window)); err != nil {
+			if err := results.WriteRep(dir, storedRepOf(t, c.ID, rp, window, target)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -195,7 +225,23 @@ func writeStored(t *testing.T, dir string, r *run) {
 	}
 }
 
-func storedRepOf(t *testing.T, cellID string, rp *rep, window time.Duration) *results.Rep {
+// agentAddresses lists the agents of a run once each, in the order they
+// first appear.
+func agentAddresses(r *run) []string {
+	var out []string
+	for _, c := range r.Cells {
+		for _, rp := range c.Reps {
+			for _, a := range rp.Agents {
+				if !slices.Contains(out, a.Agent) {
+					out = append(out, a.Agent)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func storedRepOf(t *testing.T, cellID string, rp *rep, window time.Duration, target string) *results.Rep {
 	t.Helper()
 	start := synthStart
 	if !rp.Started.IsZero() {
@@ -223,11 +269,11 @@ func storedRepOf(t *testing.T, cellID string, rp *rep, window time.Duration) *re
 		t.Fatal(err)
 	}
 	l := &loadgen.Result{
-		FormatVersion: loadgen.FormatVersion, Mode: loadgen.Closed, URL: "http://127.0.0.1:8080/", Connections: 100, Threads: 1,
+		FormatVersion: loadgen.FormatVersion, Mode: loadgen.Closed, URL: "http://" + target + "/", Connections: synthConnections, Threads: 1,
 		Start: start, Duration: window.Seconds(), Warmup: 2, Requests: rp.Requests, RequestsPerS: rp.RPS,
 		// Each answer carries the thread's 379-byte page and its head.
 		BytesRead: rp.Requests * 533, BytesPerS: rp.RPS * 533,
-		LatencyKind: loadgen.LatencyKind(rp.LatencyKind), LatencyHistogram: string(enc), Saturated: rp.Saturated,
+		LatencyKind: loadgen.LatencyKind(rp.LatencyKind), LatencyHistogram: string(enc), Saturated: rp.Saturated, Agents: rp.Agents,
 	}
 	for _, p := range rp.Series {
 		l.Series = append(l.Series, loadgen.Second{

@@ -32,6 +32,60 @@ type synthCell struct {
 	// Busy lists the 1-based repetitions measured on a busy machine (with
 	// synthOptions.Interference).
 	Busy []int
+	// Agents share every repetition's requests out, as a distributed
+	// run's coordinator reports them; empty for a local run.
+	Agents []synthAgent
+}
+
+// synthAgent is one agent of a distributed cell.
+type synthAgent struct {
+	Addr string
+	// Weight is its part of the requests beside the others' (equal
+	// weights: equal shares).
+	Weight          float64
+	CPUPerRequestUS float64
+	// SaturatedRep is the 1-based repetition it was saturated in; 0: none.
+	SaturatedRep               int
+	ClockOffsetUS, StartSkewUS float64
+}
+
+// agentFigures shares a repetition's requests (the remainder to the last
+// agent) and errors (all to the first) out among the agents, and deals out
+// the connections as the coordinator does.
+func (sc synthCell) agentFigures(rng *rand.Rand, rep int, requests, errors int64, connections int, window time.Duration) []loadgen.AgentFigures {
+	var weights float64
+	for _, a := range sc.Agents {
+		weights += a.Weight
+	}
+	var out []loadgen.AgentFigures
+	left := requests
+	for i, a := range sc.Agents {
+		n := int64(float64(requests) * a.Weight / weights)
+		if i == len(sc.Agents)-1 {
+			n = left
+		}
+		left -= n
+		cpu := a.CPUPerRequestUS * (1 + 0.02*rng.NormFloat64())
+		f := loadgen.AgentFigures{
+			Agent: a.Addr, Connections: connections / len(sc.Agents),
+			Requests: n, RequestsPerS: float64(n) / window.Seconds(), BytesPerS: float64(n) * 533 / window.Seconds(),
+			UserSeconds: 0.4 * cpu * float64(n) / 1e6, SysSeconds: 0.6 * cpu * float64(n) / 1e6, CPUPerRequestUS: cpu,
+			Busiest: 0.55 + 0.1*rng.Float64(), Saturated: a.SaturatedRep == rep,
+			ClockOffsetUS: math.Round(a.ClockOffsetUS * (1 + 0.01*rng.NormFloat64())), ClockRTTUS: math.Round(80 + 40*rng.Float64()),
+			StartSkewUS: math.Round(a.StartSkewUS * (1 + 0.2*rng.Float64())),
+		}
+		if f.Saturated {
+			f.Busiest = 0.97
+		}
+		if i < connections%len(sc.Agents) {
+			f.Connections++
+		}
+		if i == 0 {
+			f.Errors.Timeout = errors
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // synthHistogram records a log-normal body between p50 and p99 and a thin
@@ -156,6 +210,10 @@ func (sc synthCell) build(rng *rand.Rand, id string, window time.Duration, check
 		rp.Hist = synthHistogram(rng, 20000, sc.P50US, sc.P99US, sc.MaxUS)
 		rp.Series = synthSeries(rng, seconds, rps, sc.P50US, sc.P99US, sc.MaxUS, sc.StallRep == j+1, sc.Errors)
 		rp.Saturated = sc.Saturated
+		if len(sc.Agents) > 0 {
+			rp.Agents = sc.agentFigures(rng, j+1, rp.Requests, rp.Errors, synthConnections, window)
+			rp.Saturated = rp.Saturated || agentsSaturated(rp.Agents)
+		}
 		rp.CPUUserUS = sc.CPUUser * (1 + cpuJitter[j%len(cpuJitter)])
 		rp.CPUSysUS = sc.CPUSys * (1 - cpuJitter[j%len(cpuJitter)])
 		rp.SyscallsPerReq = sc.Syscalls
@@ -186,6 +244,9 @@ func synthInterference(rng *rand.Rand, busy bool) *interference {
 	}
 	return m
 }
+
+// synthConnections is every synthetic cell's load: 100 connections.
+const synthConnections = 100
 
 // synthStart is when every synthetic run's first repetition starts.
 var synthStart = time.Date(2025, 11, 24, 10, 0, 0, 0, time.UTC)
