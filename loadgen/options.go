@@ -167,6 +167,15 @@ func (o Options) CheckGiven(name func(option string) string, given func(option s
 	return err
 }
 
+// WithDefaults is o with its default in every zero option but Threads,
+// whose default is one event loop per CPU of the machine that runs the
+// attack: a coordinator that shares an attack out, and an agent that checks
+// one against its limits, read every other option as Run will, and leave
+// Threads to the agent's machine.
+func (o Options) WithDefaults() Options {
+	return o.withDefaults(func(option string) bool { return option == "threads" })
+}
+
 // withDefaults returns o with its default in every option left zero and
 // not given (with a nil given, in every zero option).
 func (o Options) withDefaults(given func(option string) bool) Options {

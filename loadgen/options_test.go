@@ -3,6 +3,7 @@ package loadgen
 import (
 	"errors"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,27 @@ func TestCheckTakesGivenZerosAsGiven(t *testing.T) {
 	}
 	if o := (Options{URL: "tcp://127.0.0.1:1", Mode: Stream}).withDefaults(nil); o.ChunkSize != DefaultChunkSize {
 		t.Errorf("stream chunk size %d, want the default %d", o.ChunkSize, DefaultChunkSize)
+	}
+}
+
+// WithDefaults reads every option as Run does but leaves Threads zero, for
+// the machine that runs the attack (an agent's) to fill in; given threads
+// are kept.
+func TestWithDefaultsLeavesThreadsToTheMachine(t *testing.T) {
+	o := Options{URL: "http://127.0.0.1:1/"}
+	got, run := o.WithDefaults(), o.withDefaults(nil)
+	if got.Threads != 0 {
+		t.Errorf("WithDefaults filled in %d threads, want 0 for the agent's machine", got.Threads)
+	}
+	run.Threads = 0
+	if !reflect.DeepEqual(got, run) {
+		t.Errorf("WithDefaults %+v, want Run's defaults %+v", got, run)
+	}
+	if got.Mode != Closed || got.Connections != DefaultConnections || got.Duration != DefaultDuration || got.Timeout != DefaultTimeout || got.Pacer != PacerConstant {
+		t.Errorf("defaults %+v", got)
+	}
+	if o := (Options{URL: o.URL, Connections: 8, Threads: 3}).WithDefaults(); o.Threads != 3 || o.Connections != 8 {
+		t.Errorf("given options replaced: %+v", o)
 	}
 }
 

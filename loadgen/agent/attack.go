@@ -175,7 +175,7 @@ func (s *service) admit(ctx context.Context, spec *agentpb.Spec) (loadgen.Option
 	if err := o.Check(loadgen.FlagName); err != nil {
 		return o, "", status.Errorf(codes.InvalidArgument, "the attack's options cannot work: %v", err)
 	}
-	o = agentpb.Defaults(o)
+	o = o.WithDefaults()
 	if err := s.cfg.Limits.check(o); err != nil {
 		return o, "", status.Error(codes.PermissionDenied, err.Error())
 	}

@@ -38,26 +38,3 @@ func (s *Spec) Options() loadgen.Options {
 	}
 	return o
 }
-
-// Defaults is o with loadgen's defaults filled in where the coordinator
-// and the agent need them before loadgen.Run fills in the rest: to share
-// connections out, to check a spec against an agent's limits, to bound its
-// probe of the target.
-func Defaults(o loadgen.Options) loadgen.Options {
-	if o.Mode == "" {
-		o.Mode = loadgen.Closed
-	}
-	if o.Connections == 0 {
-		o.Connections = loadgen.DefaultConnections
-	}
-	if o.Duration == 0 {
-		o.Duration = loadgen.DefaultDuration
-	}
-	if o.Timeout == 0 {
-		o.Timeout = loadgen.DefaultTimeout
-	}
-	if o.Pacer == "" {
-		o.Pacer = loadgen.PacerConstant
-	}
-	return o
-}

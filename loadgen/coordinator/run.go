@@ -45,7 +45,7 @@ func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*loadgen.Resu
 	if err := o.Check(loadgen.FlagName); err != nil {
 		return nil, err
 	}
-	o = agentpb.Defaults(o)
+	o = o.WithDefaults()
 	agents, err := c.connect(ctx)
 	if err != nil {
 		return nil, err
