@@ -1,0 +1,217 @@
+package uring
+
+import (
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// newRing sets up and enables a ring on the test's locked thread.
+func newRing(t *testing.T, cfg Config) *Ring {
+	t.Helper()
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	if err := r.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// Submitting and waiting is one io_uring_enter, however many SQEs are
+// queued, and every completion comes back with its user data.
+func TestSubmitAndWaitIsOneEnter(t *testing.T) {
+	for _, sqpoll := range []bool{false, true} {
+		name := "plain"
+		if sqpoll {
+			name = "sqpoll"
+		}
+		t.Run(name, func(t *testing.T) {
+			r := newRing(t, Config{Entries: 8, SQPoll: sqpoll})
+			const n = 20 // more than the queue holds: SQE submits to make room
+			for i := range n {
+				sqe, err := r.SQE()
+				if err != nil {
+					t.Fatal(err)
+				}
+				sqe.Opcode = uint8(OpNop)
+				sqe.UserData = uint64(i + 1)
+			}
+			seen := map[uint64]bool{}
+			cqes := make([]CQE, 0, 64)
+			for tries := 0; len(seen) < n && tries < 100; tries++ {
+				if err := r.SubmitAndWait(time.Second); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range r.Reap(cqes) {
+					if c.Res != 0 || seen[c.UserData] {
+						t.Fatalf("completion %+v", c)
+					}
+					seen[c.UserData] = true
+				}
+			}
+			if len(seen) != n || r.Stats.Completions != n {
+				t.Fatalf("%d distinct completions, %d counted; want %d", len(seen), r.Stats.Completions, n)
+			}
+			if !sqpoll && r.Stats.Enters > n/8+3 {
+				t.Errorf("%d enters for %d NOPs in a queue of 8", r.Stats.Enters, n)
+			}
+		})
+	}
+}
+
+// A wait with a timeout and nothing in flight ends, without an error.
+func TestWaitTimesOut(t *testing.T) {
+	r := newRing(t, Config{})
+	if err := r.SubmitAndWait(time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Reap(make([]CQE, 0, 4)); len(got) != 0 {
+		t.Fatalf("completions %+v from nothing", got)
+	}
+}
+
+// Multishot accept, a multishot receive into the buffer ring, send and
+// close through the registered files, end to end on loopback.
+func TestEchoThroughTheRing(t *testing.T) {
+	r := newRing(t, Config{})
+	k, err := Probe(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []Feature{MultishotAccept, MultishotRecv, BufferRings, Ops(OpSend, OpClose, OpFilesUpdate)} {
+		if err := k.Check(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := NewBufferRing(r, 1, 8, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Free()
+	if err := RegisterFiles(r, 64); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lfd := int32(f.Fd())
+	unix.SetNonblock(int(lfd), true)
+
+	const (
+		tagAccept = iota + 1
+		tagInstall
+		tagRecv
+		tagSend
+	)
+	sqe := func() *SQE {
+		s, err := r.SQE()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := sqe()
+	s.PrepMultishotAccept(Target{FD: lfd})
+	s.UserData = tagAccept
+	if _, err := r.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	client.SetDeadline(time.Now().Add(5 * time.Second))
+	client.Write([]byte("hello"))
+
+	var conn int32 = -1
+	var reply []byte
+	cqes := make([]CQE, 0, 16)
+	for tries := 0; reply == nil && tries < 50; tries++ {
+		if err := r.SubmitAndWait(100 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range r.Reap(cqes) {
+			switch c.UserData {
+			case tagAccept:
+				if c.Res < 0 || !c.More() {
+					t.Fatalf("accept: %v, more %v", unix.Errno(-c.Res), c.More())
+				}
+				conn = c.Res
+				s := sqe()
+				s.PrepInstallFile(&conn, uint32(conn))
+				s.Flags |= FlagIOLink
+				s.UserData = tagInstall
+				s = sqe()
+				s.PrepMultishotRecv(Target{FD: conn, Fixed: true}, g)
+				s.UserData = tagRecv
+			case tagInstall:
+				if c.Res != 1 {
+					t.Fatalf("files update: %d", c.Res)
+				}
+			case tagRecv:
+				bid, has := c.BufferID()
+				if c.Res <= 0 || !has {
+					t.Fatalf("recv: res %d, buffer %v", c.Res, has)
+				}
+				reply = append([]byte("echo "), g.Buffer(bid)[:c.Res]...)
+				g.Recycle(bid)
+				s := sqe()
+				s.PrepSend(Target{FD: conn, Fixed: true}, reply)
+				s.UserData = tagSend
+			}
+		}
+	}
+	if reply == nil {
+		t.Fatal("nothing received through the ring")
+	}
+	if err := r.SubmitAndWait(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, err := client.Read(buf)
+	if err != nil || string(buf[:n]) != "echo hello" {
+		t.Fatalf("client read %q, %v", buf[:n], err)
+	}
+}
+
+// The probe's refusal names the feature, what is missing and the kernel.
+func TestCheckNamesWhatIsMissing(t *testing.T) {
+	cases := []struct {
+		kernel Kernel
+		f      Feature
+		want   string // "" = no error
+	}{
+		{FakeKernel("6.18.4", OpAccept), MultishotAccept, ""},
+		{FakeKernel("5.15.0-91-generic", OpAccept), MultishotAccept, "this kernel (5.15.0-91-generic) lacks multishot accept (IORING_ACCEPT_MULTISHOT), which came with Linux 5.19"},
+		{FakeKernel("6.18.4", OpRecv), Ops(OpRecv, OpSend), "this kernel (6.18.4) lacks IORING_OP_RECV, IORING_OP_SEND: io_uring's probe does not list IORING_OP_SEND, Linux 5.6"},
+		{FakeKernel("5.19.0"), BufferRings, ""},
+		{FakeKernel("5.18.9"), BufferRings, "which came with Linux 5.19"},
+		{FakeKernel("unreadable", OpRecv), MultishotRecv, ""},
+	}
+	for _, tc := range cases {
+		err := tc.kernel.Check(tc.f)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s on %s: %v", tc.f.Name, tc.kernel.Release, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s on %s: %v; want it to say %q", tc.f.Name, tc.kernel.Release, err, tc.want)
+		}
+	}
+}
