@@ -339,19 +339,23 @@ func (b *builder) cell(id string, c combo, axes Matrix, s serverDraft, cpus resu
 	if err != nil {
 		return cell
 	}
-	// Each knob on its own first, so a problem names the line of the knob
-	// that causes it; then all together, for the rules about combinations.
+	// All together first: a knob may need another (listeners needs
+	// reuseport), so one alone can be wrong where the set is right. A set
+	// that is wrong is then tried knob by knob, so the problem names the
+	// line of the knob that causes it where one alone does.
 	opts := knobs.Options()
 	opts.Stream = cell.Load.Mode == string(loadgen.Stream)
+	err = m.Validate(opts)
+	if err == nil {
+		return cell
+	}
 	for _, kv := range knobs.List() {
 		if err := m.Validate(servers.Settings{kv.Knob.Name: kv.Value}.Options()); err != nil {
 			b.cellProblem(sources[kv.Knob.Name], label, "%v", err)
 			return cell
 		}
 	}
-	if err := m.Validate(opts); err != nil {
-		b.cellProblem(s.path, label, "%v", err)
-	}
+	b.cellProblem(s.path, label, "%v", err)
 	return cell
 }
 
