@@ -259,10 +259,34 @@ func Describe(w io.Writer, plan *results.Plan) error {
 	if c := plan.Control; c != nil {
 		fmt.Fprintf(w, "  %s: the drift control, at the start, after every %d repetitions and at the end\n", c.Cell.ID, c.Every)
 	}
+	fmt.Fprintf(w, "estimated time: %s (warm-up and window of every repetition, plus about %s each to start, verify and stop a server; strace passes not included)\n",
+		EstimatedTime(plan).Round(time.Second), repOverhead)
 	for _, warning := range warnings(plan, readMachine(".")) {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 	return nil
+}
+
+// repOverhead is what a repetition takes besides its warm-up and window:
+// starting the server, the conformance check and stopping it, as measured
+// for the Go and the Python servers on a 2-core VM.
+const repOverhead = 300 * time.Millisecond
+
+// EstimatedTime is how long the plan's repetitions take to measure, at
+// their least (adaptive rounds may add more), the drift control included.
+func EstimatedTime(p *results.Plan) time.Duration {
+	var total time.Duration
+	reps := 0
+	for _, c := range p.Cells {
+		total += time.Duration(p.Repetitions) * (c.Load.Warmup.D() + c.Load.Duration.D() + repOverhead)
+		reps += p.Repetitions
+	}
+	if c := p.Control; c != nil && c.Every > 0 {
+		// At the start, then after every Every repetitions and at the end.
+		measurements := 1 + (reps+c.Every-1)/c.Every
+		total += time.Duration(measurements) * (c.Cell.Load.Warmup.D() + c.Cell.Load.Duration.D() + repOverhead)
+	}
+	return total
 }
 
 func describeRepetitions(p *results.Plan) string {
