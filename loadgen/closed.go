@@ -127,7 +127,17 @@ type httpConn struct {
 	// wantWrite: the socket is registered for writability because a
 	// write could not finish.
 	wantWrite bool
-	p         respParser
+	// served: the open connection has answered a request, so a close
+	// that finds nothing of the next answer ended a connection the server
+	// was done with (closedByServer).
+	served bool
+	// opened: the slot has had a connection; its next open is a
+	// reconnect.
+	opened bool
+	// done counts the requests the slot got answered in the window,
+	// across its connections, for the fairness between connections.
+	done int64
+	p    respParser
 }
 
 type closedLoop struct {
@@ -262,6 +272,7 @@ func (l *closedLoop) run() {
 	l.rec.abandoned(now, l.inFlight)
 	for _, c := range l.conns {
 		l.closeConn(c)
+		l.rec.perConn = append(l.rec.perConn, c.done)
 	}
 	l.rec.finish(now)
 }
@@ -350,7 +361,7 @@ func (l *closedLoop) send(c *httpConn, now time.Time) {
 		l.sendPaced(c)
 	}
 	if c.fd < 0 {
-		l.open(c)
+		l.open(c, now)
 		return
 	}
 	c.woff = 0
@@ -358,12 +369,16 @@ func (l *closedLoop) send(c *httpConn, now time.Time) {
 	l.write(c, now)
 }
 
-func (l *closedLoop) open(c *httpConn) {
+func (l *closedLoop) open(c *httpConn, now time.Time) {
 	fd, err := l.dial(netpoll.Readable | netpoll.Writable)
 	if err != nil {
 		l.connectFailed(c, time.Now(), err)
 		return
 	}
+	if c.opened {
+		l.rec.reconnected(now)
+	}
+	c.opened = true
 	if l.stamps != nil && !l.stamps.enable(fd) {
 		// Unstamped answers are timed when read: the loop must
 		// then wake for every one (wait).
@@ -443,6 +458,9 @@ func (l *closedLoop) write(c *httpConn, now time.Time) {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
+			if peerClosed(err) && c.p.between() && l.closedByServer(c, now) {
+				return
+			}
 			l.failPending(c, now, failWrite, err)
 			l.reopen(c, now)
 			return
@@ -484,14 +502,21 @@ func (l *closedLoop) read(c *httpConn, now time.Time) {
 		// Failed after the window closed: unfinished, not an error.
 		return
 	case err != nil:
+		if peerClosed(err) && c.p.between() && l.closedByServer(c, now) {
+			return
+		}
 		l.failPending(c, now, failRead, err)
 		l.reopen(c, now)
 		return
 	case n == 0:
+		between := c.p.between()
 		if c.p.eof() {
 			// The body ran to the close; answered replaces the
 			// connection.
 			l.answered(c, at, now)
+			return
+		}
+		if between && l.closedByServer(c, now) {
 			return
 		}
 		if c.pending > 0 {
@@ -542,12 +567,15 @@ func (l *closedLoop) answered(c *httpConn, at, now time.Time) bool {
 	}
 	lat := max(at.Sub(c.start), 0)
 	if c.p.status == l.o.Status {
-		l.rec.success(at, lat, c.p.status, c.p.size)
+		if l.rec.success(at, lat, c.p.status, c.p.size) {
+			c.done++
+		}
 	} else {
 		l.rec.badStatus(at, c.p.status, c.p.size)
 	}
 	c.pending--
 	l.inFlight--
+	c.served = true
 	serverCloses := c.p.close
 	if c.pending > 0 {
 		if serverCloses {
@@ -556,12 +584,45 @@ func (l *closedLoop) answered(c *httpConn, at, now time.Time) bool {
 		}
 		return true
 	}
+	if serverCloses && !l.o.Close {
+		l.rec.serverClosed(now)
+	}
 	if serverCloses || l.o.Close {
 		l.dropConn(c)
 	}
 	l.next(c, now)
 	return true
 }
+
+// closedByServer takes a close (an end of file, a reset, a broken pipe)
+// that found nothing of an answer under way as the server ending a
+// connection after a complete answer, when no request was outstanding or
+// the connection had answered before and none of its current batch: the
+// server closed before it read the batch, which RFC 9112 §9.3.1 lets a
+// client send again, on a new connection. wrk counts such a close as a
+// read error and loses the request; here it is counted apart from
+// errors, the connection reopens, and the batch leaves again keeping its
+// latency origin, so its latency includes the close and the connect. A
+// close on a connection that never answered, or one that left part of a
+// pipelined batch unanswered, is a failure: closedByServer reports false
+// and does nothing.
+func (l *closedLoop) closedByServer(c *httpConn, now time.Time) bool {
+	if c.pending > 0 && (!c.served || c.pending < l.o.Pipeline) {
+		return false
+	}
+	l.rec.serverClosed(now)
+	if c.pending == 0 {
+		l.reopen(c, now)
+		return true
+	}
+	l.dropConn(c)
+	l.open(c, now)
+	return true
+}
+
+// peerClosed reports whether a read or write failed because the server
+// had closed the connection.
+func peerClosed(err error) bool { return err == unix.ECONNRESET || err == unix.EPIPE }
 
 // failPending counts every unanswered request of the connection as failed.
 func (l *closedLoop) failPending(c *httpConn, now time.Time, kind failureKind, cause error) {
@@ -591,6 +652,7 @@ func (l *closedLoop) dropConn(c *httpConn) {
 	c.p.eof()
 	c.state = connIdle
 	c.wantWrite = false
+	c.served = false
 }
 
 func (l *closedLoop) closeConn(c *httpConn) {

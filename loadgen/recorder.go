@@ -40,6 +40,12 @@ type recorder struct {
 	causes     [failureKinds]error
 	unfinished int64
 	statuses   [600]int64
+	// serverCloses counts connections the server closed after a complete
+	// answer, reconnects the connections opened in place of an earlier
+	// one; perConn holds, once the loop is done, the requests each of its
+	// connection slots got answered (fairness).
+	serverCloses, reconnects int64
+	perConn                  []int64
 	// paced counts requests sent on a schedule, late those that left more
 	// than lateSlack after their time (the generator fell behind).
 	paced, late int64
@@ -147,10 +153,11 @@ func (r *recorder) untilTick(now time.Time) time.Duration {
 	return r.secEnd.Sub(now)
 }
 
-// success records an answered request whose latency was d, read at now.
-func (r *recorder) success(now time.Time, d time.Duration, status int, bytes int) {
+// success records an answered request whose latency was d, read at now,
+// and reports whether it was in the window.
+func (r *recorder) success(now time.Time, d time.Duration, status int, bytes int) bool {
 	if !r.measuring(now) {
-		return
+		return false
 	}
 	us := d.Microseconds()
 	if us < histMinUS {
@@ -167,6 +174,22 @@ func (r *recorder) success(now time.Time, d time.Duration, status int, bytes int
 	r.secByte += int64(bytes)
 	if status >= 0 && status < len(r.statuses) {
 		r.statuses[status]++
+	}
+	return true
+}
+
+// serverClosed records a connection the server closed after a complete
+// answer.
+func (r *recorder) serverClosed(now time.Time) {
+	if r.measuring(now) {
+		r.serverCloses++
+	}
+}
+
+// reconnected records a connection opened in place of an earlier one.
+func (r *recorder) reconnected(now time.Time) {
+	if r.measuring(now) {
+		r.reconnects++
 	}
 }
 
@@ -515,9 +538,13 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 	}
 	h := c.total
 	var paced, late int64
+	var perConn []int64
 	for _, rec := range c.finished {
 		paced += rec.paced
 		late += rec.late
+		r.ServerCloses += rec.serverCloses
+		r.Reconnects += rec.reconnects
+		perConn = append(perConn, rec.perConn...)
 		r.Requests += rec.requests
 		r.BytesRead += rec.bytesRead
 		r.BytesWritten += rec.bytesWritten
@@ -537,6 +564,7 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 		r.Client.Busiest = max(r.Client.Busiest, rec.threadBusy)
 	}
 	r.Client.Hosts = 1
+	r.Fairness = newFairness(perConn)
 	if paced > 0 {
 		r.Client.Behind = float64(late) / float64(paced)
 	}

@@ -127,6 +127,10 @@ func (r *respParser) next(p []byte) (int, bool, error) {
 	}
 }
 
+// between reports whether the parser is between responses: no byte of a
+// next one has arrived.
+func (r *respParser) between() bool { return r.state == readingHead && len(r.carry) == 0 }
+
 // eof reports whether the connection's end completes the response being
 // read (a body delimited by the close), and resets the parser.
 func (r *respParser) eof() bool {

@@ -259,6 +259,19 @@ type Result struct {
 	// that the attack ends on time. They are neither successes nor errors
 	// of the server.
 	Unfinished int64 `json:"unfinished,omitempty"`
+	// ServerCloses counts the connections the server closed after a
+	// complete answer (thread post #5: the servers that closed after
+	// every answer, which wrk counts as read errors): each was reopened
+	// and a request the close caught unsent was sent again, so they are
+	// no errors. Reconnects counts the connections opened in the window in
+	// place of an earlier one, for whatever reason: reconnects per request
+	// is the churn the backlog and accept experiments measure (posts
+	// #16-#19).
+	ServerCloses int64 `json:"server_closes"`
+	Reconnects   int64 `json:"reconnects"`
+	// Fairness is how evenly the answers were spread over the
+	// connections; absent in stream mode and when nothing was answered.
+	Fairness *Fairness `json:"fairness,omitempty"`
 	// LatencyHistogram is the encoded HdrHistogram of every latency, in µs.
 	LatencyHistogram string   `json:"latency_histogram"`
 	Series           []Second `json:"series"`
@@ -609,6 +622,9 @@ func Merge(results ...*Result) (*Result, error) {
 		LatencyKind: first.LatencyKind, SuccessStatus: first.SuccessStatus,
 	}
 	h := newHistogram()
+	// Every generator's connections, for an index of them all (nil once
+	// one generator's are missing).
+	perConn := []int64{}
 	type sec struct {
 		s Second
 		h *hdrhistogram.Histogram
@@ -639,6 +655,16 @@ func Merge(results ...*Result) (*Result, error) {
 			m.addCause(kind, errors.New(cause))
 		}
 		m.Unfinished += r.Unfinished
+		m.ServerCloses += r.ServerCloses
+		m.Reconnects += r.Reconnects
+		switch {
+		case r.Fairness != nil && perConn != nil:
+			perConn = append(perConn, r.Fairness.PerConnection...)
+		case r.Requests > 0:
+			// One generator's connections unknown: an index of the
+			// others would claim to be the whole attack's.
+			perConn = nil
+		}
 		for code, n := range r.Statuses {
 			if m.Statuses == nil {
 				m.Statuses = map[int]int{}
@@ -680,6 +706,7 @@ func Merge(results ...*Result) (*Result, error) {
 	if err := m.setHistogram(h, &enc); err != nil {
 		return nil, err
 	}
+	m.Fairness = newFairness(perConn)
 	keys := make([]int64, 0, len(secs))
 	for k := range secs {
 		keys = append(keys, k)

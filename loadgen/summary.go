@@ -71,6 +71,21 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if e.Connect+e.Read+e.Write+e.Timeout > 0 {
 		fmt.Fprintf(&b, "  Socket errors: connect %d, read %d, write %d, timeout %d\n", e.Connect, e.Read, e.Write, e.Timeout)
 	}
+	if r.ServerCloses > 0 {
+		// wrk prints these as "Socket errors: read N"; a wrk user
+		// must find them here.
+		fmt.Fprintf(&b, "  Server closes: %d connections closed by the server after a complete answer (wrk counts them as socket read errors): reopened, requests they caught sent again, no errors\n", r.ServerCloses)
+	}
+	if r.Reconnects > 0 {
+		fmt.Fprintf(&b, "  Reconnects: %d connections opened in place of earlier ones", r.Reconnects)
+		if r.Answered() > 0 {
+			fmt.Fprintf(&b, ", %.2f per request", r.PerAnswered(r.Reconnects))
+		}
+		b.WriteString(" (a request's latency includes its connect)\n")
+	}
+	if f := r.Fairness; f != nil && f.Connections > 1 {
+		fmt.Fprintf(&b, "  Fairness over %d connections: Jain's index %.3f, fewest answers %.2f× the mean, most %.2f×\n", f.Connections, f.Jain, f.MinShare, f.MaxShare)
+	}
 	if n := r.non2xx3xx(); n > 0 {
 		fmt.Fprintf(&b, "  Non-2xx or 3xx responses: %d\n", n)
 	}
@@ -141,6 +156,15 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	r.writeAgents(&b)
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// PerAnswered is n per answered request (server closes, reconnects);
+// NaN when none was answered.
+func (r *Result) PerAnswered(n int64) float64 {
+	if r.Answered() == 0 {
+		return math.NaN()
+	}
+	return float64(n) / float64(r.Answered())
 }
 
 // otherStatuses lists the answers whose status was not the successful one,

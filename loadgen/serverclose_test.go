@@ -1,0 +1,148 @@
+package loadgen
+
+import (
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sockbench/sockbench/servers"
+)
+
+// closeAfterAnswer answers every request with head and closes, as the
+// thread's servers did (post #5: wrk's read errors equal its requests).
+func closeAfterAnswer(head string) reply {
+	resp := "HTTP/1.1 200 OK\r\n" + head + "Content-Length: 11\r\n\r\nhello, load"
+	return func(_ int64, c net.Conn) bool {
+		c.Write([]byte(resp))
+		return false
+	}
+}
+
+func TestServerClosesAfterAnswersAreNotErrors(t *testing.T) {
+	const n = 1500
+	for _, tc := range []struct {
+		name  string
+		reply reply
+		o     Options
+	}{
+		{"plain close", closeAfterAnswer(""), Options{Connections: 4, Threads: 2, MaxRequests: n}},
+		{"reset after answer", func(_ int64, c net.Conn) bool {
+			c.Write([]byte(okResponse))
+			c.(*net.TCPConn).SetLinger(0)
+			return false
+		}, Options{Connections: 4, Threads: 2, MaxRequests: n}},
+		{"Connection: close", closeAfterAnswer("Connection: close\r\n"), Options{Connections: 4, Threads: 2, MaxRequests: n}},
+		{"paced", closeAfterAnswer(""), Options{Connections: 4, Threads: 1, Rate: 1000, Duration: 1500 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, tc.reply)
+			tc.o.URL = s.url
+			r := run(t, tc.o)
+			if r.Errors.Total() != 0 {
+				t.Fatalf("errors %+v (%v): a close after a complete answer is no error", r.Errors, r.ErrorCauses)
+			}
+			if err := r.Check(DefaultMaxErrors); err != nil {
+				t.Errorf("check failed: %v", err)
+			}
+			if tc.o.MaxRequests > 0 && r.Requests != n {
+				t.Errorf("%d requests answered, want %d: requests were lost", r.Requests, n)
+			}
+			// The server counts every request it read; each was answered
+			// or is still in flight.
+			if got, want := s.requests.Load(), r.Answered()+r.Unfinished; got != want {
+				t.Errorf("server read %d requests, generator answered %d with %d unfinished", got, r.Answered(), r.Unfinished)
+			}
+			// Every answer but each connection's last of the window was
+			// followed by a close and a new connection.
+			conns := int64(tc.o.Connections)
+			if r.ServerCloses < r.Requests-conns || r.ServerCloses > r.Requests {
+				t.Errorf("%d server closes for %d answers on %d connections, want one per answer", r.ServerCloses, r.Requests, conns)
+			}
+			if r.Reconnects < r.Requests-conns || r.Reconnects > r.Requests {
+				t.Errorf("%d reconnects for %d answers on %d connections, want one per answer", r.Reconnects, r.Requests, conns)
+			}
+			if f := r.Fairness; f == nil || f.Connections != tc.o.Connections || sum(f.PerConnection) != r.Requests {
+				t.Errorf("fairness %+v: want the %d answers over %d connection slots, across their reconnects", f, r.Requests, conns)
+			}
+		})
+	}
+}
+
+// sockbench's epoll model with the thread's behaviour: no requests lost,
+// the server's own count is the generator's.
+func TestEpollCloseAfterResponse(t *testing.T) {
+	const n = 2000
+	url, stop := startModel(t, "epoll", servers.Options{CloseAfterResponse: true})
+	r := run(t, Options{URL: url, Connections: 8, Threads: 2, MaxRequests: n})
+	st := stop()
+	if r.Errors.Total() != 0 {
+		t.Fatalf("errors %+v (%v)", r.Errors, r.ErrorCauses)
+	}
+	if r.Requests != n || st.Requests != n {
+		t.Errorf("generator answered %d, server counted %d, want %d each", r.Requests, st.Requests, n)
+	}
+	if r.ServerCloses < n-8 {
+		t.Errorf("%d server closes for %d answers", r.ServerCloses, n)
+	}
+	// The probe's connection and every connection the generator opened.
+	if want := uint64(1 + 8 + r.Reconnects); st.Connections != want {
+		t.Errorf("server accepted %d connections; the generator opened 8 and %d reconnects (and the probe)", st.Connections, r.Reconnects)
+	}
+}
+
+func TestFailingClosesStayErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply reply
+	}{
+		// The second answer of each connection stops half way.
+		{"mid-response", func(n int64, c net.Conn) bool {
+			c.Write([]byte(okResponse[:len(okResponse)-5]))
+			return false
+		}},
+		// A request on a fresh connection, closed unanswered.
+		{"unanswered", func(int64, net.Conn) bool { return false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestServer(t, tc.reply)
+			r := run(t, Options{URL: s.url, Connections: 2, Threads: 1, MaxRequests: 50})
+			if r.Errors.Read == 0 || r.Errors.Read != r.Errors.Total() {
+				t.Errorf("errors %+v: want read errors, all of them", r.Errors)
+			}
+			if r.ServerCloses != 0 {
+				t.Errorf("%d server closes: a close that left an answer unfinished is an error", r.ServerCloses)
+			}
+			if r.Check(DefaultMaxErrors) == nil {
+				t.Error("check passed an attack whose every request failed")
+			}
+		})
+	}
+	// A close in the middle of the second answer, after a complete first
+	// one, on the same connection.
+	var mu sync.Mutex
+	answered := map[net.Conn]bool{}
+	s := newTestServer(t, func(n int64, c net.Conn) bool {
+		mu.Lock()
+		second := answered[c]
+		answered[c] = true
+		mu.Unlock()
+		if second {
+			c.Write([]byte(okResponse[:20]))
+			return false
+		}
+		return answerOK(n, c)
+	})
+	r := run(t, Options{URL: s.url, Connections: 2, Threads: 1, MaxRequests: 100})
+	if r.Requests == 0 || r.Errors.Read == 0 || r.ServerCloses != 0 {
+		t.Errorf("%d answered, errors %+v, %d server closes: want answers, read errors for the halves, no server closes", r.Requests, r.Errors, r.ServerCloses)
+	}
+}
+
+func sum(xs []int64) int64 {
+	var s int64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
