@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -215,6 +216,115 @@ func (o Options) withDefaults(given func(option string) bool) Options {
 	return o
 }
 
+// CheckEach reports, as an *OptionError, the first option given whose
+// value no attack can take whatever the other options say: a zero where a
+// positive value is needed, a negative rate, a status that is not one, an
+// unknown mode or pacer, a method that is not an HTTP token. These are the
+// rules Check applies to every option before those about options
+// together, which a caller that checks one value at a time (a
+// configuration's matrix axis) leaves for when the options are complete.
+// name renders option names, as Check's do.
+func (o Options) CheckEach(name func(option string) string, given func(option string) bool) error {
+	for _, option := range ownRules {
+		if given(option) {
+			if err := o.checkOwn(option, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ownRules are the options with a rule of their own, in the order Check
+// reports them.
+var ownRules = []string{"mode", "connections", "threads", "duration", "warmup", "timeout", "pipeline",
+	"rate", "rate-to", "amplitude", "period", "chunk-size", "status", "requests", "pacer", "method", "header"}
+
+// checkOwn checks one option's value on its own.
+func (o Options) checkOwn(option string, name func(string) string) error {
+	bad := func(format string, args ...any) error {
+		return &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
+	}
+	atLeastOne := func(n int) error {
+		if n < 1 {
+			return bad("%s %d: must be at least 1", name(option), n)
+		}
+		return nil
+	}
+	notNegative := func(v float64) error {
+		if v < 0 {
+			return bad("%s %g: must not be negative", name(option), v)
+		}
+		return nil
+	}
+	positive := func(d time.Duration) error {
+		if d <= 0 {
+			return bad("%s %v: must be positive", name(option), d)
+		}
+		return nil
+	}
+	notNegativeTime := func(d time.Duration) error {
+		if d < 0 {
+			return bad("%s %v: must not be negative", name(option), d)
+		}
+		return nil
+	}
+	switch option {
+	case "mode":
+		if !slices.Contains(Modes, o.Mode) {
+			return bad("%s %q: want one of closed, open, stream", name(option), o.Mode)
+		}
+	case "connections":
+		return atLeastOne(o.Connections)
+	case "threads":
+		return atLeastOne(o.Threads)
+	case "pipeline":
+		return atLeastOne(o.Pipeline)
+	case "duration":
+		return positive(o.Duration)
+	case "timeout":
+		return positive(o.Timeout)
+	case "warmup":
+		return notNegativeTime(o.Warmup)
+	case "period":
+		return notNegativeTime(o.Period)
+	case "rate":
+		return notNegative(o.Rate)
+	case "rate-to":
+		return notNegative(o.RateTo)
+	case "amplitude":
+		return notNegative(o.Amplitude)
+	case "chunk-size":
+		if o.ChunkSize < 1 {
+			return bad("%s %d: must be at least 1 byte", name(option), o.ChunkSize)
+		}
+	case "status":
+		if o.Status < 100 || o.Status > 599 {
+			return bad("%s %d is not an HTTP status code", name(option), o.Status)
+		}
+	case "requests":
+		if o.MaxRequests < 0 {
+			return bad("%s %d: must not be negative", name(option), o.MaxRequests)
+		}
+	case "pacer":
+		// No pacer is the constant one (withDefaults).
+		if o.Pacer != "" && !slices.Contains(Pacers, o.Pacer) {
+			return bad("%s %q: want one of constant, linear, sine", name(option), o.Pacer)
+		}
+	case "method":
+		if o.Method == "" || strings.IndexFunc(o.Method, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) >= 0 {
+			return bad("%s %q is not an HTTP token", name(option), o.Method)
+		}
+	case "header":
+		for _, h := range o.Headers {
+			if _, err := ParseHeader(h.Name + ": " + h.Value); err != nil {
+				return bad("%v", err)
+			}
+		}
+	}
+	return nil
+}
+
 // check checks every option as it is, a zero where a positive value is
 // needed included, and returns the target's URL with its path and port
 // made explicit, so that an engine starts only on a plan it can carry out.
@@ -222,10 +332,10 @@ func (o Options) check(name func(string) string) (*url.URL, error) {
 	bad := func(option, format string, args ...any) (*url.URL, error) {
 		return nil, &OptionError{Option: option, Msg: fmt.Sprintf(format, args...)}
 	}
-	switch o.Mode {
-	case Closed, Open, Stream:
-	default:
-		return bad("mode", "%s %q: want one of closed, open, stream", name("mode"), o.Mode)
+	// A chunk size outside stream mode is refused below, whatever it is;
+	// zero there means none.
+	if err := o.CheckEach(name, func(option string) bool { return option != "chunk-size" || o.Mode == Stream }); err != nil {
+		return nil, err
 	}
 	u, err := url.Parse(o.URL)
 	if err != nil {
@@ -251,30 +361,12 @@ func (o Options) check(name func(string) string) (*url.URL, error) {
 		u.Host = net.JoinHostPort(u.Hostname(), "80")
 	}
 	switch {
-	case o.Connections < 1:
-		return bad("connections", "%s %d: must be at least 1", name("connections"), o.Connections)
-	case o.Threads < 1:
-		return bad("threads", "%s %d: must be at least 1", name("threads"), o.Threads)
 	case o.Threads > o.Connections && o.Mode != Open:
 		return bad("threads", "%s %d exceed %s %d: every event loop needs a connection", name("threads"), o.Threads, name("connections"), o.Connections)
-	case o.Duration <= 0:
-		return bad("duration", "%s %v: must be positive", name("duration"), o.Duration)
-	case o.Warmup < 0:
-		return bad("warmup", "%s must not be negative", name("warmup"))
-	case o.Timeout <= 0:
-		return bad("timeout", "%s %v: must be positive", name("timeout"), o.Timeout)
-	case o.Pipeline < 1:
-		return bad("pipeline", "%s %d: must be at least 1", name("pipeline"), o.Pipeline)
 	case o.Pipeline > 1 && o.Close:
 		return bad("pipeline", "%s %d with %s: a connection that closes after one answer cannot pipeline", name("pipeline"), o.Pipeline, name("close"))
 	case o.Pipeline > 1 && o.Rate > 0:
 		return bad("pipeline", "%s %d with %s %g: paced requests leave one at a time; choose one", name("pipeline"), o.Pipeline, name("rate"), o.Rate)
-	case o.Rate < 0:
-		return bad("rate", "%s must not be negative", name("rate"))
-	case o.RateTo < 0:
-		return bad("rate-to", "%s must not be negative", name("rate-to"))
-	case o.Amplitude < 0:
-		return bad("amplitude", "%s must not be negative", name("amplitude"))
 	case o.Mode == Open && o.Rate == 0:
 		return bad("mode", "open mode needs %s: it sends at a set rate whatever the server does", name("rate"))
 	case o.Mode == Stream && o.Rate > 0:
@@ -293,36 +385,17 @@ func (o Options) check(name func(string) string) (*url.URL, error) {
 		return bad("amplitude", "pacers shape open-mode rates: %s needs open mode", name("amplitude"))
 	case o.Mode != Open && o.Period > 0:
 		return bad("period", "pacers shape open-mode rates: %s needs open mode", name("period"))
-	case o.Mode == Stream && o.ChunkSize < 1:
-		return bad("chunk-size", "%s %d: must be at least 1 byte", name("chunk-size"), o.ChunkSize)
-	case o.Status < 100 || o.Status > 599:
-		return bad("status", "%s %d is not an HTTP status code", name("status"), o.Status)
-	case o.MaxRequests < 0:
-		return bad("requests", "%s %d: must not be negative", name("requests"), o.MaxRequests)
 	case o.VegetaResults != nil && o.Mode != Open:
 		return bad("vegeta-out", "vegeta-encoded results come from open mode only")
 	}
-	switch {
-	case o.Pacer == "" && o.Mode != Open:
-		// No pacer, and none needed.
-	case o.Pacer == PacerConstant:
-	case o.Pacer == PacerLinear:
+	switch o.Pacer {
+	case PacerLinear:
 		if o.RateTo == 0 {
 			return bad("rate-to", "the linear pacer needs %s, the rate it ramps to", name("rate-to"))
 		}
-	case o.Pacer == PacerSine:
+	case PacerSine:
 		if o.Period <= 0 || o.Amplitude == 0 || o.Amplitude >= o.Rate {
 			return bad("amplitude", "the sine pacer needs %s > 0 and 0 < %s < %s", name("period"), name("amplitude"), name("rate"))
-		}
-	default:
-		return bad("pacer", "%s %q: want one of constant, linear, sine", name("pacer"), o.Pacer)
-	}
-	if o.Method == "" || strings.IndexFunc(o.Method, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) >= 0 {
-		return bad("method", "%s %q is not an HTTP token", name("method"), o.Method)
-	}
-	for _, h := range o.Headers {
-		if _, err := ParseHeader(h.Name + ": " + h.Value); err != nil {
-			return bad("header", "%v", err)
 		}
 	}
 	return u, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,43 @@ func TestCheckTakesGivenZerosAsGiven(t *testing.T) {
 	}
 	if o := (Options{URL: "tcp://127.0.0.1:1", Mode: Stream}).withDefaults(nil); o.ChunkSize != DefaultChunkSize {
 		t.Errorf("stream chunk size %d, want the default %d", o.ChunkSize, DefaultChunkSize)
+	}
+}
+
+// CheckEach checks each option given on its own, whatever the others say
+// (a configuration checks one matrix value at a time), and leaves the
+// rules about options together to Check.
+func TestCheckEachChecksGivenOptionsOnTheirOwn(t *testing.T) {
+	given := func(options ...string) func(string) bool {
+		return func(o string) bool { return slices.Contains(options, o) }
+	}
+	o := Options{Threads: 5, Connections: 1, Rate: -1, Period: -time.Second}
+	for _, tc := range []struct {
+		given []string
+		want  string
+	}{
+		{[]string{"threads", "connections"}, ""}, // 5 threads for 1 connection is a combination
+		{nil, ""},
+		{[]string{"chunk-size"}, "--chunk-size 0: must be at least 1 byte"},
+		{[]string{"rate"}, "--rate -1: must not be negative"},
+		{[]string{"period"}, "--period -1s: must not be negative"},
+		{[]string{"pipeline"}, "--pipeline 0: must be at least 1"},
+	} {
+		err := o.CheckEach(FlagName, given(tc.given...))
+		var oe *OptionError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v given: %v, want no problem", tc.given, err)
+		case tc.want != "" && (!errors.As(err, &oe) || oe.Option != tc.given[0] || oe.Msg != tc.want):
+			t.Errorf("%v given: %v, want %q", tc.given, err, tc.want)
+		}
+	}
+	// Check applies the same rules to every option, then the combinations.
+	if err := (Options{URL: "http://127.0.0.1:1/", Mode: Open, Rate: 10, Period: -time.Second}).Check(FlagName); err == nil || err.Error() != "--period -1s: must not be negative" {
+		t.Errorf("negative period: %v", err)
+	}
+	if err := (Options{URL: "http://127.0.0.1:1/", Threads: 5, Connections: 1}).Check(FlagName); err == nil || !strings.Contains(err.Error(), "every event loop needs a connection") {
+		t.Errorf("5 threads for 1 connection: %v", err)
 	}
 }
 

@@ -75,73 +75,38 @@ func (b *builder) verifyOptions(path string, v results.Verify) {
 	}
 }
 
-// checkParam checks one value of a parameter on its own; combinations are
-// checked per cell by checkLoad and the servers' own rules.
+// checkParam checks one value of a parameter on its own, by loadgen's
+// rule for the option or the knob's own; combinations are checked per
+// cell by checkLoad and the servers' own rules.
 func (b *builder) checkParam(p param, v any, path string) {
-	bad := func(format string, args ...any) { b.problem(path, format, args...) }
-	atLeast := func(n int64, min int64) {
-		if n < min {
-			bad("%d: at least %d", n, min)
-		}
-	}
 	if p.knob != nil {
 		if err := p.knob.Check(v); err != nil {
-			bad("%v", err)
+			b.problem(path, "%v", err)
 		}
 		return
 	}
 	switch p.name {
-	case "mode":
-		if !slices.Contains(loadgen.Modes, loadgen.Mode(v.(string))) {
-			bad("%q: want one of %s", v, joinModes(loadgen.Modes))
-		}
-	case "pacer":
-		if !slices.Contains(loadgen.Pacers, loadgen.Pacer(v.(string))) {
-			bad("%q: want one of %s", v, joinModes(loadgen.Pacers))
-		}
-	case "connections", "threads", "pipeline", "chunk_size":
-		atLeast(int64(v.(int)), 1)
-	case "max_requests":
-		atLeast(v.(int64), 1)
-	case "status":
-		if s := v.(int); s < 100 || s > 599 {
-			bad("%d is not an HTTP status code", s)
-		}
-	case "rate", "rate_to", "amplitude":
-		if v.(float64) < 0 {
-			bad("%g: must not be negative", v)
-		}
-	case "duration", "timeout", "period":
-		if d := v.(results.Duration); d <= 0 {
-			bad("%v: must be positive", d)
-		}
-	case "warmup":
-		if d := v.(results.Duration); d < 0 {
-			bad("%v: must not be negative", d)
-		}
-	case "method":
-		if m := v.(string); m == "" || strings.ContainsAny(m, " \t\r\n") {
-			bad("%q is not an HTTP method", m)
-		}
 	case "path":
+		// The runner's own: loadgen takes a whole URL.
 		if s := v.(string); !strings.HasPrefix(s, "/") || strings.ContainsAny(s, " \t\r\n") {
-			bad("%q: a path starts with / and has no spaces", s)
+			b.problem(path, "%q: a path starts with / and has no spaces", s)
 		}
+		return
 	case "headers":
+		// One problem per header, at its own line.
 		for i, h := range v.([]string) {
 			if _, err := loadgen.ParseHeader(h); err != nil {
 				b.problem(index(path, i), "%v", err)
 			}
 		}
+		return
 	}
-}
-
-func joinModes[T ~string](ms []T) string {
-	s := make([]string, len(ms))
-	for i, m := range ms {
-		s[i] = string(m)
+	var l results.Load
+	p.set(&l, nil, v)
+	err := l.Options("").CheckEach(loadKey, func(option string) bool { return loadKey(option) == p.name })
+	if err != nil {
+		b.problem(path, "%v", err)
 	}
-	return strings.Join(s, ", ")
 }
 
 // resolveLoad fills in the defaults of every parameter not given.
