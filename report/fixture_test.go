@@ -285,6 +285,12 @@ func storedRepOf(t *testing.T, cellID string, rp *rep, window time.Duration, tar
 	if err := json.Unmarshal(data, &l.Errors); err != nil {
 		t.Fatal(err)
 	}
+	if rp.ServerClosesPerReq > 0 {
+		l.ServerCloses = int64(math.Round(rp.ServerClosesPerReq * float64(l.Answered())))
+	}
+	if rp.Jain > 0 {
+		l.Fairness = &loadgen.Fairness{Jain: rp.Jain, MinShare: rp.MinShare, MaxShare: rp.MaxShare, Connections: synthConnections}
+	}
 	out.Load = l
 	n := float64(rp.Requests)
 	srv := &results.Server{CPUUserSeconds: rp.CPUUserUS * n / 1e6, CPUSysSeconds: rp.CPUSysUS * n / 1e6, Exit: "exit status 0"}

@@ -146,6 +146,8 @@ func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
 	rp := &rep{
 		Index: sr.Rep, Reason: sr.Reason, Started: sr.Started, Counts: sr.Counts(), Machine: interferenceOf(sr.Machine),
 		CPUUserUS: math.NaN(), CPUSysUS: math.NaN(), SyscallsPerReq: math.NaN(), AcceptsPerWakeup: math.NaN(),
+		ServerClosesPerReq: results.ServerClosesPerRequest.Of(sr),
+		Jain:               results.Jain.Of(sr), MinShare: results.MinShare.Of(sr), MaxShare: results.MaxShare.Of(sr),
 	}
 	if sr.Status != results.OK {
 		if sr.Stage != "" {

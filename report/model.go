@@ -103,6 +103,11 @@ type rep struct {
 	CPUUserUS, CPUSysUS float64 // µs per request
 	SyscallsPerReq      float64
 	AcceptsPerWakeup    float64
+
+	// Connections (package results' measures): server closes per
+	// request, and the fairness between connections.
+	ServerClosesPerReq       float64
+	Jain, MinShare, MaxShare float64
 }
 
 // secondPoint is one second of the per-second series.

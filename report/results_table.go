@@ -29,6 +29,8 @@ func resultsTable(r *run, sums []summary) table {
 		column{Title: "CPU sys µs/req", CSV: []string{"cpu_sys_us_per_req"}, Numeric: true, Help: "server system CPU per request, median over repetitions"},
 		column{Title: "syscalls per req", CSV: []string{"syscalls_per_req"}, Numeric: true},
 		column{Title: "accepts per wakeup", CSV: []string{"accepts_per_wakeup"}, Numeric: true, Help: "connections accepted per poller wakeup on the listener (thread post #19)"},
+		column{Title: "server closes/req", CSV: []string{"server_closes_per_req"}, Numeric: true, Help: "connections the server closed after a complete answer, per request, median over repetitions: reconnected and counted apart from errors (wrk counts them as read errors; thread post #5)"},
+		column{Title: "fairness", CSV: []string{"jain", "min_share", "max_share"}, Numeric: true, Help: "Jain's index of the requests answered per connection (1: even), with the fewest and the most of one connection over the mean, medians over repetitions (thread post #18)"},
 	)
 	if r.Adaptive != nil {
 		t.Columns = append(t.Columns, intervalColumns(r.Adaptive)...)
@@ -59,6 +61,8 @@ func resultsTable(r *run, sums []summary) table {
 			field{Text: fmtFixed(s.CPUSys.Center, 1), CSV: []string{csvFloat(s.CPUSys.Center, 3)}},
 			field{Text: fmtFixed(s.Syscalls.Center, 2), CSV: []string{csvFloat(s.Syscalls.Center, 3)}},
 			field{Text: fmtFixed(s.Accepts.Center, 1), CSV: []string{csvFloat(s.Accepts.Center, 3)}},
+			field{Text: fmtFixed(s.ServerCloses.Center, 2), CSV: []string{csvFloat(s.ServerCloses.Center, 3)}},
+			fairnessField(s),
 		)
 		if r.Adaptive != nil {
 			row = append(row, intervalFields(s.Cell.Precision, r.Adaptive)...)
@@ -122,6 +126,16 @@ func intervalFields(p results.Precision, a *results.Adaptive) []field {
 func flagsField(s summary) field {
 	flags := s.flags()
 	return field{Text: strings.Join(flags, ", "), CSV: []string{strings.Join(flags, "; ")}, Warn: len(flags) > 0, Tip: failureTip(s.Cell)}
+}
+
+// fairnessField is Jain's index with the fewest and the most answers of
+// one connection over the mean: "0.98 (0.91–1.06×)".
+func fairnessField(s summary) field {
+	f := field{Text: missing, CSV: []string{csvFloat(s.Jain.Center, 4), csvFloat(s.MinShare.Center, 3), csvFloat(s.MaxShare.Center, 3)}}
+	if s.Jain.Known() {
+		f.Text = fmt.Sprintf("%s (%s–%s×)", fmtFixed(s.Jain.Center, 2), fmtFixed(s.MinShare.Center, 2), fmtFixed(s.MaxShare.Center, 2))
+	}
+	return f
 }
 
 func latencyField(s summary, p float64) field {

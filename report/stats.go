@@ -36,10 +36,13 @@ type summary struct {
 	CPUUser  estimate
 	CPUSys   estimate
 	// CPU is user plus system per request, repetition by repetition.
-	CPU       estimate
-	Syscalls  estimate
-	Accepts   estimate
-	Saturated bool
+	CPU      estimate
+	Syscalls estimate
+	Accepts  estimate
+	// ServerCloses is server closes per request; Jain, MinShare and
+	// MaxShare the fairness between connections.
+	ServerCloses, Jain, MinShare, MaxShare estimate
+	Saturated                              bool
 	// LowestShare is the smallest share of the mean requests an agent
 	// sent in a repetition (1 without agents), LowestAgent that agent.
 	LowestShare float64
@@ -48,7 +51,7 @@ type summary struct {
 
 func summarise(c *cell) (summary, error) {
 	s := summary{Cell: c, ErrorKinds: map[string]int64{}, LowestShare: 1}
-	var user, sys, sc, apw []float64
+	var user, sys, sc, apw, closes, jain, minShare, maxShare []float64
 	var kinds []string
 	for _, r := range c.Reps {
 		switch {
@@ -64,6 +67,10 @@ func summarise(c *cell) (summary, error) {
 		sys = append(sys, r.CPUSysUS)
 		sc = append(sc, r.SyscallsPerReq)
 		apw = append(apw, r.AcceptsPerWakeup)
+		closes = append(closes, r.ServerClosesPerReq)
+		jain = append(jain, r.Jain)
+		minShare = append(minShare, r.MinShare)
+		maxShare = append(maxShare, r.MaxShare)
 		s.Requests += r.Requests
 		s.Errors += r.Errors
 		for k, n := range r.ErrorKinds {
@@ -96,6 +103,8 @@ func summarise(c *cell) (summary, error) {
 	s.CPUSys = estimateOf(sys)
 	s.Syscalls = estimateOf(sc)
 	s.Accepts = estimateOf(apw)
+	s.ServerCloses = estimateOf(closes)
+	s.Jain, s.MinShare, s.MaxShare = estimateOf(jain), estimateOf(minShare), estimateOf(maxShare)
 	slices.Sort(kinds)
 	s.LatencyKind = strings.Join(kinds, "+")
 	return s, nil

@@ -36,16 +36,56 @@ const (
 	CPUPerRequest Measure = "server CPU µs/request"
 )
 
+// The connection figures of a repetition (issue #13), named as the
+// claims read them: server closes and reconnects per answered request
+// (post #5's servers closed after every answer; connects per request,
+// posts #16-#19), and how evenly the connections were answered (post
+// #18): Jain's index, the fewest and the most answers of one connection
+// over the mean.
+const (
+	ServerClosesPerRequest Measure = "server_closes_per_request"
+	ReconnectsPerRequest   Measure = "reconnects_per_request"
+	Jain                   Measure = "jain"
+	MinShare               Measure = "min_share"
+	MaxShare               Measure = "max_share"
+)
+
 // HigherIsBetter says which way the measure improves.
-func (m Measure) HigherIsBetter() bool { return m != CPUPerRequest }
+func (m Measure) HigherIsBetter() bool {
+	switch m {
+	case CPUPerRequest, ServerClosesPerRequest, ReconnectsPerRequest, MaxShare:
+		return false
+	}
+	return true
+}
 
 // Of is the measure of one repetition; NaN when it has none (a failed
-// repetition, or CPU per request of one that answered nothing).
+// repetition, CPU per request of one that answered nothing, connection
+// figures of a stream or of a result without a fairness block: one
+// that answered nothing, or was stored before connections were counted,
+// which would read as no closes).
 func (m Measure) Of(r *Rep) float64 {
 	if r.Status != OK || r.Load == nil {
 		return math.NaN()
 	}
+	l, f := r.Load, r.Load.Fairness
 	switch m {
+	case ServerClosesPerRequest, ReconnectsPerRequest, Jain, MinShare, MaxShare:
+		if f == nil {
+			return math.NaN()
+		}
+	}
+	switch m {
+	case ServerClosesPerRequest:
+		return l.PerAnswered(l.ServerCloses)
+	case ReconnectsPerRequest:
+		return l.PerAnswered(l.Reconnects)
+	case Jain:
+		return f.Jain
+	case MinShare:
+		return f.MinShare
+	case MaxShare:
+		return f.MaxShare
 	case RequestsPerS:
 		return r.Load.RequestsPerS
 	case BytesPerS:

@@ -83,3 +83,28 @@ func TestCellPrecision(t *testing.T) {
 		t.Errorf("only busy repetitions: %+v", p)
 	}
 }
+
+// The connection figures are a repetition's, by the names the claims use;
+// a result without a fairness block (stored before they were counted, or
+// a stream) has none, rather than "no closes".
+func TestConnectionMeasures(t *testing.T) {
+	load := &loadgen.Result{Requests: 90, Errors: loadgen.Errors{Status: 10}, ServerCloses: 50, Reconnects: 120,
+		Fairness: &loadgen.Fairness{Jain: 0.8, MinShare: 0.5, MaxShare: 1.5, Connections: 2}}
+	r := &Rep{Status: OK, Load: load}
+	for m, want := range map[Measure]float64{
+		ServerClosesPerRequest: 0.5, ReconnectsPerRequest: 1.2, Jain: 0.8, MinShare: 0.5, MaxShare: 1.5,
+	} {
+		if got := m.Of(r); got != want {
+			t.Errorf("%s = %g, want %g", m, got, want)
+		}
+	}
+	old := &Rep{Status: OK, Load: &loadgen.Result{Requests: 90}}
+	for _, m := range []Measure{ServerClosesPerRequest, ReconnectsPerRequest, Jain, MinShare, MaxShare} {
+		if got := m.Of(old); !math.IsNaN(got) {
+			t.Errorf("%s of a result without connection figures = %g, want NaN", m, got)
+		}
+	}
+	if string(ServerClosesPerRequest) != "server_closes_per_request" || string(Jain) != "jain" || string(MinShare) != "min_share" || string(MaxShare) != "max_share" {
+		t.Error("the measures' names are the ones the claims were agreed to read")
+	}
+}
