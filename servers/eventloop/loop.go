@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sockbench/sockbench/internal/netpoll"
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/deadline"
 	"github.com/sockbench/sockbench/servers/http1"
 )
 
@@ -37,21 +37,11 @@ type loop struct {
 	free    []*conn // closed connections, reused with their buffers
 	scratch []byte  // stream mode's read buffer
 
-	// epoch and now are the loop's coarse clock (see tick).
-	epoch time.Time
-	now   int64
-	// The connections with a deadline: a request head due (header), a
-	// kept-alive connection waiting for its next request (idle), a
-	// lingering close (linger). A connection whose answer waits for the
-	// client to read it has none, as with the goroutine servers' blocking
-	// writes.
-	header, idle, linger deadlines
-	// listening says the poller watches the listener. After a failed
-	// accept it does not until acceptResume (0: not paused); acceptBackoff
-	// is the pause, doubled by every failure in a row.
-	listening     bool
-	acceptResume  int64
-	acceptBackoff time.Duration
+	// timeouts are the loop's clock and its connections' deadlines.
+	timeouts deadline.Set[conn]
+	// listening says the poller watches the listener; it does not while
+	// accepting is paused after a failure.
+	listening bool
 
 	sys      netpoll.Syscalls
 	counters http1.Counters
@@ -73,7 +63,7 @@ type conn struct {
 	// timer is the connection's deadline. In the loop's linger list, the
 	// answer is sent and the loop drops what the client still sends before
 	// closing (see http1.LingerTime); lingered counts it.
-	timer    timer
+	timer    deadline.Timer[conn]
 	lingered int
 }
 
@@ -87,17 +77,17 @@ func (l *loop) run() error {
 		return err
 	}
 	events := make([]netpoll.Event, 0, maxEvents)
-	l.tick()
+	l.timeouts.Tick()
 	for {
-		timeoutMs, err := l.expire()
+		if err := l.expire(); err != nil {
+			return err
+		}
+		var err error
+		events, err = l.poller.Wait(events, waitMs(l.timeouts.Wait()))
 		if err != nil {
 			return err
 		}
-		events, err = l.poller.Wait(events, timeoutMs)
-		if err != nil {
-			return err
-		}
-		l.tick()
+		l.timeouts.Tick()
 		for _, ev := range events {
 			fd := int(ev.FD)
 			switch {
@@ -136,7 +126,7 @@ func (l *loop) accept() error {
 	if err := l.acceptPending(); err != nil {
 		return err
 	}
-	if l.acceptResume != 0 {
+	if l.timeouts.AcceptPaused() {
 		return nil
 	}
 	return l.watchListener()
@@ -178,7 +168,7 @@ func (l *loop) acceptPending() error {
 			l.stats.AcceptErrors++
 			return l.pauseAccept()
 		}
-		l.acceptBackoff = 0
+		l.timeouts.AcceptSucceeded()
 		l.stats.Connections++
 		l.addConn(fd, sa)
 	}
@@ -216,7 +206,7 @@ func (l *loop) addConn(fd int, sa unix.Sockaddr) {
 	l.conns[fd] = c
 	if !l.stream {
 		// The first request's head is due from accept on.
-		l.await(c, &l.header)
+		l.timeouts.Header.Move(c, l.timeouts.Now)
 	}
 }
 
@@ -249,7 +239,7 @@ func (l *loop) ready(c *conn, ev netpoll.Events) {
 	if ev&(netpoll.Readable|netpoll.Failed) == 0 {
 		return
 	}
-	if c.timer.list == &l.linger {
+	if c.timer.In(&l.timeouts.Linger) {
 		l.drain(c)
 		return
 	}
@@ -323,7 +313,7 @@ func (l *loop) flush(c *conn) bool {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			c.leave()
+			c.timer.Leave()
 			l.watch(c, netpoll.Writable)
 			return false
 		}
@@ -388,7 +378,7 @@ func (l *loop) finish(c *conn) {
 		l.close(c)
 		return
 	}
-	l.await(c, &l.linger)
+	l.timeouts.Linger.Move(c, l.timeouts.Now)
 	c.lingered = 0
 	l.rearm(c)
 }
@@ -414,7 +404,7 @@ func (l *loop) close(c *conn) {
 	if c.fd < 0 {
 		return
 	}
-	c.leave()
+	c.timer.Leave()
 	if c.watching != 0 {
 		l.poller.Forget(c.fd)
 	}

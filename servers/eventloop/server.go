@@ -13,12 +13,12 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/sockbench/sockbench/internal/netpoll"
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/deadline"
 	"github.com/sockbench/sockbench/servers/http1"
 )
 
@@ -83,10 +83,7 @@ func New(kind netpoll.Kind, name string, opts servers.Options) (*Server, error) 
 			nodelay:     opts.NoDelayEnabled(),
 			acceptBatch: opts.AcceptBatch,
 			oneshot:     opts.Rearm == servers.RearmOneshot,
-			epoch:       time.Now(),
-			header:      newDeadlines(opts.HeaderTimeout),
-			idle:        newDeadlines(opts.IdleTimeout),
-			linger:      newDeadlines(http1.LingerTime),
+			timeouts:    deadline.NewSet(opts.HeaderTimeout, opts.IdleTimeout, func(c *conn) *deadline.Timer[conn] { return &c.timer }),
 		}
 		if opts.Stream {
 			// Thread post #1's throughput test reads in large chunks.
