@@ -38,6 +38,17 @@ type Options struct {
 	Rearm Rearm
 	// Workers caps the worker pool (workerpool model).
 	Workers int
+	// The io_uring model's features, each measurable on its own (issue
+	// #14); nil means on. MultishotAccept keeps one accept armed for
+	// every connection to come; BufferRing receives with one multishot
+	// recv per connection into buffers from a provided ring, instead of
+	// a recv per read into the connection's own buffer; SubmitBatch
+	// submits a loop iteration's operations in its one io_uring_enter,
+	// instead of one enter each; FixedFiles puts connections in the
+	// ring's registered files. SQPoll, off by default because it spends
+	// a core, lets a kernel thread take submissions without a syscall.
+	MultishotAccept, BufferRing, SubmitBatch, FixedFiles *bool
+	SQPoll                                               bool
 	// HeaderTimeout bounds the time from a request's first byte (from
 	// accept, for a connection's first request) to the end of its head;
 	// IdleTimeout bounds the wait of a kept-alive connection for its next

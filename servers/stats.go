@@ -48,7 +48,16 @@ type Stats struct {
 	BytesWritten uint64 `json:"bytes_written"`
 	// Syscalls counts every syscall the raw servers made, by name.
 	Syscalls map[string]uint64 `json:"syscalls,omitempty"`
+	// Completions counts the io_uring model's completions (CQEs), and
+	// CompletionsPerEnter divides them by its io_uring_enter calls: the
+	// work one kernel entry brings back.
+	Completions         uint64  `json:"completions,omitempty"`
+	CompletionsPerEnter float64 `json:"completions_per_enter,omitempty"`
 }
+
+// SyscallIOUringEnter is the io_uring model's name for its kernel
+// entries in Syscalls.
+const SyscallIOUringEnter = "io_uring_enter"
 
 // Add merges o into s (per-loop counters are merged once, at the end).
 func (s *Stats) Add(o Stats) {
@@ -62,6 +71,7 @@ func (s *Stats) Add(o Stats) {
 	s.TimedOut += o.TimedOut
 	s.BytesRead += o.BytesRead
 	s.BytesWritten += o.BytesWritten
+	s.Completions += o.Completions
 	for k, v := range o.Syscalls {
 		if s.Syscalls == nil {
 			s.Syscalls = map[string]uint64{}
@@ -75,6 +85,9 @@ func (s *Stats) finish() {
 	s.Version = StatsVersion
 	if s.ListenerWakeups > 0 {
 		s.AcceptsPerWakeup = float64(s.Connections) / float64(s.ListenerWakeups)
+	}
+	if enters := s.Syscalls[SyscallIOUringEnter]; enters > 0 {
+		s.CompletionsPerEnter = float64(s.Completions) / float64(enters)
 	}
 }
 

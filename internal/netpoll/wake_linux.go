@@ -68,3 +68,27 @@ func (w *wakeup) close() error {
 	w.fd = -1
 	return err
 }
+
+// Wakeup is the pollers' wake-up on its own, for a loop that waits in
+// something other than a Poller: an io_uring loop keeps a read of FD in
+// its ring, so Wake completes it and ends the loop's wait.
+type Wakeup struct{ w wakeup }
+
+// NewWakeup opens a wake-up's eventfd.
+func NewWakeup() (*Wakeup, error) {
+	w := &Wakeup{}
+	if err := w.w.open(); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// FD is the eventfd a Wake makes readable; reading its 8 bytes resets it.
+func (w *Wakeup) FD() int { return w.w.fd }
+
+// Wake makes FD readable. It is safe from any goroutine, also during and
+// after Close (it then does nothing).
+func (w *Wakeup) Wake() { w.w.Wake() }
+
+// Close closes the eventfd.
+func (w *Wakeup) Close() error { return w.w.close() }

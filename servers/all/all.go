@@ -7,6 +7,7 @@ import (
 	_ "github.com/sockbench/sockbench/servers/epoll"
 	_ "github.com/sockbench/sockbench/servers/poll"
 	_ "github.com/sockbench/sockbench/servers/select"
+	_ "github.com/sockbench/sockbench/servers/uring"
 
 	// The servers on Go's net package and runtime.
 	_ "github.com/sockbench/sockbench/servers/gonet"

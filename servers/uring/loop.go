@@ -1,0 +1,695 @@
+package uring
+
+import (
+	"fmt"
+	"net/netip"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/sockbench/sockbench/internal/netpoll"
+	iouring "github.com/sockbench/sockbench/internal/uring"
+	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/deadline"
+	"github.com/sockbench/sockbench/servers/http1"
+)
+
+// What a completion is the end of: the low byte of its user data; the
+// rest is the connection's descriptor.
+const (
+	opAccept = iota + 1
+	opWake
+	opRecv
+	opSend
+	opShutdown
+	opCancel
+	opClose
+	opInstall
+)
+
+func userData(op, fd int) uint64 { return uint64(fd)<<8 | uint64(op) }
+
+const (
+	// ringEntries is the submission queue's size; an iteration that
+	// prepares more submits on the way (Ring.SQE).
+	ringEntries = 1024
+	// maxCompletions is how many completions one iteration handles.
+	maxCompletions = 1024
+	// The provided buffers: requests are small, and a buffer goes back
+	// to the ring as soon as its bytes are copied out; stream mode reads
+	// in the large chunks of thread post #1's throughput test.
+	bufferCount, bufferSize             = 1024, 4 << 10
+	streamBufferCount, streamBufferSize = 64, 64 << 10
+	// maxFiles caps the registered files' table; a connection whose
+	// descriptor is past it goes unregistered.
+	maxFiles = 1 << 16
+	// drainTime bounds how long a stopping loop waits for the kernel to
+	// end its connections' operations.
+	drainTime = 2 * time.Second
+)
+
+// loop is one ring and its connections. Everything it touches on the hot
+// path is its own, as in the readiness loops: no locks, counters in
+// plain fields merged once when it ends.
+type loop struct {
+	server   *Server
+	ring     *iouring.Ring
+	bufs     *iouring.BufferRing // nil without buffer_ring
+	wake     *netpoll.Wakeup
+	listener int
+	page     *http1.Page
+	stream   bool
+	cfg      config
+	// files is the size of the registered files' table (0: none).
+	files int
+
+	conns   []*conn // indexed by descriptor
+	free    []*conn // closed connections, reused with their buffers
+	cqes    []iouring.CQE
+	scratch []byte // stream mode's receive buffer without a buffer ring
+
+	timeouts deadline.Set[conn]
+	// accepting: an accept is in flight. wakeArmed: the read of the
+	// wake-up is. stopping: the wake-up said stop.
+	accepting, wakeArmed, stopping bool
+	wakeBuf                        [8]byte
+	// peer is the client address a single-shot accept, or getpeername,
+	// writes.
+	peer    unix.RawSockaddrAny
+	peerLen uint32
+	// err is the first failure to queue an operation.
+	err error
+	// drained: every operation ended before the ring closed, so the
+	// buffers the kernel could write into can be unmapped.
+	drained bool
+
+	getpeername, closes uint64
+	counters            http1.Counters
+	stats               servers.Stats
+}
+
+// conn is one client connection of a loop.
+type conn struct {
+	fd int
+	// slot is the descriptor as the registered-file update reads it.
+	slot   int32
+	target iouring.Target
+	proto  http1.Conn
+	in     []byte // len is what is buffered; cap is the head limit
+	out    []byte
+	// written is how much of out the kernel has sent.
+	written int
+	// held are provided buffers whose bytes did not fit in in yet;
+	// receiving is paused until they are taken.
+	held []held
+	// inflight counts the connection's operations in the kernel; a
+	// closed connection's descriptor is closed once it is 0, so no
+	// completion can name a descriptor reused by another connection.
+	inflight int
+	// recving: a receive is armed. paused: it was cancelled because in
+	// is full. sending: a send is in flight (out is the kernel's).
+	recving, paused, sending bool
+	// closing: once out is sent, the connection ends. closed: it has
+	// ended and waits for its operations to.
+	closing, closed bool
+	// answered: a request was answered since the connection last waited.
+	answered bool
+	// lingering: the answer is sent and the loop drops what the client
+	// still sends before closing (see http1.LingerTime); lingered counts it.
+	lingering bool
+	lingered  int
+	timer     deadline.Timer[conn]
+}
+
+type held struct {
+	id      uint16
+	off, to int
+}
+
+func newLoop(s *Server, listener int, page *http1.Page, opts servers.Options, cfg config) (*loop, error) {
+	l := &loop{
+		server:   s,
+		listener: listener,
+		page:     page,
+		stream:   opts.Stream,
+		cfg:      cfg,
+		cqes:     make([]iouring.CQE, 0, maxCompletions),
+		timeouts: deadline.NewSet(opts.HeaderTimeout, opts.IdleTimeout, func(c *conn) *deadline.Timer[conn] { return &c.timer }),
+	}
+	var err error
+	if l.ring, err = iouring.New(iouring.Config{Entries: ringEntries, SQPoll: cfg.sqpoll}); err != nil {
+		return nil, err
+	}
+	if l.wake, err = netpoll.NewWakeup(); err != nil {
+		l.release()
+		return nil, err
+	}
+	if cfg.bufferRing {
+		count, size := bufferCount, bufferSize
+		if opts.Stream {
+			count, size = streamBufferCount, streamBufferSize
+		}
+		if l.bufs, err = iouring.NewBufferRing(l.ring, 0, count, size); err != nil {
+			l.release()
+			return nil, fmt.Errorf("%w; run without it: --buffer-ring=false", err)
+		}
+	} else if opts.Stream {
+		l.scratch = make([]byte, streamBufferSize)
+	}
+	if cfg.fixedFiles {
+		var lim unix.Rlimit
+		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+			l.release()
+			return nil, fmt.Errorf("descriptor limit: %w", err)
+		}
+		l.files = int(min(lim.Cur, maxFiles))
+		if err := iouring.RegisterFiles(l.ring, l.files); err != nil {
+			l.release()
+			return nil, fmt.Errorf("%w; run without it: --fixed-files=false", err)
+		}
+	}
+	return l, nil
+}
+
+// release frees the ring and what the kernel was given. The buffers are
+// unmapped only once no operation can still write into them.
+func (l *loop) release() {
+	if l.ring != nil {
+		l.ring.Close()
+	}
+	if l.bufs != nil && (l.drained || l.ring == nil) {
+		l.bufs.Free()
+	}
+	if l.wake != nil {
+		l.wake.Close()
+	}
+}
+
+func (l *loop) run() error {
+	// One loop, one thread: the ring's single issuer.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := l.ring.Enable(); err != nil {
+		return err
+	}
+	defer l.closeAll()
+	l.armWake()
+	l.armAccept()
+	l.timeouts.Tick()
+	for !l.stopping {
+		l.expire()
+		if l.err != nil {
+			return l.err
+		}
+		if err := l.ring.SubmitAndWait(l.timeouts.Wait()); err != nil {
+			return err
+		}
+		l.timeouts.Tick()
+		for _, cqe := range l.ring.Reap(l.cqes) {
+			l.complete(&cqe)
+		}
+	}
+	return l.err
+}
+
+// sqe is the next submission entry, its user data set. When the ring
+// cannot take one the failure ends the loop at the next iteration; the
+// entry handed out meanwhile is never submitted.
+func (l *loop) sqe(op, fd int) *iouring.SQE {
+	s, err := l.ring.SQE()
+	if err != nil {
+		if l.err == nil {
+			l.err = err
+		}
+		return &iouring.SQE{}
+	}
+	s.UserData = userData(op, fd)
+	return s
+}
+
+// queued ends the preparation of an entry: without submit_batch it is
+// submitted at once, one io_uring_enter each, the way a readiness loop
+// makes one syscall per operation.
+func (l *loop) queued() {
+	if l.cfg.batch {
+		return
+	}
+	if _, err := l.ring.Submit(); err != nil && l.err == nil {
+		l.err = err
+	}
+}
+
+func (l *loop) complete(cqe *iouring.CQE) {
+	fd := int(cqe.UserData >> 8)
+	var c *conn
+	if fd < len(l.conns) {
+		c = l.conns[fd]
+	}
+	switch cqe.UserData & 0xff {
+	case opWake:
+		l.wakeArmed = false
+		if l.server.stopping.Load() {
+			l.stopping = true
+			return
+		}
+		l.armWake()
+	case opAccept:
+		l.accepted(cqe)
+	case opRecv:
+		if c != nil {
+			l.received(c, cqe)
+		}
+	case opSend:
+		if c != nil {
+			l.sent(c, cqe)
+		}
+	case opShutdown:
+		if c != nil {
+			c.inflight--
+			if cqe.Res < 0 {
+				l.close(c)
+			}
+			l.settle(c)
+		}
+	case opInstall:
+		// Only a failure is reported (CQE_SKIP_SUCCESS); the receive
+		// linked behind it was cancelled.
+		if c != nil {
+			l.close(c)
+		}
+	}
+	// opCancel and opClose report only failures, of operations that had
+	// ended anyway.
+}
+
+func (l *loop) armWake() {
+	s := l.sqe(opWake, 0)
+	s.PrepRead(l.wake.FD(), l.wakeBuf[:])
+	l.queued()
+	l.wakeArmed = true
+}
+
+func (l *loop) armAccept() {
+	if l.accepting || l.stopping || l.timeouts.AcceptPaused() {
+		return
+	}
+	s := l.sqe(opAccept, 0)
+	target := iouring.Target{FD: int32(l.listener)}
+	if l.cfg.multishotAccept {
+		s.PrepMultishotAccept(target)
+	} else {
+		l.peerLen = uint32(unsafe.Sizeof(l.peer))
+		s.PrepAccept(target, &l.peer, &l.peerLen)
+	}
+	l.queued()
+	l.accepting = true
+}
+
+// accepted handles an accept's completion. A failure other than "none
+// pending" or an aborted handshake — out of descriptors (EMFILE, ENFILE)
+// or memory — pauses accepting for the backoff; the pending connections
+// wait in the backlog and the open ones are served.
+func (l *loop) accepted(cqe *iouring.CQE) {
+	l.stats.AcceptCalls++
+	if !cqe.More() {
+		l.accepting = false
+	}
+	if cqe.Res < 0 {
+		switch unix.Errno(-cqe.Res) {
+		case unix.EAGAIN, unix.EINTR, unix.ECONNABORTED, unix.ECANCELED:
+		default:
+			l.stats.AcceptErrors++
+			l.timeouts.PauseAccept()
+			if l.accepting {
+				l.sqe(opCancel, 0).PrepCancel(userData(opAccept, 0))
+				l.queued()
+			}
+		}
+		l.armAccept()
+		return
+	}
+	fd := int(cqe.Res)
+	if l.stopping {
+		l.closes++
+		unix.Close(fd)
+		return
+	}
+	l.timeouts.AcceptSucceeded()
+	l.stats.Connections++
+	l.addConn(fd, !l.cfg.multishotAccept)
+	l.armAccept()
+}
+
+// addConn makes an accepted socket one of the loop's connections,
+// reusing a closed connection's buffers when there is one. havePeer: the
+// accept wrote the client's address to l.peer.
+func (l *loop) addConn(fd int, havePeer bool) {
+	var client netip.Addr
+	if l.cfg.needPeer {
+		if !havePeer {
+			// A multishot accept writes no address: every one of its
+			// completions would write the same place.
+			l.getpeername++
+			l.peerLen = uint32(unsafe.Sizeof(l.peer))
+			unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&l.peer)), uintptr(unsafe.Pointer(&l.peerLen)))
+		}
+		client = peerAddr(&l.peer)
+	}
+	var c *conn
+	if n := len(l.free); n > 0 {
+		c, l.free = l.free[n-1], l.free[:n-1]
+	} else {
+		c = &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096), held: make([]held, 0, 4)}
+	}
+	*c = conn{fd: fd, in: c.in[:0], out: c.out[:0], held: c.held[:0], target: iouring.Target{FD: int32(fd)}}
+	c.proto.Reset(l.page, &l.counters, client)
+	for fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
+	}
+	l.conns[fd] = c
+	if l.cfg.fixedFiles && fd < l.files {
+		// The slot is the descriptor's number, free while the
+		// descriptor is open.
+		c.slot = int32(fd)
+		s := l.sqe(opInstall, fd)
+		s.PrepInstallFile(&c.slot, uint32(fd))
+		s.Flags |= iouring.FlagIOLink | iouring.FlagCQESkipSuccess
+		l.queued()
+		c.target.Fixed = true
+	}
+	l.armRecv(c)
+	if !l.stream {
+		// The first request's head is due from accept on.
+		l.timeouts.Header.Move(c, l.timeouts.Now)
+	}
+}
+
+func peerAddr(sa *unix.RawSockaddrAny) netip.Addr {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)).Addr)
+	case unix.AF_INET6:
+		return netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(sa)).Addr)
+	}
+	return netip.Addr{}
+}
+
+// armRecv arms the connection's receive: one multishot receive from the
+// buffer ring, or one receive into the free end of in (all of in while
+// lingering, whose bytes are dropped).
+func (l *loop) armRecv(c *conn) {
+	if c.recving || c.closed {
+		return
+	}
+	s := l.sqe(opRecv, c.fd)
+	switch {
+	case l.bufs != nil:
+		s.PrepMultishotRecv(c.target, l.bufs)
+	case l.stream:
+		s.PrepRecv(c.target, l.scratch)
+	case c.lingering:
+		s.PrepRecv(c.target, c.in[:cap(c.in)])
+	default:
+		s.PrepRecv(c.target, c.in[len(c.in):cap(c.in)])
+	}
+	l.queued()
+	c.recving = true
+	c.inflight++
+}
+
+func (l *loop) received(c *conn, cqe *iouring.CQE) {
+	if !cqe.More() {
+		c.recving = false
+		c.inflight--
+	}
+	id, fromRing := cqe.BufferID()
+	n := int(cqe.Res)
+	if c.closed || n <= 0 || c.lingering || l.stream {
+		if fromRing {
+			l.bufs.Recycle(id)
+		}
+	}
+	switch {
+	case c.closed:
+	case n > 0 && (c.lingering || l.stream):
+		l.stats.BytesRead += uint64(n)
+		if c.lingering {
+			if c.lingered += n; c.lingered >= http1.LingerBytes {
+				l.close(c)
+			}
+		}
+	case n > 0:
+		l.stats.BytesRead += uint64(n)
+		if fromRing {
+			l.take(c, id, n)
+		} else {
+			c.in = c.in[:len(c.in)+n]
+		}
+		l.process(c)
+	case n == 0 && !fromRing && len(c.in) == cap(c.in) && !c.lingering:
+		// A receive into no room would look like EOF; Serve answers 431
+		// before the buffer fills.
+		l.close(c)
+	case n == 0:
+		// EOF: the client is gone.
+		l.close(c)
+	case unix.Errno(-n) == unix.ENOBUFS:
+		// The buffer ring ran dry: the multishot receive ended, and is
+		// armed again below, when buffers have come back.
+	case unix.Errno(-n) == unix.ECANCELED && c.paused:
+	default:
+		l.close(c)
+	}
+	l.settle(c)
+}
+
+// take copies a provided buffer's n bytes into in, and gives the buffer
+// back; what does not fit is held, and receiving pauses until it does.
+func (l *loop) take(c *conn, id uint16, n int) {
+	if len(c.held) == 0 && cap(c.in)-len(c.in) >= n {
+		c.in = append(c.in, l.bufs.Buffer(id)[:n]...)
+		l.bufs.Recycle(id)
+		return
+	}
+	c.held = append(c.held, held{id: id, to: n})
+	if c.recving && !c.paused {
+		l.sqe(opCancel, c.fd).PrepCancel(userData(opRecv, c.fd))
+		l.queued()
+	}
+	c.paused = true
+}
+
+// unhold moves held bytes into in as far as there is room.
+func (l *loop) unhold(c *conn) {
+	for len(c.held) > 0 && len(c.in) < cap(c.in) {
+		h := &c.held[0]
+		k := copy(c.in[len(c.in):cap(c.in)], l.bufs.Buffer(h.id)[h.off:h.to])
+		c.in = c.in[:len(c.in)+k]
+		if h.off += k; h.off < h.to {
+			return
+		}
+		l.bufs.Recycle(h.id)
+		c.held = c.held[:copy(c.held, c.held[1:])]
+	}
+	if len(c.held) == 0 {
+		c.paused = false
+	}
+}
+
+// process answers the complete requests buffered in c and sends the
+// answers; the rest of the work continues when the send completes.
+func (l *loop) process(c *conn) {
+	if c.sending || c.closed {
+		return
+	}
+	for {
+		if c.held != nil {
+			l.unhold(c)
+		}
+		consumed, out, closeAfter := c.proto.Serve(c.in, c.out)
+		c.out = out
+		if consumed > 0 {
+			c.in = c.in[:copy(c.in, c.in[consumed:])]
+		}
+		c.closing = c.closing || closeAfter
+		if len(c.out) > 0 {
+			c.answered = true
+			l.send(c)
+			return
+		}
+		if c.closing {
+			l.finish(c)
+			return
+		}
+		if consumed == 0 || len(c.in) == 0 && len(c.held) == 0 {
+			break
+		}
+	}
+	if !l.stream {
+		l.timeouts.AwaitRequest(c, &c.timer, &c.proto, len(c.in), c.answered)
+	}
+	c.answered = false
+}
+
+// send sends what of out is not sent yet. While an answer waits for the
+// client to take it the connection has no deadline, as in the readiness
+// loops.
+func (l *loop) send(c *conn) {
+	c.timer.Leave()
+	l.sqe(opSend, c.fd).PrepSend(c.target, c.out[c.written:])
+	l.queued()
+	c.sending = true
+	c.inflight++
+}
+
+func (l *loop) sent(c *conn, cqe *iouring.CQE) {
+	c.sending = false
+	c.inflight--
+	switch {
+	case c.closed:
+	case cqe.Res < 0:
+		l.close(c)
+	default:
+		l.stats.BytesWritten += uint64(cqe.Res)
+		if c.written += int(cqe.Res); c.written < len(c.out) {
+			l.send(c)
+			return
+		}
+		c.out, c.written = c.out[:0], 0
+		if c.closing {
+			l.finish(c)
+		} else {
+			l.process(c)
+		}
+	}
+	l.settle(c)
+}
+
+// finish ends a connection whose last answer is sent: at once, or after
+// a lingering close when the client may still be sending.
+func (l *loop) finish(c *conn) {
+	if !c.proto.MustLinger(len(c.in)) {
+		l.close(c)
+		return
+	}
+	l.sqe(opShutdown, c.fd).PrepShutdown(c.target, unix.SHUT_WR)
+	l.queued()
+	c.inflight++
+	c.lingering, c.lingered = true, 0
+	c.in = c.in[:0]
+	l.timeouts.Linger.Move(c, l.timeouts.Now)
+}
+
+// settle arms the connection's receive when it should read and none is
+// armed, and releases a closed connection whose operations have ended.
+// A single-shot receive waits for the answer to be sent, so a client
+// that does not read its answers cannot make the server buffer more.
+func (l *loop) settle(c *conn) {
+	switch {
+	case c.closed:
+		if c.inflight == 0 {
+			l.dispose(c)
+		}
+	case c.recving || c.paused:
+	case l.bufs != nil || l.stream || c.lingering:
+		l.armRecv(c)
+	case !c.sending && len(c.in) < cap(c.in):
+		l.armRecv(c)
+	}
+}
+
+// close ends a connection: its operations in flight are cancelled, and
+// its descriptor is closed once they have ended (settle).
+func (l *loop) close(c *conn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.timer.Leave()
+	for _, h := range c.held {
+		l.bufs.Recycle(h.id)
+	}
+	c.held = c.held[:0]
+	if c.inflight > 0 {
+		s := l.sqe(opCancel, c.fd)
+		s.PrepCancelFD(c.target)
+		s.Flags |= iouring.FlagCQESkipSuccess
+		l.queued()
+	}
+}
+
+// dispose closes a closed connection's descriptor, through the ring,
+// and frees the connection for reuse.
+func (l *loop) dispose(c *conn) {
+	if c.target.Fixed {
+		s := l.sqe(opClose, c.fd)
+		s.PrepClose(c.target)
+		s.Flags |= iouring.FlagCQESkipSuccess
+	}
+	s := l.sqe(opClose, c.fd)
+	s.PrepClose(iouring.Target{FD: int32(c.fd)})
+	s.Flags |= iouring.FlagCQESkipSuccess
+	l.queued()
+	l.conns[c.fd] = nil
+	c.fd = -1
+	l.free = append(l.free, c)
+}
+
+// expire closes the connections whose deadline has passed and accepts
+// again once a pause is over.
+func (l *loop) expire() {
+	for c, timedOut := l.timeouts.Expired(); c != nil; c, timedOut = l.timeouts.Expired() {
+		if timedOut {
+			l.stats.TimedOut++
+		}
+		l.close(c)
+		l.settle(c)
+	}
+	if l.timeouts.ResumeAccept() {
+		l.armAccept()
+	}
+}
+
+// closeAll ends every connection and the loop's own operations, and
+// waits, at most drainTime, for the kernel to finish them.
+func (l *loop) closeAll() {
+	for _, c := range l.conns {
+		if c != nil {
+			l.close(c)
+			l.settle(c)
+		}
+	}
+	if l.accepting {
+		l.sqe(opCancel, 0).PrepCancel(userData(opAccept, 0))
+	}
+	if l.wakeArmed {
+		l.sqe(opCancel, 0).PrepCancel(userData(opWake, 0))
+	}
+	deadline := time.Now().Add(drainTime)
+	for l.busy() && time.Now().Before(deadline) {
+		if err := l.ring.SubmitAndWait(100 * time.Millisecond); err != nil {
+			return
+		}
+		for _, cqe := range l.ring.Reap(l.cqes) {
+			l.complete(&cqe)
+		}
+	}
+	// The closes queued by the last completions.
+	l.ring.Submit()
+	l.drained = !l.busy()
+}
+
+// busy reports whether the kernel still has an operation of the loop's.
+func (l *loop) busy() bool {
+	if l.accepting || l.wakeArmed {
+		return true
+	}
+	for _, c := range l.conns {
+		if c != nil {
+			return true
+		}
+	}
+	return false
+}
