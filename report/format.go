@@ -81,19 +81,6 @@ func csvFloat(v float64, d int) string {
 	return strconv.FormatFloat(v, 'f', d, 64)
 }
 
-// fmtSignedPercent writes a relative change given as a fraction as
-// "+12.3%" or "−4.0%", with a true minus sign.
-func fmtSignedPercent(v float64) string {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return missing
-	}
-	s := strconv.FormatFloat(math.Abs(100*v), 'f', 1, 64) + "%"
-	if v < 0 && s != "0.0%" {
-		return "−" + s
-	}
-	return "+" + s
-}
-
 // plural writes a count with its noun, "1 repetition", "5 repetitions".
 func plural(n int, noun string) string {
 	if n == 1 {

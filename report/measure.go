@@ -131,7 +131,7 @@ func (m measure) diffField(d difference) field {
 	if d.Verdict == verdictNoData {
 		p = ""
 	}
-	return field{Text: d.String(), CSV: []string{d.csvVerdict(), pct(d.Change), pct(d.Lo), pct(d.Hi), p}, Warn: d.worse(m.Higher)}
+	return field{Text: d.String(), CSV: []string{d.Verdict.String(), pct(d.Change), pct(d.Lo), pct(d.Hi), p}, Warn: d.Worse(m.Higher)}
 }
 
 // untestedField fills a comparison column where no test was made, saying
