@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -52,11 +53,12 @@ func runOpen(ctx context.Context, o Options, target *url.URL, col *collector) er
 	defer closeWindow()
 	gate := &hitGate{end: col.windowEnd}
 	sizes := &wireSizes{bySeq: map[uint64]int64{}}
+	conns := &openConns{keepAlive: !o.Close, measuring: func() bool { now := time.Now(); return !now.Before(col.windowStart) && now.Before(col.windowEnd) }}
 	attacker := vegeta.NewAttacker(
 		// vegeta's own options for its client (connections, keep-alive,
 		// timeout, redirects, proxy) assume its transport; openClient
 		// sets them on one that knows the window.
-		vegeta.Client(openClient(o, window, sizes)),
+		vegeta.Client(openClient(o, window, sizes, conns)),
 		vegeta.Workers(uint64(o.Connections)),
 	)
 
@@ -161,6 +163,7 @@ wait:
 		}
 	}()
 	rec.abandoned(closed, unfinished)
+	rec.serverCloses, rec.reconnects = conns.serverCloses.Load(), conns.reconnects.Load()
 	end := time.Now()
 	rec.finish(end)
 	// vegeta's workers are goroutines on any thread, so the busy fraction
@@ -175,22 +178,24 @@ wait:
 // openClient is the HTTP client of vegeta's attacker: at most Connections
 // connections, kept alive unless Close, never through a proxy the
 // environment happens to name, redirects answers to measure rather than
-// follow, every request bounded by the timeout and by the window, and the
-// size of every answer on the wire put in sizes.
-func openClient(o Options, window context.Context, sizes *wireSizes) *http.Client {
+// follow, every request bounded by the timeout and by the window, the
+// size of every answer on the wire put in sizes, and the connections'
+// closes and reconnects counted in conns.
+func openClient(o Options, window context.Context, sizes *wireSizes, conns *openConns) *http.Client {
 	var d net.Dialer
 	return &http.Client{
 		Transport: windowTransport{
 			window:  window,
 			timeout: o.Timeout,
 			sizes:   sizes,
+			conns:   conns,
 			next: &http.Transport{
 				DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 					c, err := d.DialContext(ctx, network, addr)
 					if err != nil {
 						return nil, err
 					}
-					return &countingConn{Conn: c}, nil
+					return conns.opened(c), nil
 				},
 				MaxIdleConnsPerHost: o.Connections,
 				MaxConnsPerHost:     o.Connections,
@@ -216,6 +221,7 @@ type windowTransport struct {
 	window  context.Context
 	timeout time.Duration
 	sizes   *wireSizes
+	conns   *openConns
 	next    http.RoundTripper
 }
 
@@ -233,9 +239,13 @@ func (t windowTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}})
 	seq, seqErr := strconv.ParseUint(req.Header.Get("X-Vegeta-Seq"), 10, 64)
-	done := func() {
+	var resp *http.Response
+	done := func(complete bool) {
 		if conn != nil && seqErr == nil {
 			t.sizes.put(seq, conn.read.Load()-from)
+		}
+		if conn != nil && complete {
+			t.conns.answered(conn, resp.Close)
 		}
 		stop()
 		cancel()
@@ -246,20 +256,109 @@ func (t windowTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		cancel()
 		return nil, err
 	}
-	resp.Body = cancelOnClose{resp.Body, done}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, done: done}
 	return resp, nil
 }
 
-// countingConn counts the bytes read from a connection.
+// countingConn counts the bytes read from a connection, and notes how it
+// ended for openConns. net/http reads on one goroutine and answers on
+// others, hence the atomics.
 type countingConn struct {
 	net.Conn
-	read atomic.Int64
+	conns *openConns
+	read  atomic.Int64
+	// answerEnd is read as it was when the last complete answer's body
+	// ended, answers how many there were; peerClosed says a read found
+	// the server's close; counted that it was counted as a server close
+	// (once at most); closed that the pool has closed the connection.
+	answerEnd  atomic.Int64
+	answers    atomic.Int64
+	peerClosed atomic.Bool
+	counted    atomic.Bool
+	closed     atomic.Bool
 }
 
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.read.Add(int64(n))
+	if err != nil && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+		c.peerClosed.Store(true)
+		c.conns.closedAfterAnswer(c)
+	}
 	return n, err
+}
+
+func (c *countingConn) Close() error {
+	if !c.closed.Swap(true) {
+		c.conns.vacated()
+	}
+	return c.Conn.Close()
+}
+
+// openConns counts, for the open engine, the connections net/http's pool
+// opens in place of earlier ones and those the server closed after a
+// complete answer (as the closed engine counts them, closed.go): an
+// answer with Connection: close, or a close that a connection read with
+// nothing of an answer since its last. net/http sends again a request the
+// close caught on a connection it had reused (RFC 9112 §9.3.1), so no
+// request is lost to one. A connection opened while one closed earlier
+// has not been replaced yet is a reconnect.
+type openConns struct {
+	// keepAlive: the requests do not ask for the close, so a close is the
+	// server's doing.
+	keepAlive                bool
+	measuring                func() bool
+	serverCloses, reconnects atomic.Int64
+
+	mu sync.Mutex
+	// vacant counts the connections closed and not yet replaced.
+	vacant int
+}
+
+func (o *openConns) opened(c net.Conn) *countingConn {
+	o.mu.Lock()
+	replaces := o.vacant > 0
+	if replaces {
+		o.vacant--
+	}
+	o.mu.Unlock()
+	if replaces && o.measuring() {
+		o.reconnects.Add(1)
+	}
+	return &countingConn{Conn: c, conns: o}
+}
+
+func (o *openConns) vacated() {
+	o.mu.Lock()
+	o.vacant++
+	o.mu.Unlock()
+}
+
+// answered notes a complete answer on c, which said Connection: close if
+// closing.
+func (o *openConns) answered(c *countingConn, closing bool) {
+	c.answerEnd.Store(c.read.Load())
+	c.answers.Add(1)
+	if closing {
+		o.count(c)
+		return
+	}
+	o.closedAfterAnswer(c)
+}
+
+// closedAfterAnswer counts c's close once it is known to have come after
+// a complete answer with nothing read since; the read that found it and
+// the answer's end may come in either order.
+func (o *openConns) closedAfterAnswer(c *countingConn) {
+	if c.peerClosed.Load() && c.answers.Load() > 0 && c.answerEnd.Load() == c.read.Load() {
+		o.count(c)
+	}
+}
+
+func (o *openConns) count(c *countingConn) {
+	if o.keepAlive && !c.counted.Swap(true) && o.measuring() {
+		o.serverCloses.Add(1)
+	}
 }
 
 // wireSizes carries each answer's size on the wire from the transport,
@@ -286,15 +385,25 @@ func (w *wireSizes) take(seq uint64) int64 {
 	return n
 }
 
-// cancelOnClose ends a request's context once its body is closed.
+// cancelOnClose ends a request's context once its body is closed, saying
+// whether the body was read to its end.
 type cancelOnClose struct {
 	io.ReadCloser
-	done func()
+	done     func(complete bool)
+	complete bool
 }
 
-func (b cancelOnClose) Close() error {
+func (b *cancelOnClose) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.complete = true
+	}
+	return n, err
+}
+
+func (b *cancelOnClose) Close() error {
 	err := b.ReadCloser.Close()
-	b.done()
+	b.done(b.complete)
 	return err
 }
 

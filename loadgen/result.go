@@ -270,7 +270,10 @@ type Result struct {
 	ServerCloses int64 `json:"server_closes"`
 	Reconnects   int64 `json:"reconnects"`
 	// Fairness is how evenly the answers were spread over the
-	// connections; absent in stream mode and when nothing was answered.
+	// connections of closed mode; absent when nothing was answered, in
+	// stream mode, and in open mode, whose connections are net/http's
+	// pool handing each request to whichever is idle, not clients the
+	// server may favour.
 	Fairness *Fairness `json:"fairness,omitempty"`
 	// LatencyHistogram is the encoded HdrHistogram of every latency, in µs.
 	LatencyHistogram string   `json:"latency_histogram"`

@@ -65,6 +65,19 @@ flight then are cancelled and counted as unfinished, neither answered nor
 failed. Ctrl-C ends the attack early and still prints and writes what was
 measured.
 
+A server that closes a connection after a complete answer (as the thread's
+servers did after every one, and close_after_response does) is no error:
+where wrk prints "Socket errors: read N", sockbench reconnects, sends again a
+request the close caught on a connection that had answered (it had nothing
+of the next answer yet), and prints "Server closes: N", which --max-errors
+does not count. A close in the middle of an answer, or on a connection that
+answered nothing, is a read error. "Reconnects" counts the connections
+opened in place of earlier ones; a request that needed one is timed from
+before its connect, so its latency includes the handshake. With more than
+one connection the summary gives the fairness between them: Jain's index
+of the requests each had answered (1: even; 1/c: one had them all) and the
+fewest and most over the mean (closed mode).
+
 The summary reads like wrk's, and wrk's parsers read it. Requests/sec
 counts every answer, whatever its status, as wrk does; beside it the share
 answered with --status (and their rate, -o's requests_per_sec). "MB read"

@@ -128,6 +128,11 @@ func TestTwoAgentsSendExactlyTheBudget(t *testing.T) {
 	if m.Latency.Recorded != n {
 		t.Errorf("merged histogram holds %d latencies, want %d", m.Latency.Recorded, n)
 	}
+	// Fairness is over every agent's connections, their counts carried
+	// through the agents' results.
+	if f := m.Fairness; f == nil || f.Connections != 5 || sumCounts(f.PerConnection) != n {
+		t.Errorf("merged fairness %+v, want the %d answers over all 5 connections", f, n)
+	}
 	for _, f := range res.Agents {
 		if f.StartSkewUS < -1000 || f.StartSkewUS > 50_000 {
 			t.Errorf("agent %s started %.0fµs after the agreed instant", f.Agent, f.StartSkewUS)
@@ -421,4 +426,12 @@ func (p *proxy) pipe(dst, src net.Conn, done <-chan struct{}) {
 			return
 		}
 	}
+}
+
+func sumCounts(xs []int64) int64 {
+	var s int64
+	for _, x := range xs {
+		s += x
+	}
+	return s
 }

@@ -60,17 +60,21 @@ func (m Measure) HigherIsBetter() bool {
 }
 
 // Of is the measure of one repetition; NaN when it has none (a failed
-// repetition, CPU per request of one that answered nothing, connection
-// figures of a stream or of a result without a fairness block: one
-// that answered nothing, or was stored before connections were counted,
-// which would read as no closes).
+// repetition, a figure per request of one that answered nothing, fairness
+// outside closed mode). A closed-mode result without a fairness block
+// answered nothing or was stored before connections were counted, and
+// its zero closes would be no measurement.
 func (m Measure) Of(r *Rep) float64 {
 	if r.Status != OK || r.Load == nil {
 		return math.NaN()
 	}
 	l, f := r.Load, r.Load.Fairness
 	switch m {
-	case ServerClosesPerRequest, ReconnectsPerRequest, Jain, MinShare, MaxShare:
+	case ServerClosesPerRequest, ReconnectsPerRequest:
+		if f == nil && l.Mode != loadgen.Open {
+			return math.NaN()
+		}
+	case Jain, MinShare, MaxShare:
 		if f == nil {
 			return math.NaN()
 		}

@@ -98,7 +98,11 @@ func TestConnectionMeasures(t *testing.T) {
 			t.Errorf("%s = %g, want %g", m, got, want)
 		}
 	}
-	old := &Rep{Status: OK, Load: &loadgen.Result{Requests: 90}}
+	open := &Rep{Status: OK, Load: &loadgen.Result{Mode: loadgen.Open, Requests: 100, ServerCloses: 100}}
+	if got := ServerClosesPerRequest.Of(open); got != 1 || !math.IsNaN(Jain.Of(open)) {
+		t.Errorf("open mode: %g server closes per request, Jain %g; want 1 and none (its connections are a pool)", got, Jain.Of(open))
+	}
+	old := &Rep{Status: OK, Load: &loadgen.Result{Mode: loadgen.Closed, Requests: 90}}
 	for _, m := range []Measure{ServerClosesPerRequest, ReconnectsPerRequest, Jain, MinShare, MaxShare} {
 		if got := m.Of(old); !math.IsNaN(got) {
 			t.Errorf("%s of a result without connection figures = %g, want NaN", m, got)
