@@ -386,12 +386,15 @@ func yamlAsJSON(t *testing.T, data []byte) any {
 	return v
 }
 
-// TestShippedConfigs: every configuration in configs/ satisfies the schema
+// TestShippedConfigs: every configuration in configs/ and configs/forum/
+// (the thread's experiments, issue #13) satisfies the schema
 // and loads; quick.yaml measures every built-in server, keep-alive and
 // close. A configuration the loader refuses is refused by the schema too.
 func TestShippedConfigs(t *testing.T) {
 	root := loadSchema(t)
 	files, _ := filepath.Glob("../../configs/*.yaml")
+	forum, _ := filepath.Glob("../../configs/forum/[0-9][0-9]-*.yaml")
+	files = append(files, forum...)
 	if len(files) == 0 {
 		t.Fatal("no configurations in configs/")
 	}
