@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sockbench/sockbench/internal/spread"
+	"github.com/sockbench/sockbench/internal/ranktest"
 )
 
 // loadgenResults is everything the rounds measured, for the tables.
@@ -70,10 +70,12 @@ func (res loadgenResults) perRequest(row string, round int) float64 {
 }
 
 // figures are one row's medians over the rounds; vs is against the
-// baseline row in the same round.
+// baseline row in the same round, test the rank test against the
+// baseline's rounds on the table's measure ("–" for the baseline).
 type figures struct {
-	rps, total, vs, user, sys, util, server, requests, p50 spread.Spread
+	rps, total, vs, user, sys, util, server, requests, p50 ranktest.Sample
 	errRounds                                              int
+	test                                                   string
 }
 
 func (res loadgenResults) figures(row, baseline string) figures {
@@ -99,18 +101,9 @@ func (res loadgenResults) figures(row, baseline string) figures {
 			errRounds++
 		}
 	}
-	return figures{rps: spread.Of(rps), total: spread.Of(total), vs: spread.Of(dropNaN(vs)), user: spread.Of(user), sys: spread.Of(sys),
-		util: spread.Of(util), server: spread.Of(srv), requests: spread.Of(requests), p50: spread.Of(p50), errRounds: errRounds}
-}
-
-func dropNaN(xs []float64) []float64 {
-	var out []float64
-	for _, x := range xs {
-		if !math.IsNaN(x) {
-			out = append(out, x)
-		}
-	}
-	return out
+	of := ranktest.NewSample
+	return figures{rps: of(rps), total: of(total), vs: of(vs), user: of(user), sys: of(sys),
+		util: of(util), server: of(srv), requests: of(requests), p50: of(p50), errRounds: errRounds, test: "–"}
 }
 
 // notes says what went wrong with a row.
@@ -125,14 +118,6 @@ func (res loadgenResults) notes(row string, f figures) string {
 	return strings.Join(notes, "; ")
 }
 
-// median is a spread's median, NaN when it has no values.
-func median(s spread.Spread) float64 {
-	if s.N == 0 {
-		return math.NaN()
-	}
-	return s.Median
-}
-
 // unpacedTable leads with CPU per request: nginx set the req/s.
 func (res loadgenResults) unpacedTable(rows []contestant) *table {
 	return res.generatorTable(rows, false, func(contestant) string { return "wrk" })
@@ -144,29 +129,36 @@ func (res loadgenResults) raceTable(rows []contestant) *table {
 }
 
 // generatorTable has a row per contestant, compared with its baseline's
-// cell in the same round; rateFirst puts req/s and its range first.
+// cell in the same round; rateFirst puts req/s and its range first, and
+// makes req/s the measure the rank test compares with the baseline's
+// (otherwise the generator's CPU per request).
 func (res loadgenResults) generatorTable(rows []contestant, rateFirst bool, baseline func(contestant) string) *table {
 	type column struct {
 		head  string
 		value func(figures) string
 	}
 	rate := []column{
-		{"req/s", func(f figures) string { return fmtRate(median(f.rps)) }},
+		{"req/s", func(f figures) string { return fmtRate(f.rps.Median) }},
 		{"min–max", func(f figures) string { return fmtRange(f.rps) }},
 	}
+	measure := func(f figures) ranktest.Sample { return f.total }
+	if rateFirst {
+		measure = func(f figures) ranktest.Sample { return f.rps }
+	}
 	cols := []column{
-		{"total µs/req", func(f figures) string { return fmtMicros(median(f.total)) }},
-		{"vs wrk", func(f figures) string { return fmtRatio(median(f.vs)) }},
-		{"user µs/req", func(f figures) string { return fmtMicros(median(f.user)) }},
-		{"sys µs/req", func(f figures) string { return fmtMicros(median(f.sys)) }},
-		{"generator CPU", func(f figures) string { return fmtPercent(median(f.util)) }},
+		{"total µs/req", func(f figures) string { return fmtMicros(f.total.Median) }},
+		{"vs wrk", func(f figures) string { return fmtRatio(f.vs.Median) }},
+		{"test vs wrk", func(f figures) string { return f.test }},
+		{"user µs/req", func(f figures) string { return fmtMicros(f.user.Median) }},
+		{"sys µs/req", func(f figures) string { return fmtMicros(f.sys.Median) }},
+		{"generator CPU", func(f figures) string { return fmtPercent(f.util.Median) }},
 	}
 	if rateFirst {
 		cols = append(rate, cols...)
 	} else {
 		cols = append(cols, rate...)
 	}
-	cols = append(cols, column{"nginx µs/req", func(f figures) string { return fmtMicros(median(f.server)) }})
+	cols = append(cols, column{"nginx µs/req", func(f figures) string { return fmtMicros(f.server.Median) }})
 	t := &table{header: []string{"generator"}}
 	for _, c := range cols {
 		t.header = append(t.header, c.head)
@@ -182,6 +174,10 @@ func (res loadgenResults) generatorTable(rows []contestant, rateFirst bool, base
 			continue
 		}
 		f := res.figures(ct.row, baseline(ct))
+		// The baseline's own row has nothing to be tested against.
+		if ct.row != baseline(ct) {
+			f.test = fmtTest(measure(res.figures(baseline(ct), baseline(ct))), measure(f))
+		}
 		for _, c := range cols {
 			row = append(row, c.value(f))
 		}
@@ -191,27 +187,29 @@ func (res loadgenResults) generatorTable(rows []contestant, rateFirst bool, base
 }
 
 func (res loadgenResults) pacedTable(rows []contestant) *table {
-	t := &table{header: []string{"rate", "generator", "total µs/req", "vs wrk2", "user µs/req", "sys µs/req", "answered", "p50", "generator CPU", "notes"}}
+	t := &table{header: []string{"rate", "generator", "total µs/req", "vs wrk2", "test vs wrk2", "user µs/req", "sys µs/req", "answered", "p50", "generator CPU", "notes"}}
 	for _, ct := range rows {
 		rate := fmtRate(ct.rate)
 		if err := res.skipped[ct.row]; err != nil {
-			t.add(rate, ct.gen, "–", "–", "–", "–", "–", "–", "–", "skipped (below)")
+			t.add(rate, ct.gen, "–", "–", "–", "–", "–", "–", "–", "–", "skipped (below)")
 			continue
 		}
-		f := res.figures(ct.row, "wrk2 -R"+strconv.FormatFloat(ct.rate, 'f', -1, 64))
-		vs := "–"
+		wrk2 := "wrk2 -R" + strconv.FormatFloat(ct.rate, 'f', -1, 64)
+		f := res.figures(ct.row, wrk2)
+		vs, test := "–", "–"
 		if ct.gen != "wrk2" {
-			vs = fmtRatio(median(f.vs))
+			vs = fmtRatio(f.vs.Median)
+			test = fmtTest(res.figures(wrk2, wrk2).total, f.total)
 		}
 		answered := "–"
-		if asked := ct.rate * wrkSeconds(res.duration).Seconds(); f.requests.N > 0 && ct.gen == "wrk2" {
+		if asked := ct.rate * wrkSeconds(res.duration).Seconds(); f.requests.N() > 0 && ct.gen == "wrk2" {
 			answered = fmt.Sprintf("%.0f (%.1f%%)", f.requests.Median, 100*f.requests.Median/asked)
-		} else if f.requests.N > 0 {
+		} else if f.requests.N() > 0 {
 			asked = ct.rate * res.duration.Seconds()
 			answered = fmt.Sprintf("%.0f (%.1f%%)", f.requests.Median, 100*f.requests.Median/asked)
 		}
-		t.add(rate, ct.gen, fmtMicros(median(f.total)), vs, fmtMicros(median(f.user)), fmtMicros(median(f.sys)),
-			answered, fmtLatency(median(f.p50)), fmtPercent(median(f.util)), res.notes(ct.row, f))
+		t.add(rate, ct.gen, fmtMicros(f.total.Median), vs, test, fmtMicros(f.user.Median), fmtMicros(f.sys.Median),
+			answered, fmtLatency(f.p50.Median), fmtPercent(f.util.Median), res.notes(ct.row, f))
 	}
 	return t
 }

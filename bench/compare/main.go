@@ -3,10 +3,12 @@
 // fasthttp, gnet) on one pinned core under the same wrk load, and every load
 // generator (wrk, sockbench attack, vegeta) against the same nginx. Rounds
 // interleave the contestants (A B C A B C …) so that machine drift hits all
-// of them alike, and the table reports medians with their spread.
+// of them alike, and the table reports medians with their spread and, by
+// benchstat's rank test over the rounds (internal/ranktest, as the report's
+// comparisons), whether each differs from the baseline.
 //
-//	compare servers [--duration 5s] [--rounds 3] [--servers epoll,nginx,…]
-//	compare loadgen [--duration 5s] [--rounds 3] [--generators wrk,sockbench,vegeta]
+//	compare servers [--duration 5s] [--rounds 4] [--servers epoll,nginx,…]
+//	compare loadgen [--duration 5s] [--rounds 4] [--generators wrk,sockbench,vegeta]
 //
 // It is a benchmark tool, not a test: it needs wrk and nginx installed and
 // two CPUs to be meaningful (server on one, load on the other).
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/internal/affinity"
+	"github.com/sockbench/sockbench/internal/ranktest"
 )
 
 func main() {
@@ -73,7 +76,7 @@ type common struct {
 func (c *common) register(fs *flag.FlagSet) (serverCPUs, clientCPUs *string) {
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured length of each run")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "wrk warm-up before each measured run")
-	fs.IntVar(&c.rounds, "rounds", 3, "rounds; each runs every contestant once")
+	fs.IntVar(&c.rounds, "rounds", ranktest.MinRepsToTell(), "rounds; each runs every contestant once (the default is the fewest with which the rank test can call a difference significant)")
 	fs.IntVar(&c.connections, "connections", 100, "keep-alive connections of the load generator")
 	fs.StringVar(&c.sockbench, "sockbench", "bin/sockbench", "the sockbench binary (serve and attack)")
 	fs.StringVar(&c.nginx, "nginx", "/usr/sbin/nginx", "the nginx binary")

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sockbench/sockbench/internal/spread"
+	"github.com/sockbench/sockbench/internal/ranktest"
 )
 
 // serverResult collects one server's runs over all rounds.
@@ -123,9 +123,10 @@ func errorNote(errs []string) string {
 
 // serversTable builds the summary. CPU per request is compared with nginx's
 // in the same round, then the per-round ratios are summarised, so drift
-// between rounds does not enter the ratio.
+// between rounds does not enter the ratio; whether it differs from
+// nginx's is the rank test's over the rounds.
 func serversTable(names []string, results map[string]*serverResult, rounds int) *table {
-	t := &table{header: []string{"server", "req/s", "min–max", "user µs/req", "sys µs/req", "total µs/req", "vs nginx", "server CPU", "wrk CPU", "body B", "notes"}}
+	t := &table{header: []string{"server", "req/s", "min–max", "user µs/req", "sys µs/req", "total µs/req", "vs nginx", "test vs nginx", "server CPU", "wrk CPU", "body B", "notes"}}
 	cpuPerReq := func(name string, round int) float64 {
 		r, ok := results[name]
 		if !ok {
@@ -137,10 +138,14 @@ func serversTable(names []string, results map[string]*serverResult, rounds int) 
 		}
 		return perRequestMicros(cell.server.CPU().Seconds(), cell.requests)
 	}
+	var nginx []float64
+	for round := 1; round <= rounds; round++ {
+		nginx = append(nginx, cpuPerReq("nginx", round))
+	}
 	for _, name := range names {
 		r := results[name]
 		if r.skipped != nil {
-			t.add(name, "–", "–", "–", "–", "–", "–", "–", "–", "–", "skipped (below)")
+			t.add(name, "–", "–", "–", "–", "–", "–", "–", "–", "–", "–", "skipped (below)")
 			continue
 		}
 		var rps, user, sys, total, vsNginx, util, wrkUtil []float64
@@ -168,14 +173,19 @@ func serversTable(names []string, results map[string]*serverResult, rounds int) 
 		if len(r.failures) > 0 {
 			notes = append(notes, fmt.Sprintf("%d rounds failed (below)", len(r.failures)))
 		}
-		rs := spread.Of(rps)
+		of := ranktest.NewSample
+		rs := of(rps)
 		body := "–"
 		if r.bodyLen > 0 {
 			body = fmt.Sprint(r.bodyLen)
 		}
-		t.add(name, fmtRate(rs.Median), fmtRange(rs), fmtMicros(spread.Of(user).Median), fmtMicros(spread.Of(sys).Median),
-			fmtMicros(spread.Of(total).Median), fmtRatio(spread.Of(vsNginx).Median), fmtPercent(spread.Of(util).Median),
-			fmtPercent(spread.Of(wrkUtil).Median), body, strings.Join(notes, "; "))
+		test := "–"
+		if name != "nginx" {
+			test = fmtTest(of(nginx), of(total))
+		}
+		t.add(name, fmtRate(rs.Median), fmtRange(rs), fmtMicros(of(user).Median), fmtMicros(of(sys).Median),
+			fmtMicros(of(total).Median), fmtRatio(of(vsNginx).Median), test, fmtPercent(of(util).Median),
+			fmtPercent(of(wrkUtil).Median), body, strings.Join(notes, "; "))
 	}
 	return t
 }

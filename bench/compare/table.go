@@ -7,11 +7,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/sockbench/sockbench/internal/spread"
+	"github.com/sockbench/sockbench/internal/ranktest"
+	"github.com/sockbench/sockbench/runner/results"
 )
 
-// spread summarises one metric over the rounds: the median, which one noisy
-// round cannot drag, and the range, which shows how noisy they were.
+// Every metric is summarised over the rounds as a ranktest.Sample: the
+// median, which one noisy round cannot drag, and the range, which shows how
+// noisy they were. Whether two contestants differ is the rank test's to
+// say, never the ranges': ranges overlap with a real difference and miss
+// each other by chance.
 
 // perRequestMicros is CPU seconds spread over requests, in µs.
 func perRequestMicros(cpuSeconds float64, requests int64) float64 {
@@ -38,11 +42,18 @@ func fmtRate(x float64) string {
 	return fmt.Sprintf("%.0f", x)
 }
 
-func fmtRange(s spread.Spread) string {
-	if s.N == 0 {
+func fmtRange(s ranktest.Sample) string {
+	if s.N() == 0 {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f–%.0f", s.Min, s.Max)
+}
+
+// fmtTest is the rank test of b against the baseline a over the rounds,
+// in benchstat's words: "−12.1% ± 3.0% (p=0.008, n=5+5)", "no significant
+// difference (p=0.343, n=5+5)", "too few repetitions to tell (…)".
+func fmtTest(a, b ranktest.Sample) string {
+	return ranktest.Compare(a, b, results.IntervalConfidence).String()
 }
 
 func fmtMicros(x float64) string {
@@ -67,7 +78,7 @@ func fmtPercent(x float64) string {
 }
 
 // table is a Markdown table padded so it also reads well in a terminal:
-// the names (first column) and notes (a column headed "notes") aligned left,
+// the names (first column), the tests' verdicts and the notes aligned left,
 // the numbers right.
 type table struct {
 	header []string
@@ -76,7 +87,9 @@ type table struct {
 
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
-func (t *table) alignLeft(col int) bool { return col == 0 || t.header[col] == "notes" }
+func (t *table) alignLeft(col int) bool {
+	return col == 0 || t.header[col] == "notes" || strings.HasPrefix(t.header[col], "test vs ")
+}
 
 func (t *table) write(w io.Writer) error {
 	widths := make([]int, len(t.header))

@@ -2,16 +2,17 @@ package main
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sockbench/sockbench/internal/procstat"
-	"github.com/sockbench/sockbench/internal/spread"
+	"github.com/sockbench/sockbench/internal/ranktest"
 )
 
 func TestFmtRangeOfNothing(t *testing.T) {
-	if got := fmtRange(spread.Of(nil)); got != "–" {
+	if got := fmtRange(ranktest.NewSample(nil)); got != "–" {
 		t.Errorf("fmtRange of no values = %q, want –", got)
 	}
 }
@@ -70,13 +71,50 @@ func TestServersTableComparesWithNginxPerRound(t *testing.T) {
 	}
 	lines := strings.Split(b.String(), "\n")
 	epoll := strings.Fields(strings.ReplaceAll(lines[2], "|", " "))
-	// server, req/s, range, user, sys, total, vs nginx, server CPU, wrk CPU, body
-	want := []string{"epoll", "37500", "25000–50000", "6.00", "6.00", "12.00", "2.00×", "40%", "90%", "–"}
+	// server, req/s, range, user, sys, total, vs nginx, test vs nginx
+	// (two rounds: too few for the test), server CPU, wrk CPU, body
+	want := []string{"epoll", "37500", "25000–50000", "6.00", "6.00", "12.00", "2.00×",
+		"too", "few", "repetitions", "to", "tell", "(n=2+2,", "need", "≥", "4", "each)", "40%", "90%", "–"}
 	if strings.Join(epoll, " ") != strings.Join(want, " ") {
 		t.Fatalf("epoll row %q, want %q\n%s", epoll, want, b.String())
 	}
 	if !strings.Contains(lines[4], "gonet") || !strings.Contains(lines[4], "skipped") {
 		t.Fatalf("gonet row %q does not say it was skipped", lines[4])
+	}
+}
+
+// Whether a server's CPU per request differs from nginx's is the rank
+// test's over the rounds, not the ranges': gonet's rounds interleave with
+// nginx's (no significant difference), epoll's are all above them (a
+// significant change, with its interval), and nginx is the baseline.
+func TestServersTableTestsAgainstNginx(t *testing.T) {
+	cells := func(cpuMicros ...float64) map[int]serverCell {
+		m := map[int]serverCell{}
+		for i, us := range cpuMicros {
+			cpu := time.Duration(us * 500000 * float64(time.Microsecond))
+			m[i+1] = serverCell{summary: summary{rps: 100000, requests: 500000},
+				server: procstat.Delta{Wall: 5 * time.Second, User: cpu / 2, System: cpu / 2}}
+		}
+		return m
+	}
+	results := map[string]*serverResult{
+		"nginx": {name: "nginx", cells: cells(4.0, 4.2, 3.9, 4.1, 4.05)},
+		"epoll": {name: "epoll", cells: cells(5.0, 5.3, 4.9, 5.1, 5.2)},
+		"gonet": {name: "gonet", cells: cells(4.1, 3.95, 4.15, 4.0, 4.2)},
+	}
+	var b strings.Builder
+	if err := serversTable([]string{"nginx", "epoll", "gonet"}, results, 5).write(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	column := func(line int) string { return strings.TrimSpace(strings.Split(lines[line], "|")[8]) }
+	if got := strings.TrimSpace(strings.Split(lines[0], "|")[8]); got != "test vs nginx" {
+		t.Fatalf("column 8 is %q, want the test\n%s", got, b.String())
+	}
+	for line, want := range map[int]string{2: "–", 3: "+25.9% ± 6.6% (p=0.008, n=5+5)", 4: "no significant difference (p=0.770, n=5+5)"} {
+		if got := column(line); got != want {
+			t.Errorf("row %d: test %q, want %q\n%s", line, got, want, b.String())
+		}
 	}
 }
 
@@ -158,7 +196,7 @@ func TestPacedTableComparesWithWrk2PerRound(t *testing.T) {
 	}
 	lines := strings.Split(b.String(), "\n")
 	got := strings.Join(strings.Fields(strings.ReplaceAll(lines[2], "|", " ")), " ")
-	if want := "5000 sockbench 15.00 0.50× 3.75 11.25 25000 (100.0%) 60µs 8%"; got != want {
+	if want := "5000 sockbench 15.00 0.50× too few repetitions to tell (n=2+2, need ≥ 4 each) 3.75 11.25 25000 (100.0%) 60µs 8%"; got != want {
 		t.Errorf("sockbench row %q, want %q\n%s", got, want, b.String())
 	}
 	if !strings.Contains(lines[3], "24400 (97.6%)") || !strings.Contains(lines[3], "1.02ms") {
@@ -189,10 +227,45 @@ func TestGeneratorTablesLeadWithTheirMeasure(t *testing.T) {
 	}
 	lines := strings.Split(b.String(), "\n")
 	fields := func(i int) string { return strings.Join(strings.Fields(strings.ReplaceAll(lines[i], "|", " ")), " ") }
-	if got, want := fields(3), "sockbench 6.00 0.75× 3.00 3.00 60% 100000 100000–100000 0.00"; got != want {
+	if got, want := fields(3), "sockbench 6.00 0.75× too few repetitions to tell (n=1+1, need ≥ 4 each) 3.00 3.00 60% 100000 100000–100000 0.00"; got != want {
 		t.Errorf("unpaced row %q, want %q", got, want)
 	}
-	if got, want := fields(7), "sockbench, depth 16 300000 300000–300000 3.33 0.67× 1.67 1.67 100% 0.00"; got != want {
+	if got, want := fields(7), "sockbench, depth 16 300000 300000–300000 3.33 0.67× too few repetitions to tell (n=1+1, need ≥ 4 each) 1.67 1.67 100% 0.00"; got != want {
 		t.Errorf("race row %q, want %q", got, want)
+	}
+}
+
+// The race tests req/s against wrk's, the unpaced table CPU per request:
+// each its own measure. Here sockbench answers 1.5× wrk's requests at the
+// same CPU per request in every round.
+func TestGeneratorTablesTestTheirMeasure(t *testing.T) {
+	var rows []contestant
+	cells := map[string]map[int]generatorCell{}
+	for _, k := range []struct {
+		kind contestant
+		rps  float64
+	}{
+		{contestant{row: "wrk", kind: unpaced}, 100000}, {contestant{row: "sockbench", kind: unpaced}, 150000},
+		{contestant{row: "wrk, depth 16", kind: race, depth: 16}, 100000}, {contestant{row: "sockbench, depth 16", kind: race, depth: 16}, 150000},
+	} {
+		rows = append(rows, k.kind)
+		cells[k.kind.row] = map[int]generatorCell{}
+		for round := 1; round <= 5; round++ {
+			rps := k.rps * (1 + 0.01*float64(round))
+			requests := int64(rps * 5)
+			cells[k.kind.row][round] = generatorCell{summary: summary{rps: rps, requests: requests},
+				generator: procstat.Delta{Wall: 5 * time.Second, User: time.Duration(requests) * 5 * time.Microsecond}}
+		}
+	}
+	res := loadgenResults{all: rows, rounds: 5, skipped: map[string]error{}, failures: map[string][]string{}, cells: cells}
+	test := func(tb *table, row int) string { return tb.rows[row][slices.Index(tb.header, "test vs wrk")] }
+	if got := test(res.unpacedTable(rows[:2]), 1); !strings.HasPrefix(got, "no significant difference") {
+		t.Errorf("unpaced, same CPU per request: %q", got)
+	}
+	if got := test(res.raceTable(rows[2:]), 1); !strings.HasPrefix(got, "+50.0% ± ") {
+		t.Errorf("race, 1.5× the req/s: %q", got)
+	}
+	if got := test(res.raceTable(rows[2:]), 0); got != "–" {
+		t.Errorf("the baseline tested against itself: %q", got)
 	}
 }
