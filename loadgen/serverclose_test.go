@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -196,5 +197,30 @@ func TestOpenServerClosesAreNotErrors(t *testing.T) {
 	r = run(t, Options{URL: half.url, Mode: Open, Rate: 200, Connections: 2, Duration: 500 * time.Millisecond})
 	if r.Errors.Read == 0 || r.ServerCloses != 0 {
 		t.Errorf("errors %+v, %d server closes: want read errors and no server closes", r.Errors, r.ServerCloses)
+	}
+}
+
+// Reconnecting after a server's close allocates no more than opening a
+// connection per request (--close) already does: the same in-process
+// server accepts as many connections either way, and all of what the
+// process allocates per connection is its accept's (the client's connect
+// allocates nothing). An allocation per reconnect would add n.
+func TestReconnectsAllocateNoMoreThanConnects(t *testing.T) {
+	const n = 4000
+	mallocs := func(closeAfter, close bool) (uint64, *Result) {
+		url, _ := startModel(t, "epoll", servers.Options{CloseAfterResponse: closeAfter})
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r := run(t, Options{URL: url, Connections: 8, Threads: 1, MaxRequests: n, Close: close})
+		runtime.ReadMemStats(&after)
+		return after.Mallocs - before.Mallocs, r
+	}
+	reconnecting, r := mallocs(true, false)
+	connecting, _ := mallocs(false, true)
+	if r.Reconnects < n-8 || r.Errors.Total() != 0 {
+		t.Fatalf("%d reconnects for %d requests, errors %+v: the server did not close after every answer", r.Reconnects, n, r.Errors)
+	}
+	if reconnecting > connecting+n/4 {
+		t.Errorf("%d allocations reconnecting after %d server closes, %d opening a connection per request: reconnects allocate", reconnecting, r.ServerCloses, connecting)
 	}
 }

@@ -133,7 +133,13 @@ func (d *display) finished(j job, res *results.Rep) {
 	if m := res.Machine; m != nil && m.Busy {
 		busy = "; MACHINE BUSY (" + describeMachine(m) + ")"
 	}
-	d.ended(false, "%s: %.0f req/s, p99 %.2f ms, %d errors%s", label, res.Load.RequestsPerS, res.Load.Latency.P99US/1000, res.Load.Errors.Total(), busy)
+	// A server that closes after its answers would look, to a wrk user,
+	// as if it failed: say that it closed, apart from the errors.
+	closes := ""
+	if v := results.ServerClosesPerRequest.Of(res); v > 0 {
+		closes = fmt.Sprintf(", %.2f server closes per request", v)
+	}
+	d.ended(false, "%s: %.0f req/s, p99 %.2f ms, %d errors%s%s", label, res.Load.RequestsPerS, res.Load.Latency.P99US/1000, res.Load.Errors.Total(), closes, busy)
 }
 
 // describeMachine says how much of each CPU set other work and steal took.

@@ -67,3 +67,20 @@ func TestDisplay(t *testing.T) {
 		t.Errorf("status line of %d characters: %q", len([]rune(line)), line)
 	}
 }
+
+// A repetition whose server closed after its answers says so beside its
+// errors, which those closes are not.
+func TestDisplayShowsServerCloses(t *testing.T) {
+	cell := &results.Cell{ID: "c1-python-epoll", Load: results.Load{Duration: results.Duration(time.Second)}}
+	jobs := []job{{cell, 1}}
+	res := &results.Rep{Status: results.OK, Load: &loadgen.Result{Mode: loadgen.Closed, Requests: 1000, RequestsPerS: 1000,
+		ServerCloses: 990, Fairness: &loadgen.Fairness{Jain: 1, MinShare: 1, MaxShare: 1, Connections: 1}}}
+	var out bytes.Buffer
+	d := newDisplay(&out, false)
+	d.plan(jobs)
+	d.starting(0, jobs[0])
+	d.finished(jobs[0], res)
+	if want := "[1/1] c1-python-epoll rep 1: 1000 req/s, p99 0.00 ms, 0 errors, 0.99 server closes per request\n"; out.String() != want {
+		t.Errorf("got %q, want %q", out.String(), want)
+	}
+}
