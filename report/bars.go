@@ -108,6 +108,11 @@ func (bs *bars) Plot(c draw.Canvas, p *plot.Plot) {
 			}
 			y0, y1 := trY(base), trY(base+s.Value)
 			pts := c.ClipPolygonY([]vg.Point{{X: x0, Y: y0}, {X: x0, Y: y1}, {X: x1, Y: y1}, {X: x1, Y: y0}})
+			if len(pts) == 0 {
+				// Clipped away: a data area squeezed to nothing by long
+				// tick labels.
+				continue
+			}
 			c.FillPolygon(s.Colour, pts)
 			c.StrokeLines(edge, append(pts, pts[0]))
 			base += s.Value

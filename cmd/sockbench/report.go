@@ -14,6 +14,7 @@ func newReportCmd() *cobra.Command {
 	var (
 		format string
 		out    string
+		claims string
 	)
 	cmd := &cobra.Command{
 		Use:   "report RUN_DIR [RUN_DIR_B]",
@@ -46,11 +47,20 @@ test); two runs that both have the same control are also compared
 relative to it, each repetition divided by the control measured nearest
 to it in time, and the page says which reading it used.
 
+With --claims FILE it judges the forum thread's claims instead
+(configs/forum/claims.yaml, issue #13): RUN_DIR is one run, or a folder of
+runs such as make forum's results/forum/<stamp>/, each found by its
+configuration's name. Per claim it writes the thread's figure, sockbench's
+with its 95% interval, and a verdict for the Python stacks and for Go
+(reproduced, not reproduced, inconclusive, flagged, no data, not applicable
+here) into RUN_DIR/REPORT.md, with a plot per claim in RUN_DIR/plots/.
+
 A result file that is truncated or is not a sockbench result is an error
 naming the file.`,
 		Example: `  sockbench report results/20251124-100000
   sockbench report results/20251124-100000 --format md --out /tmp/r
   sockbench report results/A results/B                # B against A
+  sockbench report results/forum/20251124-100000 --claims configs/forum/claims.yaml
   benchstat results/A/report/bench.txt results/B/report/bench.txt
   benchstat -col /server results/A/report/bench.txt   # servers of one run`,
 		Args: cobra.RangeArgs(1, 2),
@@ -61,7 +71,12 @@ naming the file.`,
 			}
 			opts := report.Options{Format: f, OutDir: out}
 			var paths report.Paths
-			if len(args) == 2 {
+			if claims != "" {
+				if len(args) == 2 {
+					return fmt.Errorf("--claims judges one results folder; %s and %s are two (compare them without --claims)", args[0], args[1])
+				}
+				paths, err = report.Claims(args[0], claims, opts)
+			} else if len(args) == 2 {
 				paths, err = report.Compare(args[0], args[1], opts)
 			} else {
 				paths, err = report.Build(args[0], opts)
@@ -89,6 +104,7 @@ naming the file.`,
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "all", "what to write: md, csv, html (page and plots), bench (benchstat) or all")
+	cmd.Flags().StringVar(&claims, "claims", "", "judge the claims of this file (configs/forum/claims.yaml) on RUN_DIR, one run or a folder of runs such as make forum's, into RUN_DIR/"+report.ClaimsReport+" and plots/")
 	cmd.Flags().StringVar(&out, "out", "", "folder to write into (default RUN_DIR/report, or RUN_DIR_B/report/vs-<A> when comparing)")
 	return cmd
 }

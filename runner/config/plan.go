@@ -27,6 +27,22 @@ func LoadFile(path string) (*results.Plan, error) {
 
 // Parse checks and expands a configuration; file names it in problems.
 func Parse(file string, data []byte) (*results.Plan, error) {
+	var cfg Config
+	d, err := decodeDocument(file, "configuration", data, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{decoder: d, cfg: &cfg, file: file}
+	plan := b.build()
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// decodeDocument parses data, which must be one YAML document, and decodes
+// it into v; what names the kind of file in problems ("configuration").
+func decodeDocument(file, what string, data []byte, v any) (*decoder, error) {
 	ps := &problems{file: file}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
@@ -45,25 +61,50 @@ func Parse(file string, data []byte) (*results.Plan, error) {
 	}
 	switch {
 	case len(docs) == 0:
-		ps.add(1, "", "the configuration is empty")
+		ps.add(1, "", "the %s is empty", what)
 		return nil, ps.err()
 	case len(docs) > 1:
-		ps.add(lineOf(docs[1]), "", "a configuration is one YAML document; this file has %d", len(docs))
+		ps.add(lineOf(docs[1]), "", "a %s is one YAML document; this file has %d", what, len(docs))
 		return nil, ps.err()
 	}
 	d := &decoder{problems: ps, lines: map[string]int{}, anchors: map[string]ast.Node{}}
-	var cfg Config
-	d.decode(docs[0], reflect.ValueOf(&cfg).Elem(), "")
-	if ps.err() != nil {
-		return nil, ps.err()
-	}
-	b := &builder{decoder: d, cfg: &cfg, file: file}
-	plan := b.build()
+	d.decode(docs[0], reflect.ValueOf(v).Elem(), "")
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
-	return plan, nil
+	return d, nil
 }
+
+// Document is a YAML file other than a run configuration (the forum
+// claims of configs/forum/claims.yaml) read by the configuration's
+// decoder: keys by yaml tag, unknown keys and wrong types refused, and
+// every problem as "file:line: field: what is wrong". Its reader adds the
+// problems its own checks find, located by the field's path.
+type Document struct{ d *decoder }
+
+// Decode reads data, one YAML document of the kind what names ("claims
+// file"), into v, a pointer to a struct with yaml tags.
+func Decode(file, what string, data []byte, v any) (*Document, error) {
+	d, err := decodeDocument(file, what, data, v)
+	if err != nil {
+		return nil, err
+	}
+	return &Document{d}, nil
+}
+
+// Given reports whether the file gave a value at path ("claims[2].post").
+func (doc *Document) Given(path string) bool { return doc.d.given(path) }
+
+// Line is the line of path, or of the nearest enclosing value given.
+func (doc *Document) Line(path string) int { return doc.d.line(path) }
+
+// Problem records what is wrong with the value at path.
+func (doc *Document) Problem(path, format string, args ...any) {
+	doc.d.problem(path, format, args...)
+}
+
+// Err is every problem recorded, in the order of the file, or nil.
+func (doc *Document) Err() error { return doc.d.err() }
 
 // builder checks a decoded configuration and expands it.
 type builder struct {
@@ -75,16 +116,16 @@ type builder struct {
 	cellOrder []string
 }
 
-// given reports whether the configuration gave a value at path.
-func (b *builder) given(path string) bool {
-	_, ok := b.lines[path]
+// given reports whether the file gave a value at path.
+func (d *decoder) given(path string) bool {
+	_, ok := d.lines[path]
 	return ok
 }
 
 // line is the line of path, or of the nearest enclosing value given.
-func (b *builder) line(path string) int {
+func (d *decoder) line(path string) int {
 	for {
-		if l, ok := b.lines[path]; ok {
+		if l, ok := d.lines[path]; ok {
 			return l
 		}
 		i := strings.LastIndexAny(path, ".[")
@@ -95,8 +136,8 @@ func (b *builder) line(path string) int {
 	}
 }
 
-func (b *builder) problem(path, format string, args ...any) {
-	b.add(b.line(path), path, format, args...)
+func (d *decoder) problem(path, format string, args ...any) {
+	d.add(d.line(path), path, format, args...)
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)

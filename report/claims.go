@@ -1,0 +1,469 @@
+package report
+
+import (
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sockbench/sockbench/runner/results"
+)
+
+// The forum's verdicts (issue #13): every claim of a claims file judged
+// from stored results alone, on the Python stacks and on Go's, with the
+// same statistics as every other comparison of the report
+// (significance.go): a median with its order-statistics interval, and a
+// ratio of two cells with the interval that inverts the rank test.
+
+// claimVerdict is what the data say about a claim on one stack.
+type claimVerdict int
+
+const (
+	verdictReproduced claimVerdict = iota
+	// verdictInconclusive: the interval holds the bound; more or longer
+	// repetitions could tell.
+	verdictInconclusive
+	verdictNotReproduced
+	// verdictFlagged: the cells' numbers were flagged (client saturated,
+	// failed requests), so the figure is not the server's to judge.
+	verdictFlagged
+	verdictNoClaimData
+	verdictNotApplicable
+)
+
+func (v claimVerdict) String() string {
+	return [...]string{"reproduced", "inconclusive", "not reproduced", "flagged", "no data", "not applicable here"}[v]
+}
+
+// checkResult is one check evaluated.
+type checkResult struct {
+	Check check
+	// Cells are the cell and, for a ratio, the cell it is over.
+	Cells []*cell
+	Runs  *run
+	// Value is the figure, Lo and Hi its interval (NaN without one) at
+	// Confidence; How says how the interval was made.
+	Value, Lo, Hi, Confidence float64
+	How                       string
+	N                         []int
+	Verdict                   claimVerdict
+	Why                       string
+}
+
+// stackResult is a claim on one stack.
+type stackResult struct {
+	Stack   stack
+	Checks  []checkResult
+	Verdict claimVerdict
+	// Why says what decided a verdict other than reproduced; Reasons are
+	// the claim's explanations whose conditions the data meet.
+	Why     string
+	Reasons []string
+}
+
+type claimResult struct {
+	Claim  claim
+	Run    *run
+	Stacks [2]stackResult
+}
+
+// forum is the results a claims file is judged on: the runs of one
+// `make forum`, by their configuration's name.
+type forum struct {
+	Dir  string
+	Runs map[string]*run
+	// Order lists the run names in folder order; Ignored the older runs
+	// of a name measured twice.
+	Order   []string
+	Ignored []string
+}
+
+// loadForum reads RUN_DIR: one run folder, or a folder of them (what `make
+// forum` writes, results/forum/<stamp>/), keyed by configuration name.
+func loadForum(dir string) (*forum, error) {
+	f := &forum{Dir: dir, Runs: map[string]*run{}}
+	var dirs []string
+	if _, err := os.Stat(filepath.Join(dir, results.ManifestName)); err == nil {
+		dirs = []string{dir}
+	} else {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("read results: %w", err)
+		}
+		for _, e := range entries {
+			// results' "latest" link names a run already listed.
+			if e.IsDir() && e.Type()&fs.ModeSymlink == 0 {
+				if _, err := os.Stat(filepath.Join(dir, e.Name(), results.ManifestName)); err == nil {
+					dirs = append(dirs, filepath.Join(dir, e.Name()))
+				}
+			}
+		}
+		if len(dirs) == 0 {
+			return nil, fmt.Errorf("%s holds no run: neither a %s nor folders with one (sockbench run --out %s, or make forum)", dir, results.ManifestName, dir)
+		}
+	}
+	for _, d := range dirs {
+		m, err := results.ReadManifest(d)
+		if err != nil {
+			return nil, err
+		}
+		r, err := loadRun(d)
+		if err != nil {
+			return nil, err
+		}
+		name := m.Plan.Name
+		if old, ok := f.Runs[name]; ok {
+			// Folder names start with the run's time: the later one is
+			// the newer measurement.
+			f.Ignored = append(f.Ignored, old.ID)
+		} else {
+			f.Order = append(f.Order, name)
+		}
+		f.Runs[name] = r
+	}
+	return f, nil
+}
+
+// evaluate judges every claim on the forum's results.
+func (cs *claims) evaluate(f *forum) ([]claimResult, error) {
+	var out []claimResult
+	for _, c := range cs.List {
+		cr := claimResult{Claim: c, Run: f.Runs[c.Experiment]}
+		for i, st := range c.Stacks {
+			sr, err := cs.evaluateStack(st, cr.Run, c.Experiment)
+			if err != nil {
+				return nil, err
+			}
+			cr.Stacks[i] = sr
+		}
+		out = append(out, cr)
+	}
+	return out, nil
+}
+
+func (cs *claims) evaluateStack(st stack, r *run, experiment string) (stackResult, error) {
+	sr := stackResult{Stack: st}
+	switch {
+	case st.NotApplicable != "":
+		sr.Verdict, sr.Why = verdictNotApplicable, st.NotApplicable
+		return sr, nil
+	case r == nil:
+		sr.Verdict, sr.Why = verdictNoClaimData, "the results hold no run of "+experiment
+		return sr, nil
+	}
+	for _, c := range st.Checks {
+		res, err := cs.evaluateCheck(c, r)
+		if err != nil {
+			return sr, err
+		}
+		sr.Checks = append(sr.Checks, res)
+	}
+	// A check the data contradict decides; then what keeps a check from
+	// being judged; all reproduced is reproduced.
+	for _, v := range []claimVerdict{verdictNotReproduced, verdictNoClaimData, verdictFlagged, verdictInconclusive} {
+		for _, res := range sr.Checks {
+			if res.Verdict == v && sr.Why == "" {
+				sr.Verdict, sr.Why = v, res.Why
+			}
+		}
+		if sr.Why != "" {
+			break
+		}
+	}
+	// Reasons for a claim that does not hold: one the data contradict,
+	// or whose figure misses the bound though its interval reaches it
+	// (not one that merely has too few repetitions for an interval).
+	if sr.Verdict == verdictNotReproduced || slices.ContainsFunc(sr.Checks, checkResult.misses) {
+		sr.Reasons = explain(st.Explain, r)
+	}
+	return sr, nil
+}
+
+// findCell is the one cell of the run the selector names; a selector
+// that names several is a mistake of the claims file.
+func (cs *claims) findCell(r *run, s selector, path string) (*cell, error) {
+	var found []*cell
+	for _, c := range r.Cells {
+		if s.matches(c) {
+			found = append(found, c)
+		}
+	}
+	if len(found) > 1 {
+		labels := make([]string, len(found))
+		for i, c := range found {
+			labels[i] = cellLabel(r, c)
+		}
+		return nil, fmt.Errorf("%s:%d: %s: %q matches %d cells of %s (%s): name more axes", cs.File, cs.doc.Line(path), path, s.String(), len(found), r.ID, strings.Join(labels, "; "))
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	return found[0], nil
+}
+
+// cellValues are the metric's values over a cell's counted repetitions,
+// with what flags them: a saturated load generator, failed requests.
+type cellValues struct {
+	Values    []float64
+	Saturated bool
+	Errors    int64
+}
+
+func values(m claimMetric, c *cell) cellValues {
+	var cv cellValues
+	for _, rp := range c.countedReps() {
+		if v := m.of(rp); !math.IsNaN(v) {
+			cv.Values = append(cv.Values, v)
+		}
+		cv.Saturated = cv.Saturated || rp.Saturated
+		cv.Errors += rp.Errors
+	}
+	return cv
+}
+
+// flag says why the cell's figure of the metric is not the server's to
+// judge; saturatedOnly, that the only flag is a saturated generator.
+func (cv cellValues) flag(m claimMetric, c *cell) (flag string, saturatedOnly bool) {
+	var fs []string
+	if cv.Saturated && m.ClientBound {
+		fs = append(fs, fmt.Sprintf("the load generator was saturated in %s: its %s are the client's", c.ID, m.Title))
+	}
+	if cv.Errors > 0 && !m.AboutErrors {
+		fs = append(fs, fmt.Sprintf("%s requests failed in %s", fmtCount(float64(cv.Errors)), c.ID))
+	}
+	return strings.Join(fs, "; "), len(fs) == 1 && cv.Errors == 0
+}
+
+// noValues says why a cell has no value of the metric.
+func noValues(m claimMetric, c *cell) string {
+	counted, busy, failed := 0, 0, 0
+	for _, rp := range c.Reps {
+		switch {
+		case !rp.OK:
+			failed++
+		case !rp.Counts:
+			busy++
+		default:
+			counted++
+		}
+	}
+	switch {
+	case len(c.Reps) == 0:
+		return c.ID + " has no repetition"
+	case counted == 0:
+		return fmt.Sprintf("no repetition of %s counts (%d failed, %d on a busy machine)", c.ID, failed, busy)
+	}
+	return fmt.Sprintf("no counted repetition of %s recorded %s", c.ID, m.Title)
+}
+
+func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
+	res := checkResult{Check: c, Runs: r, Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Confidence: math.NaN()}
+	sels := []struct {
+		s    selector
+		path string
+	}{{c.cell, c.Path + ".cell"}}
+	if c.over != nil {
+		sels = append(sels, struct {
+			s    selector
+			path string
+		}{c.over, c.Path + ".over"})
+	}
+	var samples [][]float64
+	var flags []string
+	saturatedOnly := true
+	for _, s := range sels {
+		cl, err := cs.findCell(r, s.s, s.path)
+		if err != nil {
+			return res, err
+		}
+		if cl == nil {
+			res.Verdict, res.Why = verdictNoClaimData, fmt.Sprintf("%s has no cell %s", r.ID, s.s)
+			return res, nil
+		}
+		res.Cells = append(res.Cells, cl)
+		cv := values(c.metric, cl)
+		if len(cv.Values) == 0 {
+			res.Verdict, res.Why = verdictNoClaimData, noValues(c.metric, cl)
+			return res, nil
+		}
+		if flag, sat := cv.flag(c.metric, cl); flag != "" {
+			flags = append(flags, flag)
+			saturatedOnly = saturatedOnly && sat
+		}
+		samples = append(samples, cv.Values)
+		res.N = append(res.N, len(cv.Values))
+	}
+	if len(samples) == 2 {
+		ratioFigure(&res, samples[0], samples[1])
+	} else {
+		singleFigure(&res, samples[0])
+	}
+	lo, hi := c.bounds()
+	switch {
+	case math.IsNaN(res.Value):
+		res.Verdict, res.Why = verdictNoClaimData, "no figure: "+res.How
+		return res, nil
+	case math.IsNaN(res.Lo):
+		// No interval: only "highest", an existence statement, is
+		// judged on its value alone.
+		if c.Statistic != statisticHighest {
+			res.Verdict, res.Why = verdictInconclusive, res.How
+			return res, nil
+		}
+		res.Lo, res.Hi = res.Value, res.Value
+	}
+	switch {
+	case res.Lo >= lo && res.Hi <= hi:
+		res.Verdict = verdictReproduced
+	case res.Hi < lo || res.Lo > hi:
+		res.Verdict = verdictNotReproduced
+		res.Why = fmt.Sprintf("%s is %s, outside %s", c.describe(), res.figureText(), c.boundText())
+	default:
+		res.Verdict = verdictInconclusive
+		res.Why = fmt.Sprintf("%s is %s: the interval reaches across %s", c.describe(), res.figureText(), c.boundText())
+	}
+	if len(flags) > 0 && saturatedOnly && c.over == nil && c.AtMost == nil && c.metric.AtLeastWhenSaturated && res.Verdict == verdictReproduced {
+		// The client was the limit, so the server answers at least
+		// this: a floor the figure meets holds a fortiori.
+		res.How += "; " + flags[0] + ", so the server's own is at least this"
+		return res, nil
+	}
+	if len(flags) > 0 {
+		// Never reproduced on flagged numbers; a contradiction on them
+		// is flagged too, since the flag may be what explains it.
+		why := strings.Join(flags, "; ")
+		if res.Verdict == verdictNotReproduced {
+			why += "; the figure is outside the bound"
+		}
+		res.Verdict, res.Why = verdictFlagged, why
+	}
+	return res, nil
+}
+
+// misses reports whether the check's figure is outside its bound.
+func (res checkResult) misses() bool {
+	lo, hi := res.Check.bounds()
+	return res.Value < lo || res.Value > hi
+}
+
+// singleFigure is one cell's median with its interval (benchmath's order
+// statistics; with fewer repetitions than that needs, the range of the
+// repetitions, which holds the median with probability 1 − 2^(1−n)), or
+// for "highest" the largest repetition.
+func singleFigure(res *checkResult, vs []float64) {
+	e := estimateOf(vs)
+	switch {
+	case res.Check.Statistic == statisticHighest:
+		res.Value = e.Max
+		res.How = fmt.Sprintf("the highest of %s", plural(e.N, "repetition"))
+	case e.hasCI():
+		res.Value, res.Lo, res.Hi, res.Confidence = e.Center, e.Lo, e.Hi, e.Confidence
+		res.How = fmt.Sprintf("median of %s, its order-statistics interval", plural(e.N, "repetition"))
+	case e.N >= 2:
+		res.Value, res.Lo, res.Hi = e.Center, e.Min, e.Max
+		res.Confidence = 1 - math.Pow(2, float64(1-e.N))
+		res.How = fmt.Sprintf("median of %s, their range as the interval", plural(e.N, "repetition"))
+	default:
+		res.Value = e.Center
+		res.How = "one repetition: no interval"
+	}
+}
+
+// ratioFigure is the ratio of the cells' medians, with the interval of
+// the ratio that inverts the Mann–Whitney test (ratioInterval: of every
+// ratio of a repetition of one cell to one of the other, the k-th from
+// each end).
+func ratioFigure(res *checkResult, a, b []float64) {
+	ea, eb := estimateOf(a), estimateOf(b)
+	if eb.Center == 0 {
+		res.How = "the cell it is over has a median of 0"
+		return
+	}
+	res.Value = ea.Center / eb.Center
+	lo, hi, conf, ok := ratioInterval(eb.sample.Values, ea.sample.Values, ciLevel)
+	if !ok {
+		res.How = fmt.Sprintf("ratio of medians (n=%d+%d): too few repetitions, or a value of 0, for an interval of the ratio", ea.N, eb.N)
+		return
+	}
+	res.Lo, res.Hi, res.Confidence = lo, hi, conf
+	p := compareEstimates(eb, ea).P
+	res.How = fmt.Sprintf("ratio of medians, Hodges–Lehmann interval of the rank test (%s, n=%d+%d)", fmtP(p), ea.N, eb.N)
+}
+
+// describe names what a check compares: "requests/s of server=py-epoll ÷
+// server=py-trio".
+func (c check) describe() string {
+	s := c.metric.Title + " of " + c.cell.String()
+	if c.over != nil {
+		s += " ÷ " + c.over.String()
+	}
+	if c.Statistic == statisticHighest {
+		s = "highest " + s
+	}
+	return s
+}
+
+// figureText writes the figure with its interval: "2.41× (2.20–2.63)",
+// "1.83 s (1.70–1.95)".
+func (res checkResult) figureText() string {
+	text := res.Check.metric.text
+	suffix := ""
+	if len(res.Cells) == 2 {
+		text, suffix = fmt3, "×"
+	}
+	if math.IsNaN(res.Value) {
+		return missing
+	}
+	s := text(res.Value) + suffix
+	if !math.IsNaN(res.Lo) && res.Lo != res.Hi {
+		s += " (" + text(res.Lo) + "–" + text(res.Hi) + suffix + ")"
+	}
+	return s
+}
+
+// explain gives the explanations whose conditions the run's recorded
+// facts meet, with their values.
+func explain(es []explanation, r *run) []string {
+	var out []string
+	for _, e := range es {
+		v, text, ok := explainValue(e, r)
+		if !ok {
+			continue
+		}
+		if (e.Below != nil && v < *e.Below) || (e.Above != nil && v > *e.Above) {
+			out = append(out, strings.ReplaceAll(e.Say, "{value}", text))
+		}
+	}
+	return out
+}
+
+// explainValue is the recorded fact an explanation tests; ok is false
+// when the run did not record it.
+func explainValue(e explanation, r *run) (float64, string, bool) {
+	lookup := func(kvs []keyValue, key string) (float64, string, bool) {
+		i := slices.IndexFunc(kvs, func(kv keyValue) bool { return kv.Key == key })
+		if i < 0 {
+			return 0, "", false
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(kvs[i].Value), 64)
+		return v, kvs[i].Value, err == nil
+	}
+	switch {
+	case e.Sysctl != "":
+		return lookup(r.Sysctls, e.Sysctl)
+	case e.Machine != "":
+		return lookup(r.Machine, explainMachine[e.Machine])
+	}
+	for _, c := range r.Cells {
+		if e.cell.matches(c) {
+			if est := estimateOf(values(e.metric, c).Values); est.Known() {
+				return est.Center, e.metric.text(est.Center), true
+			}
+		}
+	}
+	return 0, "", false
+}

@@ -1,0 +1,69 @@
+package report
+
+import (
+	"math"
+	"slices"
+
+	"github.com/sockbench/sockbench/runner/results"
+)
+
+// claimMetric is a number of one repetition a claim may test, by the name
+// claims.yaml gives it. The report's own measures (measure.go) and
+// package results' (the connection figures) are reused, not recomputed.
+type claimMetric struct {
+	Name string
+	// Title says it in a table, with its unit.
+	Title string
+	// ClientBound says the load generator measured it, so a saturated
+	// generator, not the server, set it.
+	ClientBound bool
+	// AboutErrors says the metric counts failures: a cell with errors is
+	// what it measures, not a reason to distrust it.
+	AboutErrors bool
+	// AtLeastWhenSaturated says a saturated generator's figure is a floor
+	// of the server's: it answered at least what the client could send.
+	AtLeastWhenSaturated bool
+	of                   func(*rep) float64
+	text                 func(float64) string
+}
+
+func fmt3(v float64) string { return fmtSig(v, 3) }
+
+var claimMetrics = []claimMetric{
+	{Name: "requests_per_s", Title: "requests/s", ClientBound: true, AtLeastWhenSaturated: true, of: measureRPS.perRep, text: fmtCount},
+	{Name: "bytes_per_s", Title: "MB/s", ClientBound: true, AtLeastWhenSaturated: true, of: func(r *rep) float64 { return r.BytesPerS / 1e6 }, text: fmt3},
+	{Name: "cpu_us_per_request", Title: "server CPU µs/request", of: measureCPU.perRep, text: fmt3},
+	{Name: "cpu_user_us_per_request", Title: "server user CPU µs/request", of: func(r *rep) float64 { return r.CPUUserUS }, text: fmt3},
+	{Name: "cpu_sys_us_per_request", Title: "server system CPU µs/request", of: func(r *rep) float64 { return r.CPUSysUS }, text: fmt3},
+	{Name: "syscalls_per_request", Title: "syscalls/request", of: func(r *rep) float64 { return r.SyscallsPerReq }, text: fmt3},
+	{Name: "accepts_per_wakeup", Title: "accepts/wakeup", of: func(r *rep) float64 { return r.AcceptsPerWakeup }, text: fmt3},
+	{Name: "p50_us", Title: "p50 latency ms", ClientBound: true, of: measureP50.perRep, text: fmtMS},
+	{Name: "p99_us", Title: "p99 latency ms", ClientBound: true, of: measureP99.perRep, text: fmtMS},
+	{Name: "max_us", Title: "max latency ms", ClientBound: true, AboutErrors: true, of: func(r *rep) float64 { return r.percentileUS(100) }, text: fmtMS},
+	{Name: "timeouts", Title: "timed-out requests", AboutErrors: true, of: func(r *rep) float64 {
+		if !r.OK {
+			return math.NaN()
+		}
+		return float64(r.ErrorKinds["timeout"])
+	}, text: fmtCount},
+	{Name: string(results.ServerClosesPerRequest), Title: "server closes/request", of: func(r *rep) float64 { return r.ServerClosesPerReq }, text: fmt3},
+	{Name: string(results.Jain), Title: "Jain's fairness index", ClientBound: true, of: func(r *rep) float64 { return r.Jain }, text: fmt3},
+	{Name: string(results.MinShare), Title: "smallest connection share", ClientBound: true, of: func(r *rep) float64 { return r.MinShare }, text: fmt3},
+	{Name: string(results.MaxShare), Title: "largest connection share", ClientBound: true, of: func(r *rep) float64 { return r.MaxShare }, text: fmt3},
+}
+
+func lookupClaimMetric(name string) (claimMetric, bool) {
+	i := slices.IndexFunc(claimMetrics, func(m claimMetric) bool { return m.Name == name })
+	if i < 0 {
+		return claimMetric{}, false
+	}
+	return claimMetrics[i], true
+}
+
+func claimMetricNames() []string {
+	names := make([]string, len(claimMetrics))
+	for i, m := range claimMetrics {
+		names[i] = m.Name
+	}
+	return names
+}
