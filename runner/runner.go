@@ -269,8 +269,9 @@ func Describe(w io.Writer, plan *results.Plan) error {
 
 // repOverhead is what a repetition takes besides its warm-up and window:
 // starting the server, the conformance check and stopping it, as measured
-// for the Go and the Python servers on a 2-core VM.
-const repOverhead = 300 * time.Millisecond
+// for the Go and the Python servers on a 2-core VM (a run's own start
+// and report spread over its repetitions included).
+const repOverhead = 500 * time.Millisecond
 
 // EstimatedTime is how long the plan's repetitions take to measure, at
 // their least (adaptive rounds may add more), the drift control included.

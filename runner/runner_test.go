@@ -476,10 +476,10 @@ func TestDescribe(t *testing.T) {
 	if err := Describe(&b, p); err != nil {
 		t.Fatal(err)
 	}
-	// Six repetitions of 2 s of warm-up, a 10 s window and 0.3 s to start,
-	// verify and stop: 73.8 s.
+	// Six repetitions of 2 s of warm-up, a 10 s window and 0.5 s to start,
+	// verify and stop: 75 s.
 	want := "2 cells × 3 repetitions; server on CPUs 0, load generator on CPUs 1\n  c1-epoll\n  c2-poll\n" +
-		"estimated time: 1m14s (warm-up and window of every repetition, plus about 300ms each to start, verify and stop a server; strace passes not included)\n"
+		"estimated time: 1m15s (warm-up and window of every repetition, plus about 500ms each to start, verify and stop a server; strace passes not included)\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
@@ -492,9 +492,9 @@ func TestDescribeAdaptiveAndControl(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Three repetitions and the control twice (at the start and the end),
-	// 12.3 s each.
+	// 12.5 s each.
 	want := "1 cells × 3 to 9 repetitions (until the 95% interval of the median is within ±2.5%); server on CPUs 0, load generator on CPUs 1\n  c1-epoll\n  control-epoll: the drift control, at the start, after every 4 repetitions and at the end\n" +
-		"estimated time: 1m2s (warm-up and window of every repetition, plus about 300ms each to start, verify and stop a server; strace passes not included)\n"
+		"estimated time: 1m3s (warm-up and window of every repetition, plus about 500ms each to start, verify and stop a server; strace passes not included)\n"
 	if b.String() != want {
 		t.Errorf("got %q, want %q", b.String(), want)
 	}
