@@ -181,7 +181,6 @@ const (
 // SQE flags (IOSQE_*).
 const (
 	FlagFixedFile      = 1 << 0
-	FlagIOLink         = 1 << 2
 	FlagBufferSelect   = 1 << 5
 	FlagCQESkipSuccess = 1 << 6
 )

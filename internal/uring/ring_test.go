@@ -156,7 +156,6 @@ func TestEchoThroughTheRing(t *testing.T) {
 				conn = c.Res
 				s := sqe()
 				s.PrepInstallFile(&conn, uint32(conn))
-				s.Flags |= FlagIOLink
 				s.UserData = tagInstall
 				s = sqe()
 				s.PrepMultishotRecv(Target{FD: conn, Fixed: true}, g)

@@ -40,6 +40,18 @@ func knobSets(m servers.Model) []servers.Options {
 	if m.Has("rearm") {
 		sets = append(sets, servers.Options{Rearm: servers.RearmOneshot}, servers.Options{Rearm: servers.RearmOneshot, Loops: 2})
 	}
+	if m.Has("buffer_ring") {
+		// Each io_uring feature off on its own, all of them off, and
+		// SQPOLL on (issue #14).
+		sets = append(sets,
+			servers.Options{MultishotAccept: &off},
+			servers.Options{BufferRing: &off},
+			servers.Options{SubmitBatch: &off},
+			servers.Options{FixedFiles: &off},
+			servers.Options{MultishotAccept: &off, BufferRing: &off, SubmitBatch: &off, FixedFiles: &off},
+			servers.Options{SQPoll: true},
+			servers.Options{MultishotAccept: &off, BufferRing: &off, Loops: 2})
+	}
 	if m.Has("workers") {
 		// Verification opens its cases concurrently; the pool must still
 		// serve them all by reusing workers, not refuse them.
@@ -65,6 +77,11 @@ func describe(o servers.Options) string {
 	add(o.Rearm != "", "rearm=%s", o.Rearm)
 	add(o.Workers != 0, "workers=%d", o.Workers)
 	add(o.CloseAfterResponse, "close-after-response")
+	for _, k := range servers.Knobs {
+		if k.Models != nil && k.Type() == "bool" && k.Value(&o) != k.Default {
+			parts = append(parts, fmt.Sprintf("%s=%v", k.Name, k.Value(&o)))
+		}
+	}
 	if len(parts) == 0 {
 		return "defaults"
 	}

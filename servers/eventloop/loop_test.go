@@ -14,6 +14,7 @@ import (
 	"github.com/sockbench/sockbench/internal/netpoll"
 	"github.com/sockbench/sockbench/servers"
 	"github.com/sockbench/sockbench/servers/http1"
+	"github.com/sockbench/sockbench/servers/servertest"
 )
 
 var kinds = []netpoll.Kind{netpoll.KindEpoll, netpoll.KindPoll, netpoll.KindSelect}
@@ -248,7 +249,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 						}
 					}
 					const requests = 500
-					allocs := allocsWithinOneSecond(t, func() {
+					allocs := servertest.AllocsWithinOneSecond(t, func() {
 						for range requests {
 							roundTrip()
 						}
@@ -264,24 +265,6 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 			})
 		}
 	}
-}
-
-// allocsWithinOneSecond counts the allocations of one run of f (after a
-// warming run) inside a single second of the clock. The Date header's
-// stamp is formatted once a second, for the whole process (http1.Now),
-// not per request; a count that straddles a second would include it, so
-// such a count is taken again.
-func allocsWithinOneSecond(t *testing.T, f func()) float64 {
-	t.Helper()
-	for range 20 {
-		second := time.Now().Unix()
-		allocs := testing.AllocsPerRun(1, f)
-		if time.Now().Unix() == second {
-			return allocs
-		}
-	}
-	t.Fatal("no count of allocations fitted in one second in 20 tries")
-	return 0
 }
 
 // awaitSocketError waits up to d for an error or hang-up on c's socket and

@@ -42,3 +42,22 @@ func Start(t testing.TB, m servers.Model, opts servers.Options) (addr string, st
 	t.Cleanup(func() { stop() })
 	return srv.Addr().String(), stop
 }
+
+// AllocsWithinOneSecond counts the allocations of one run of f (after a
+// warming run) inside a single second of the clock, for the tests that a
+// request path allocates nothing. The Date header's stamp is formatted
+// once a second, for the whole process (http1.Now), not per request; a
+// count that straddles a second would include it, so such a count is
+// taken again.
+func AllocsWithinOneSecond(t testing.TB, f func()) float64 {
+	t.Helper()
+	for range 20 {
+		second := time.Now().Unix()
+		allocs := testing.AllocsPerRun(1, f)
+		if time.Now().Unix() == second {
+			return allocs
+		}
+	}
+	t.Fatal("no count of allocations fitted in one second in 20 tries")
+	return 0
+}

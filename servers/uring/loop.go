@@ -199,19 +199,29 @@ func (l *loop) run() error {
 	l.armAccept()
 	l.timeouts.Tick()
 	for !l.stopping {
-		l.expire()
-		if l.err != nil {
-			return l.err
-		}
-		if err := l.ring.SubmitAndWait(l.timeouts.Wait()); err != nil {
+		if err := l.iterate(); err != nil {
 			return err
-		}
-		l.timeouts.Tick()
-		for _, cqe := range l.ring.Reap(l.cqes) {
-			l.complete(&cqe)
 		}
 	}
 	return l.err
+}
+
+// iterate is one turn of the loop: its one io_uring_enter submits what
+// the last turn prepared and waits for completions (until the next
+// deadline at most), and each completion is handled.
+func (l *loop) iterate() error {
+	l.expire()
+	if l.err != nil {
+		return l.err
+	}
+	if err := l.ring.SubmitAndWait(l.timeouts.Wait()); err != nil {
+		return err
+	}
+	l.timeouts.Tick()
+	for _, cqe := range l.ring.Reap(l.cqes) {
+		l.complete(&cqe)
+	}
+	return nil
 }
 
 // sqe is the next submission entry, its user data set. When the ring
@@ -371,11 +381,14 @@ func (l *loop) addConn(fd int, havePeer bool) {
 	l.conns[fd] = c
 	if l.cfg.fixedFiles && fd < l.files {
 		// The slot is the descriptor's number, free while the
-		// descriptor is open.
+		// descriptor is open. The update runs when it is submitted, in
+		// order, so the receive behind it finds the slot filled; linking
+		// the two would add nothing (and without submit_batch, a link left
+		// open at the end of a submission made the receive fail, EBADF).
 		c.slot = int32(fd)
 		s := l.sqe(opInstall, fd)
 		s.PrepInstallFile(&c.slot, uint32(fd))
-		s.Flags |= iouring.FlagIOLink | iouring.FlagCQESkipSuccess
+		s.Flags |= iouring.FlagCQESkipSuccess
 		l.queued()
 		c.target.Fixed = true
 	}
@@ -458,7 +471,9 @@ func (l *loop) received(c *conn, cqe *iouring.CQE) {
 	case unix.Errno(-n) == unix.ENOBUFS:
 		// The buffer ring ran dry: the multishot receive ended, and is
 		// armed again below, when buffers have come back.
-	case unix.Errno(-n) == unix.ECANCELED && c.paused:
+	case unix.Errno(-n) == unix.ECANCELED:
+		// Only the loop cancels a receive: to pause it (and it may have
+		// been taken up again since), or to close.
 	default:
 		l.close(c)
 	}
