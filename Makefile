@@ -7,7 +7,7 @@ RACE_PKGS := ./servers/... ./loadgen/... ./verify/... ./internal/... ./runner/..
 TEST_PKGS := ./cmd/... ./bench/... ./report/...
 BENCH_FLAGS ?=
 
-.PHONY: all deps build test run vet fuzz clean peers proto bench-tools bench-servers bench-loadgen bench-paced
+.PHONY: all deps build test run vet fuzz clean peers proto forum bench-tools bench-servers bench-loadgen bench-paced
 
 all: build
 
@@ -34,6 +34,14 @@ test: deps vet build
 # the summary and where the report is (results/latest/report/index.html).
 run: deps build
 	$(BIN) run configs/quick.yaml
+
+# The forum thread's experiments (configs/forum/, issue #13), one run each
+# into results/forum/<stamp>/, and the verdict on every claim of
+# configs/forum/claims.yaml in results/forum/<stamp>/REPORT.md; about 30
+# minutes on a 2-core machine. FORUM_SCALE=smoke runs the whole path with
+# short windows in minutes (numbers not to quote).
+forum: deps build
+	scripts/forum
 
 # Every fuzz target of the module for FUZZTIME each (their seed corpora run
 # in `make test`): the parsers of requests, responses, configurations,
