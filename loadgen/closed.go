@@ -597,9 +597,10 @@ func (l *closedLoop) answered(c *httpConn, at, now time.Time) bool {
 // closedByServer takes a close (an end of file, a reset, a broken pipe)
 // that found nothing of an answer under way as the server ending a
 // connection after a complete answer, when no request was outstanding or
-// the connection had answered before and none of its current batch: the
-// server closed before it read the batch, which RFC 9112 §9.3.1 lets a
-// client send again, on a new connection. wrk counts such a close as a
+// the connection had answered before and none of its current batch: as
+// far as a client can tell the server closed before it read the batch,
+// and RFC 9112 §9.3.1 lets a client send such requests again, on a new
+// connection. wrk counts such a close as a
 // read error and loses the request; here it is counted apart from
 // errors, the connection reopens, and the batch leaves again keeping its
 // latency origin, so its latency includes the close and the connect. A
