@@ -130,3 +130,48 @@ func TestReportRelativeToControl(t *testing.T) {
 		t.Errorf("compare.md does not say which reading it used")
 	}
 }
+
+// TestReportClaims: report --claims judges the claims file on a folder of
+// runs, make forum's layout, into REPORT.md; a claims file with a mistake
+// is refused with its line, and two folders are refused.
+func TestReportClaims(t *testing.T) {
+	parent := t.TempDir()
+	copyFixture := copyFixtureRun(t, "run-a", "run-a")
+	if err := os.Rename(copyFixture, filepath.Join(parent, "20251124-100000-keep-alive")); err != nil {
+		t.Fatal(err)
+	}
+	claims := filepath.Join(t.TempDir(), "claims.yaml")
+	text := `version: 1
+claims:
+  - id: poll-as-fast
+    post: 1
+    thread: poll is as fast as epoll with few descriptors
+    figure: poll 6K, epoll 5K
+    experiment: keep-alive
+    python:
+      not_applicable: the fixture has no Python server
+    go:
+      checks:
+        - {metric: requests_per_s, cell: "server=poll, keep_alive=false", over: "server=epoll, keep_alive=false", at_least: 0.5}
+`
+	if err := os.WriteFile(claims, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	msg, code := runCLI(t, "report", parent, "--claims", claims)
+	if code != 0 || !strings.Contains(msg, "markdown: "+filepath.Join(parent, "REPORT.md")) {
+		t.Fatalf("exit %d:\n%s", code, msg)
+	}
+	md, _ := os.ReadFile(filepath.Join(parent, "REPORT.md"))
+	if !strings.Contains(string(md), "| poll-as-fast | #1 |") {
+		t.Errorf("REPORT.md has no verdict row:\n%s", md)
+	}
+	if err := os.WriteFile(claims, []byte(strings.Replace(text, "metric: requests_per_s", "metric: rps", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if msg, code := runCLI(t, "report", parent, "--claims", claims); code == 0 || !strings.Contains(msg, claims+":12: claims[0].go.checks[0].metric: unknown metric \"rps\"") {
+		t.Errorf("broken claims: exit %d:\n%s", code, msg)
+	}
+	if msg, code := runCLI(t, "report", parent, parent, "--claims", claims); code == 0 || !strings.Contains(msg, "--claims judges one results folder") {
+		t.Errorf("two folders: exit %d:\n%s", code, msg)
+	}
+}
