@@ -85,7 +85,7 @@ func TestProblems(t *testing.T) {
 		{"bad header", inLoad("  headers: [\"X-Test\"]"),
 			[]string{`c.yaml:8: load.headers[0]: header "X-Test": want "Name: value" with a name of no spaces and a value on one line`}},
 		{"unknown server", strings.Replace(base, "[epoll, nethttp]", "[epoll, nginx]", 1),
-			[]string{`c.yaml:4: servers[1].name: unknown server "nginx" (known: epoll, gonet, nethttp, poll, select, workerpool); an external server needs a command`}},
+			[]string{`c.yaml:4: servers[1].name: unknown server "nginx" (known: epoll, gonet, nethttp, poll, select, uring, workerpool); an external server needs a command`}},
 		{"server twice", strings.Replace(base, "[epoll, nethttp]", "[epoll, epoll]", 1),
 			[]string{`c.yaml:4: servers[1].name: "epoll" is already the name of servers[0]; names must be unique`}},
 		{"repeated axis value", strings.Replace(base, "[true, false]", "[true, true]", 1),
