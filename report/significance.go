@@ -71,6 +71,8 @@ func (e estimate) relativeCI() float64 {
 // interval at ciLevel.
 var minRepsForCI = sync.OnceValue(func() int { return ranktest.MinRepsForInterval(ciLevel) })
 
+// minRepsToTell is the fewest repetitions a side with which any
+// difference can be significant.
 var minRepsToTell = ranktest.MinRepsToTell
 
 // verdict is what a comparison of two samples can say.
@@ -90,6 +92,8 @@ type difference = ranktest.Difference
 // compareEstimates tests whether b differs from a, by the rank test.
 func compareEstimates(a, b estimate) difference { return ranktest.Compare(a.sample, b.sample, ciLevel) }
 
+// The interval of a ratio and the words of p-values and changes, under
+// the names the report's tables and claims use.
 var (
 	ratioInterval    = ranktest.RatioInterval
 	fmtP             = ranktest.FormatP
