@@ -9,12 +9,14 @@ package servers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Server is one running HTTP/1.1 (or raw stream) server. New binds the
@@ -151,4 +153,26 @@ func (m Model) Knobs() []*Knob {
 func (m Model) Has(name string) bool {
 	k, ok := LookupKnob(name)
 	return ok && k.Applies(m.Name)
+}
+
+// RunLoops runs the raw servers' loops, run(i) for i below n, each on a
+// goroutine of its own, until all have returned, and returns their errors
+// joined. When ctx ends first it sets stopping and calls wake(i) for
+// every loop, so a loop blocked in the kernel sees the stop at once and
+// needs no timeout to notice it; wake must be safe after its loop ended.
+func RunLoops(ctx context.Context, n int, stopping *atomic.Bool, wake func(i int), run func(i int) error) error {
+	stopWaking := context.AfterFunc(ctx, func() {
+		stopping.Store(true)
+		for i := range n {
+			wake(i)
+		}
+	})
+	defer stopWaking()
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() { errs[i] = run(i) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }

@@ -55,23 +55,6 @@ func serve(t *testing.T, s *Server) {
 	})
 }
 
-// get sends one keep-alive request on c and reads its answer.
-func get(t *testing.T, c net.Conn, br *bufio.Reader) {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
-	}
-}
-
 // waitSyscall is the syscall each poller waits in, and waitSyscalls how
 // many of them one Wait makes at most: epoll first looks without blocking
 // (see Epoll.wait), poll and select block at once.
@@ -111,7 +94,7 @@ func TestIdleLoopMakesNoSyscalls(t *testing.T) {
 			}
 			defer c.Close()
 			br := bufio.NewReader(c)
-			get(t, c, br)
+			servertest.Get(t, c, br)
 
 			before := probe()
 			// Not a synchronisation: staying put over this stretch is the
@@ -132,7 +115,7 @@ func TestIdleLoopMakesNoSyscalls(t *testing.T) {
 				}
 			}
 			// Still serving after the idle stretch.
-			get(t, c, br)
+			servertest.Get(t, c, br)
 		})
 	}
 }
@@ -248,15 +231,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 							unix.Close(client)
 						}
 					}
-					const requests = 500
-					allocs := servertest.AllocsWithinOneSecond(t, func() {
-						for range requests {
-							roundTrip()
-						}
-					})
-					if allocs != 0 {
-						t.Errorf("%s: %v allocations in %d round trips, want none", tc.name, allocs, requests)
-					}
+					servertest.NoAllocs(t, tc.name, 500, roundTrip)
 					if !tc.perRequest {
 						l.close(c)
 						unix.Close(client)

@@ -7,7 +7,6 @@ package eventloop
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -105,21 +104,10 @@ func (s *Server) Addr() net.Addr { return s.addr }
 // its poller, so loops stop at once, close their connections and return,
 // and need no timeout to notice it.
 func (s *Server) Serve(ctx context.Context) error {
-	// A poller's Wake is safe even after its loop has ended and closed it,
-	// so nothing has to wait for this to finish.
-	stopWaking := context.AfterFunc(ctx, func() {
-		s.stopping.Store(true)
-		for _, l := range s.loops {
-			l.poller.Wake()
-		}
-	})
-	defer stopWaking()
-	var wg sync.WaitGroup
-	errs := make([]error, len(s.loops))
-	for i, l := range s.loops {
-		wg.Go(func() { errs[i] = l.run() })
-	}
-	wg.Wait()
+	// A poller's Wake is safe even after its loop has ended and closed it.
+	err := servers.RunLoops(ctx, len(s.loops), &s.stopping,
+		func(i int) { s.loops[i].poller.Wake() },
+		func(i int) error { return s.loops[i].run() })
 	for _, fd := range s.listeners {
 		unix.Close(fd)
 	}
@@ -131,7 +119,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		st.Syscalls = l.sys.Map()
 		s.stats.Add(st)
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // Stats implements servers.Server.

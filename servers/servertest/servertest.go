@@ -3,7 +3,10 @@
 package servertest
 
 import (
+	"bufio"
 	"context"
+	"net"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -43,13 +46,27 @@ func Start(t testing.TB, m servers.Model, opts servers.Options) (addr string, st
 	return srv.Addr().String(), stop
 }
 
-// AllocsWithinOneSecond counts the allocations of one run of f (after a
-// warming run) inside a single second of the clock, for the tests that a
-// request path allocates nothing. The Date header's stamp is formatted
-// once a second, for the whole process (http1.Now), not per request; a
-// count that straddles a second would include it, so such a count is
-// taken again.
-func AllocsWithinOneSecond(t testing.TB, f func()) float64 {
+// NoAllocs checks that n round trips of a request path (roundTrip, run
+// after a warming run) allocate nothing: the total is counted, so an
+// allocation every so many requests shows too. what names the case.
+func NoAllocs(t testing.TB, what string, n int, roundTrip func()) {
+	t.Helper()
+	allocs := allocsWithinOneSecond(t, func() {
+		for range n {
+			roundTrip()
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%s: %v allocations in %d round trips, want none", what, allocs, n)
+	}
+}
+
+// allocsWithinOneSecond counts the allocations of one run of f inside a
+// single second of the clock. The Date header's stamp is formatted once
+// a second, for the whole process (http1.Now), not per request; a count
+// that straddles a second would include it, so such a count is taken
+// again.
+func allocsWithinOneSecond(t testing.TB, f func()) float64 {
 	t.Helper()
 	for range 20 {
 		second := time.Now().Unix()
@@ -60,4 +77,22 @@ func AllocsWithinOneSecond(t testing.TB, f func()) float64 {
 	}
 	t.Fatal("no count of allocations fitted in one second in 20 tries")
 	return 0
+}
+
+// Get sends one keep-alive request for the page on c and reads its
+// answer, which must be a 200.
+func Get(t testing.TB, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
 }

@@ -10,10 +10,8 @@ package uring
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -156,19 +154,9 @@ func (s *Server) Addr() net.Addr { return s.addr }
 // read of its wake-up, so loops stop at once, close their connections
 // and return.
 func (s *Server) Serve(ctx context.Context) error {
-	stopWaking := context.AfterFunc(ctx, func() {
-		s.stopping.Store(true)
-		for _, l := range s.loops {
-			l.wake.Wake()
-		}
-	})
-	defer stopWaking()
-	var wg sync.WaitGroup
-	errs := make([]error, len(s.loops))
-	for i, l := range s.loops {
-		wg.Go(func() { errs[i] = l.run() })
-	}
-	wg.Wait()
+	err := servers.RunLoops(ctx, len(s.loops), &s.stopping,
+		func(i int) { s.loops[i].wake.Wake() },
+		func(i int) error { return s.loops[i].run() })
 	servers.CloseFDs(s.listeners)
 	s.stats = servers.Stats{Server: "uring"}
 	for _, l := range s.loops {
@@ -184,7 +172,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		l.release()
 		s.stats.Add(st)
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // Stats implements servers.Server.

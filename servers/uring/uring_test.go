@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"net"
-	"net/http"
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -131,7 +129,7 @@ func TestBatchingSavesEnters(t *testing.T) {
 		br := bufio.NewReader(c)
 		const requests = 100
 		for range requests {
-			get(t, c, br)
+			servertest.Get(t, c, br)
 		}
 		c.Close()
 		st := stop()
@@ -209,35 +207,11 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 						}
 					}
 				}
-				const requests = 200
-				allocs := servertest.AllocsWithinOneSecond(t, func() {
-					for range requests {
-						roundTrip()
-					}
-				})
-				if allocs != 0 {
-					t.Errorf("%s: %v allocations in %d round trips, want none", tc.name, allocs, requests)
-				}
+				servertest.NoAllocs(t, tc.name, 200, roundTrip)
 				l.close(l.conns[fds[1]])
 				unix.Close(client)
 			}
 		})
-	}
-}
-
-func get(t *testing.T, c net.Conn, br *bufio.Reader) {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
 
