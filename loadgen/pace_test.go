@@ -125,10 +125,13 @@ func TestPacedRequestsAllocateNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	requests := int64(rate * span.Seconds())
-	if len(r.Series) < 2 || r.Series[1].Requests < rate*9/10 {
-		t.Fatalf("series %+v: the second second did not hold its %d requests", r.Series, rate)
+	// The bound is of the requests actually made: a machine too busy to
+	// keep the rate (the race detector on two shared cores) makes fewer,
+	// and allocating nothing per request is still the claim.
+	if len(r.Series) < 2 || r.Series[1].Requests < rate/10 {
+		t.Fatalf("series %+v: the second second held too few requests to tell", r.Series)
 	}
+	requests := int64(float64(r.Series[1].Requests) * span.Seconds())
 	if n := after.Mallocs - before.Mallocs; n > uint64(requests/1000) {
 		t.Errorf("%d allocations during ~%d paced requests, want none", n, requests)
 	}
