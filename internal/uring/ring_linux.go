@@ -40,8 +40,6 @@ type Stats struct {
 	Enters uint64
 	// Completions counts the CQEs reaped.
 	Completions uint64
-	// Wakeups counts the enters made only to wake the SQPOLL thread.
-	Wakeups uint64
 }
 
 // Ring is one io_uring instance with its rings mapped.
@@ -229,7 +227,6 @@ func (r *Ring) Submit() (int, error) {
 	n := r.flush()
 	if r.sqpoll {
 		if atomic.LoadUint32(r.sqFlags)&sqNeedWakeup != 0 {
-			r.Stats.Wakeups++
 			return 0, r.enter(0, 0, enterSQWakeup, nil, false)
 		}
 		return int(n), nil

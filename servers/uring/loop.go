@@ -128,7 +128,9 @@ type held struct {
 	off, to int
 }
 
-func newLoop(s *Server, listener int, page *http1.Page, opts servers.Options, cfg config) (*loop, error) {
+// newLoop sets up a loop's ring and registers its buffers and files;
+// check: first probe the kernel for what cfg needs.
+func newLoop(s *Server, listener int, page *http1.Page, opts servers.Options, cfg config, check bool) (*loop, error) {
 	l := &loop{
 		server:   s,
 		listener: listener,
@@ -141,6 +143,16 @@ func newLoop(s *Server, listener int, page *http1.Page, opts servers.Options, cf
 	var err error
 	if l.ring, err = iouring.New(iouring.Config{Entries: ringEntries, SQPoll: cfg.sqpoll}); err != nil {
 		return nil, err
+	}
+	if check {
+		k, err := probe(l.ring)
+		if err == nil {
+			err = cfg.check(k)
+		}
+		if err != nil {
+			l.release()
+			return nil, err
+		}
 	}
 	if l.wake, err = netpoll.NewWakeup(); err != nil {
 		l.release()

@@ -82,20 +82,13 @@ func New(opts servers.Options) (*Server, error) {
 		nloops = len(fds)
 	}
 	for i := range nloops {
-		l, err := newLoop(s, fds[i%len(fds)], page, opts, cfg)
+		// The first ring asks the kernel what it has before anything is
+		// registered with it.
+		l, err := newLoop(s, fds[i%len(fds)], page, opts, cfg, i == 0)
 		if err != nil {
 			return fail(err)
 		}
 		s.loops = append(s.loops, l)
-		if i == 0 {
-			k, err := probe(l.ring)
-			if err != nil {
-				return fail(err)
-			}
-			if err := cfg.check(k); err != nil {
-				return fail(err)
-			}
-		}
 	}
 	return s, nil
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -141,6 +142,34 @@ func TestBatchingSavesEnters(t *testing.T) {
 	}
 	if enters[true] >= enters[false] {
 		t.Errorf("%d io_uring_enter calls with submit_batch, %d without: batching saves none", enters[true], enters[false])
+	}
+}
+
+// Issue #8, for io_uring: a loop with nothing to do waits in its one
+// io_uring_enter until there is work or a stop; it does not wake on a
+// timer. Two requests on a connection with 300 ms of idleness between
+// them make as many enters as two requests back to back, within the two
+// that scheduling can move (an accept and its first bytes seen in one
+// enter or two); a loop waking every 50 ms would make six more.
+func TestIdleLoopMakesNoSyscalls(t *testing.T) {
+	enters := func(idle time.Duration) uint64 {
+		addr, stop := servertest.Start(t, model(), servers.Options{})
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		servertest.Get(t, c, br)
+		// Not a synchronisation: staying put over this stretch is the
+		// behaviour under test.
+		time.Sleep(idle)
+		servertest.Get(t, c, br)
+		return stop().Syscalls[servers.SyscallIOUringEnter]
+	}
+	busy, idle := enters(0), enters(300*time.Millisecond)
+	if idle > busy+2 {
+		t.Errorf("%d io_uring_enter calls with 300ms idle between two requests, %d without: the idle loop woke", idle, busy)
 	}
 }
 
