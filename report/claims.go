@@ -351,9 +351,10 @@ func (res checkResult) misses() bool {
 }
 
 // singleFigure is one cell's median with its interval (benchmath's order
-// statistics; with fewer repetitions than that needs, the range of the
-// repetitions, which holds the median with probability 1 − 2^(1−n)), or
-// for "highest" the largest repetition.
+// statistics; with fewer repetitions than that needs, but as many as the
+// rank test needs, the range of the repetitions, which holds the median
+// with probability 1 − 2^(1−n)), or for "highest" the largest
+// repetition.
 func singleFigure(res *checkResult, vs []float64) {
 	e := estimateOf(vs)
 	switch {
@@ -363,13 +364,15 @@ func singleFigure(res *checkResult, vs []float64) {
 	case e.hasCI():
 		res.Value, res.Lo, res.Hi, res.Confidence = e.Center, e.Lo, e.Hi, e.Confidence
 		res.How = fmt.Sprintf("median of %s, its order-statistics interval", plural(e.N, "repetition"))
-	case e.N >= 2:
+	case e.N >= minRepsToTell():
 		res.Value, res.Lo, res.Hi = e.Center, e.Min, e.Max
 		res.Confidence = 1 - math.Pow(2, float64(1-e.N))
 		res.How = fmt.Sprintf("median of %s, their range as the interval", plural(e.N, "repetition"))
 	default:
+		// As few as the rank test cannot tell apart: their range holds
+		// the median too seldom to judge by.
 		res.Value = e.Center
-		res.How = "one repetition: no interval"
+		res.How = fmt.Sprintf("median of %s: too few for an interval (need %d)", plural(e.N, "repetition"), minRepsToTell())
 	}
 }
 

@@ -47,9 +47,12 @@ var claimMetrics = []claimMetric{
 		return float64(r.ErrorKinds["timeout"])
 	}, text: fmtCount},
 	{Name: string(results.ServerClosesPerRequest), Title: "server closes/request", of: func(r *rep) float64 { return r.ServerClosesPerReq }, text: fmt3},
-	{Name: string(results.Jain), Title: "Jain's fairness index", ClientBound: true, of: func(r *rep) float64 { return r.Jain }, text: fmt3},
-	{Name: string(results.MinShare), Title: "smallest connection share", ClientBound: true, of: func(r *rep) float64 { return r.MinShare }, text: fmt3},
-	{Name: string(results.MaxShare), Title: "largest connection share", ClientBound: true, of: func(r *rep) float64 { return r.MaxShare }, text: fmt3},
+	// A saturated generator serves its ready connections in turn, so the
+	// shares it measures are still the server's: fairness is not
+	// client-bound.
+	{Name: string(results.Jain), Title: "Jain's fairness index", of: func(r *rep) float64 { return r.Jain }, text: fmt3},
+	{Name: string(results.MinShare), Title: "smallest connection share", of: func(r *rep) float64 { return r.MinShare }, text: fmt3},
+	{Name: string(results.MaxShare), Title: "largest connection share", of: func(r *rep) float64 { return r.MaxShare }, text: fmt3},
 }
 
 func lookupClaimMetric(name string) (claimMetric, bool) {

@@ -31,6 +31,7 @@ func forumCells() []synthCell {
 		{Axes: ax("epoll", "65535"), RPS: rps(20400), P50US: 2000, P99US: 5000, MaxUS: 20_000, CPUUser: 10, CPUSys: 20, Accepts: 30},
 		{Axes: ax("py-trio", "65535"), RPS: rps(5000), P50US: 9000, P99US: 20000, MaxUS: 60_000, CPUUser: 90, CPUSys: 40, Saturated: true},
 		{Axes: ax("py-asyncio", "65535"), RPS: []float64{math.NaN(), math.NaN()}, FailureReason: "server exited"},
+		{Axes: ax("py-poll", "65535"), RPS: []float64{9000, 9100}, P50US: 4000, P99US: 9000, MaxUS: 40_000, CPUUser: 40, CPUSys: 30},
 	}
 }
 
@@ -94,6 +95,16 @@ claims:
     go:
       checks:
         - {metric: requests_per_s, cell: "server=epoll, backlog=65535", over: "server=epoll, backlog=1", at_least: 1.02}
+  - id: few
+    post: 1
+    thread: poll does 5K
+    figure: 5K
+    experiment: forum-x
+    python:
+      checks:
+        - {metric: requests_per_s, cell: "server=py-poll, backlog=65535", at_least: 5000}
+    go:
+      not_applicable: not Go's
 `
 
 func evaluateFixture(t *testing.T) map[string]claimResult {
@@ -140,6 +151,8 @@ func TestClaimVerdicts(t *testing.T) {
 		{"saturated", 0, verdictFlagged, "3.20×", "the load generator was saturated in c5: its requests/s are the client's"},
 		// ...and 20400/20000 against 1.02: the interval reaches across.
 		{"saturated", 1, verdictInconclusive, "1.02×", "the interval reaches across ≥ 1.02"},
+		// Two repetitions, both above the bound: too few to judge by.
+		{"few", 0, verdictInconclusive, "9,050", "median of 2 repetitions: too few for an interval (need 4)"},
 	}
 	for _, tt := range tests {
 		sr := res[tt.claim].Stacks[tt.stack]

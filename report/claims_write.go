@@ -70,7 +70,7 @@ func Claims(runDir, claimsPath string, opts Options) (Paths, error) {
 func claimsNote() string {
 	return fmt.Sprintf("Every figure is computed from the stored results of the repetitions that count (successful, on a quiet machine). "+
 		"A cell's figure is the median of its repetitions with its %.0f%% order-statistics interval (benchstat's), or, with fewer than %d "+
-		"repetitions, their range, which holds the median with probability 1 − 2^(1−n); \"highest\" is the largest repetition. "+
+		"repetitions but at least %d, their range, which holds the median with probability 1 − 2^(1−n); \"highest\" is the largest repetition. "+
 		"A ratio of two cells is the ratio of their medians, with the interval of the ratio that inverts the two-sided Mann–Whitney test "+
 		"(of every ratio of a repetition of one cell to one of the other, the k-th from each end: Hodges–Lehmann), its p-value beside it. "+
 		"A bound is widened by the claim's tolerance. **reproduced**: the whole interval meets the bound; **not reproduced**: the whole "+
@@ -79,7 +79,7 @@ func claimsNote() string {
 		"**no data**: the run, the cell or the metric is missing; **not applicable here**: the claim does not concern the stack, and the "+
 		"claims file says why. Where a claim does not hold, the reasons given are those of the claims file whose conditions the run's "+
 		"recorded facts meet (kernel settings, the machine, a cell's figure), with the recorded value.",
-		100*ciLevel, minRepsForCI())
+		100*ciLevel, minRepsForCI(), minRepsToTell())
 }
 
 func writeClaims(w io.Writer, f *forum, cs *claims, res []claimResult, plots map[string]string) error {
