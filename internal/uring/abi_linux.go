@@ -154,6 +154,7 @@ const (
 	featNoDrop     = 1 << 1
 	featFastPoll   = 1 << 5
 	featExtArg     = 1 << 8
+	featMinTimeout = 1 << 15
 
 	enterGetEvents = 1 << 0
 	enterSQWakeup  = 1 << 1

@@ -197,7 +197,7 @@ func (r *Ring) SQE() (*SQE, error) {
 		// (IORING_ENTER_SQ_WAIT), which can return before the thread
 		// has published its head.
 		for tries := 0; r.sqpoll && tries < 1000 && r.tail-atomic.LoadUint32(r.sqHead) > r.sqMask; tries++ {
-			if err := r.enter(0, 0, enterSQWakeup|enterSQWait, nil, true); err != nil {
+			if err := r.enter(0, 0, enterSQWakeup|enterSQWait, true); err != nil {
 				return nil, err
 			}
 		}
@@ -227,22 +227,25 @@ func (r *Ring) Submit() (int, error) {
 	n := r.flush()
 	if r.sqpoll {
 		if atomic.LoadUint32(r.sqFlags)&sqNeedWakeup != 0 {
-			return 0, r.enter(0, 0, enterSQWakeup, nil, false)
+			return 0, r.enter(0, 0, enterSQWakeup, false)
 		}
 		return int(n), nil
 	}
 	if n == 0 {
 		return 0, nil
 	}
-	return int(n), r.enter(n, 0, 0, nil, false)
+	return int(n), r.enter(n, 0, 0, false)
 }
 
-// SubmitAndWait hands the prepared SQEs to the kernel and waits for a
-// completion, at most timeout (negative: no limit), in one
-// io_uring_enter: the one syscall of a loop iteration. It returns at
-// once when completions are already there. A wait that times out or is
-// interrupted is not an error: the caller reaps what there is.
-func (r *Ring) SubmitAndWait(timeout time.Duration) error {
+// SubmitAndWait hands the prepared SQEs to the kernel and waits for
+// completions, at most timeout (negative: no limit), in one
+// io_uring_enter: the one syscall of a loop iteration. It waits for want
+// completions (at least one) for up to patience, then for any one; a
+// kernel without the minimum wait (IORING_FEAT_MIN_TIMEOUT, Linux 6.12)
+// waits for one. It returns at once when completions are already there.
+// A wait that times out or is interrupted is not an error: the caller
+// reaps what there is.
+func (r *Ring) SubmitAndWait(want int, patience, timeout time.Duration) error {
 	n := r.flush()
 	if r.sqpoll {
 		n = 0
@@ -251,24 +254,25 @@ func (r *Ring) SubmitAndWait(timeout time.Duration) error {
 	if r.sqpoll && atomic.LoadUint32(r.sqFlags)&sqNeedWakeup != 0 {
 		flags |= enterSQWakeup
 	}
-	var ts *unix.Timespec
+	r.arg = getEventsArg{}
 	if timeout >= 0 {
 		r.ts = unix.NsecToTimespec(int64(timeout))
-		ts = &r.ts
+		r.arg.ts = uint64(uintptr(unsafe.Pointer(&r.ts)))
 	}
-	return r.enter(n, 1, flags, ts, true)
+	wait := uint32(1)
+	if want > 1 && r.features&featMinTimeout != 0 && atomic.LoadUint32(r.cqTail) == atomic.LoadUint32(r.cqHead) {
+		wait = uint32(want)
+		r.arg.minWaitUs = uint32(max(patience/time.Microsecond, 1))
+	}
+	return r.enter(n, wait, flags, true)
 }
 
 // enter is io_uring_enter(2). A call that may block goes through the
 // runtime's syscall entry, so the Go scheduler can run other goroutines
 // on the P meanwhile; one that cannot block is made raw.
-func (r *Ring) enter(submit, wait, flags uint32, ts *unix.Timespec, mayBlock bool) error {
+func (r *Ring) enter(submit, wait, flags uint32, mayBlock bool) error {
 	var arg, argSize uintptr
 	if flags&enterExtArg != 0 {
-		r.arg = getEventsArg{}
-		if ts != nil {
-			r.arg.ts = uint64(uintptr(unsafe.Pointer(ts)))
-		}
 		arg, argSize = uintptr(unsafe.Pointer(&r.arg)), unsafe.Sizeof(r.arg)
 	}
 	r.Stats.Enters++

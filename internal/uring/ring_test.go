@@ -48,7 +48,7 @@ func TestSubmitAndWaitIsOneEnter(t *testing.T) {
 			seen := map[uint64]bool{}
 			cqes := make([]CQE, 0, 64)
 			for tries := 0; len(seen) < n && tries < 100; tries++ {
-				if err := r.SubmitAndWait(time.Second); err != nil {
+				if err := r.SubmitAndWait(1, 0, time.Second); err != nil {
 					t.Fatal(err)
 				}
 				for _, c := range r.Reap(cqes) {
@@ -68,10 +68,34 @@ func TestSubmitAndWaitIsOneEnter(t *testing.T) {
 	}
 }
 
+// Waiting for more completions than one: a wait for what the submission
+// itself completes ends in the one enter that submits; one for more than
+// will come ends after its patience with what there is.
+func TestWaitForMore(t *testing.T) {
+	r := newRing(t, Config{})
+	cqes := make([]CQE, 0, 8)
+	for _, want := range []int{3, 4} {
+		for range 3 {
+			sqe, err := r.SQE()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sqe.Opcode = uint8(OpNop)
+		}
+		enters := r.Stats.Enters
+		if err := r.SubmitAndWait(want, time.Millisecond, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Reap(cqes); len(got) != 3 || r.Stats.Enters != enters+1 {
+			t.Fatalf("want %d: %d completions in %d enters, want 3 in one", want, len(got), r.Stats.Enters-enters)
+		}
+	}
+}
+
 // A wait with a timeout and nothing in flight ends, without an error.
 func TestWaitTimesOut(t *testing.T) {
 	r := newRing(t, Config{})
-	if err := r.SubmitAndWait(time.Millisecond); err != nil {
+	if err := r.SubmitAndWait(1, 0, time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.Reap(make([]CQE, 0, 4)); len(got) != 0 {
@@ -144,7 +168,7 @@ func TestEchoThroughTheRing(t *testing.T) {
 	var reply []byte
 	cqes := make([]CQE, 0, 16)
 	for tries := 0; reply == nil && tries < 50; tries++ {
-		if err := r.SubmitAndWait(100 * time.Millisecond); err != nil {
+		if err := r.SubmitAndWait(1, 0, 100*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range r.Reap(cqes) {
@@ -180,7 +204,7 @@ func TestEchoThroughTheRing(t *testing.T) {
 	if reply == nil {
 		t.Fatal("nothing received through the ring")
 	}
-	if err := r.SubmitAndWait(time.Second); err != nil {
+	if err := r.SubmitAndWait(1, 0, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 64)

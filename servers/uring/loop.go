@@ -45,6 +45,11 @@ const (
 	// maxFiles caps the registered files' table; a connection whose
 	// descriptor is past it goes unregistered.
 	maxFiles = 1 << 16
+	// quietPatience is how long a wait holds out for a completion beyond
+	// those of its quiet sends before it takes what there is: a quiet
+	// send not done when submitted waits for a slow client, whose turn
+	// may then come this much later.
+	quietPatience = 100 * time.Microsecond
 	// drainTime bounds how long a stopping loop waits for the kernel to
 	// end its connections' operations.
 	drainTime = 2 * time.Second
@@ -79,6 +84,11 @@ type loop struct {
 	// writes.
 	peer    unix.RawSockaddrAny
 	peerLen uint32
+	// quiet counts the sends prepared since the last enter whose
+	// completion will ask nothing of the loop: the whole answer of a
+	// connection with nothing else to do, receiving with a multishot
+	// receive that stays armed.
+	quiet int
 	// err is the first failure to queue an operation.
 	err error
 	// drained: every operation ended before the ring closed, so the
@@ -226,7 +236,12 @@ func (l *loop) iterate() error {
 	if l.err != nil {
 		return l.err
 	}
-	if err := l.ring.SubmitAndWait(l.timeouts.Wait()); err != nil {
+	// The quiet sends' completions ask nothing of the loop, so the wait
+	// is for one completion more, for a while (quietPatience): the
+	// next request then comes back in this enter, not in one of its own.
+	err := l.ring.SubmitAndWait(1+l.quiet, quietPatience, l.timeouts.Wait())
+	l.quiet = 0
+	if err != nil {
 		return err
 	}
 	l.timeouts.Tick()
@@ -565,6 +580,9 @@ func (l *loop) process(c *conn) {
 // loops.
 func (l *loop) send(c *conn) {
 	c.timer.Leave()
+	if l.bufs != nil && c.written == 0 && !c.closing && len(c.in) == 0 && len(c.held) == 0 {
+		l.quiet++
+	}
 	l.sqe(opSend, c.fd).PrepSend(c.target, c.out[c.written:])
 	l.queued()
 	c.sending = true
@@ -696,7 +714,7 @@ func (l *loop) closeAll() {
 	}
 	deadline := time.Now().Add(drainTime)
 	for l.busy() && time.Now().Before(deadline) {
-		if err := l.ring.SubmitAndWait(100 * time.Millisecond); err != nil {
+		if err := l.ring.SubmitAndWait(1, 0, 100*time.Millisecond); err != nil {
 			return
 		}
 		for _, cqe := range l.ring.Reap(l.cqes) {
