@@ -44,6 +44,7 @@ Servers:
   sockbench serve epoll --rearm oneshot                        # thread post #15
   sockbench serve poll --reuseport --listeners 2 --gomaxprocs 2
   sockbench serve nethttp --handler template-reparse --body large
+  sockbench serve uring --buffer-ring=false --stats-file st.json  # one io_uring feature off
   sockbench serve epoll --stream --stats-file stats.json      # read-and-discard sink
   sockbench serve epoll --cpus 0 --gomaxprocs 1               # pinned, as benchmarks run it`,
 		Args:              cobra.ExactArgs(1),
