@@ -37,7 +37,7 @@ run: deps build
 
 # The forum thread's experiments (configs/forum/, issue #13), one run each
 # into results/forum/<stamp>/, and the verdict on every claim of
-# configs/forum/claims.yaml in results/forum/<stamp>/REPORT.md; about 30
+# configs/forum/claims.yaml in results/forum/<stamp>/REPORT.md; about 35
 # minutes on a 2-core machine. FORUM_SCALE=smoke runs the whole path with
 # short windows in minutes (numbers not to quote).
 forum: deps build

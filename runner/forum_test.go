@@ -14,15 +14,15 @@ import (
 // expand to: servers × matrix values, counted by hand from the thread.
 var forumCells = map[int]int{
 	1:  10, // 4 Python frameworks + 6 Go servers
-	2:  12, // 3 Python + 3 Go, 1 and 4 listeners
-	3:  10, // 6 Python layers + 4 Go sinks
-	4:  7,  // epoll, poll, selectors, uvloop + Go epoll, poll, select
-	5:  8,  // 4 Python + 4 Go, large page
+	2:  18, // 3 Python + 6 Go, 1 and 4 listeners
+	3:  12, // 6 Python layers + 6 Go sinks
+	4:  10, // epoll, poll, selectors, uvloop + 6 Go
+	5:  10, // 4 Python + 6 Go, large page
 	6:  8,  // enable-async, template, uvloop + 5 Go handler cells
 	7:  8,  // 2 Python + 2 Go, backlog 1 and 65535
 	8:  5,  // epoll, selectors, epoll pure parser, PyPy epoll and selectors
 	9:  4,  // Python and Go epoll, persistent and oneshot
-	10: 6,  // Python epoll + Go epoll, poll, batch 1 and until EAGAIN
+	10: 8,  // Python epoll + Go epoll, poll, select, batch 1 and until EAGAIN
 	11: 12, // every Python and Go stack
 	12: 12, // every Python and Go stack
 	13: 20, // 5 servers × 10, 100, 1000, 5000 connections
