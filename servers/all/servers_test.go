@@ -2,11 +2,13 @@ package all
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,5 +192,51 @@ func TestKnobModelsAreRegistered(t *testing.T) {
 				t.Errorf("knob %s: %v", k.Name, err)
 			}
 		}
+	}
+}
+
+// A client that pipelines thousands of requests while it reads the
+// answers slowly (a small receive buffer) gets every answer, in order:
+// the server stops reading while its answers wait, holds what it had
+// already taken, and goes on once they drain — never a lost request, a
+// hang or an unbounded buffer.
+func TestDeepPipeliningWithASlowReader(t *testing.T) {
+	const requests = 20000
+	request := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	for _, m := range servers.Models() {
+		t.Run(m.Name, func(t *testing.T) {
+			t.Parallel()
+			addr, stop := servertest.Start(t, m, servers.Options{Handler: servers.HandlerStatic})
+			d := net.Dialer{Timeout: 2 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+				return rc.Control(func(fd uintptr) {
+					syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+				})
+			}}
+			c, err := d.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			written := make(chan error, 1)
+			go func() {
+				all := bytes.Repeat(request, requests)
+				_, err := c.Write(all)
+				written <- err
+			}()
+			br := bufio.NewReaderSize(c, 512)
+			for i := range requests {
+				if code := readStatus(t, br); code != 200 {
+					t.Fatalf("answer %d: status %d", i, code)
+				}
+			}
+			if err := <-written; err != nil {
+				t.Fatalf("writing the requests: %v", err)
+			}
+			c.Close()
+			if st := stop(); st.Requests != requests {
+				t.Fatalf("the server counts %d requests, %d were sent", st.Requests, requests)
+			}
+		})
 	}
 }
