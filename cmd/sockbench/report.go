@@ -75,6 +75,9 @@ naming the file.`,
 				if len(args) == 2 {
 					return fmt.Errorf("--claims judges one results folder; %s and %s are two (compare them without --claims)", args[0], args[1])
 				}
+				if cmd.Flags().Changed("format") {
+					return fmt.Errorf("--claims writes %s and its PNG plots; --format applies to the report of a run (drop one of them)", report.ClaimsReport)
+				}
 				paths, err = report.Claims(args[0], claims, opts)
 			} else if len(args) == 2 {
 				paths, err = report.Compare(args[0], args[1], opts)

@@ -133,7 +133,7 @@ func TestReportRelativeToControl(t *testing.T) {
 
 // TestReportClaims: report --claims judges the claims file on a folder of
 // runs, make forum's layout, into REPORT.md; a claims file with a mistake
-// is refused with its line, and two folders are refused.
+// is refused with its line, and so are two folders and a --format.
 func TestReportClaims(t *testing.T) {
 	parent := t.TempDir()
 	copyFixture := copyFixtureRun(t, "run-a", "run-a")
@@ -173,5 +173,8 @@ claims:
 	}
 	if msg, code := runCLI(t, "report", parent, parent, "--claims", claims); code == 0 || !strings.Contains(msg, "--claims judges one results folder") {
 		t.Errorf("two folders: exit %d:\n%s", code, msg)
+	}
+	if msg, code := runCLI(t, "report", parent, "--claims", claims, "--format", "csv"); code == 0 || !strings.Contains(msg, "--format applies to the report of a run") {
+		t.Errorf("--format with --claims: exit %d:\n%s", code, msg)
 	}
 }
