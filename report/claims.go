@@ -285,6 +285,10 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 			return res, nil
 		}
 		res.Cells = append(res.Cells, cl)
+	}
+	// Every cell is found before any is judged, so the plot shows both
+	// sides of a ratio even when one has no data.
+	for _, cl := range res.Cells {
 		cv := values(c.metric, cl)
 		if len(cv.Values) == 0 {
 			res.Verdict, res.Why = verdictNoClaimData, noValues(c.metric, cl)

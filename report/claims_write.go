@@ -226,10 +226,10 @@ func claimChart(cr claimResult) *chart {
 			if !est.Known() {
 				b.Label = "no data"
 			} else {
-				b.Segments = []barSegment{{est.Center, e.colour}}
-				b.Low, b.High = est.Min, est.Max
+				b.Segments = []barSegment{{m.plotted(est.Center), e.colour}}
+				b.Low, b.High = m.plotted(est.Min), m.plotted(est.Max)
 				if est.hasCI() {
-					b.Low, b.High = est.Lo, est.Hi
+					b.Low, b.High = m.plotted(est.Lo), m.plotted(est.Hi)
 				}
 				b.Label = m.text(est.Center)
 			}
