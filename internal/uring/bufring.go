@@ -50,9 +50,6 @@ func NewBufferRing(r *Ring, group uint16, count, size int) (*BufferRing, error) 
 	return g, nil
 }
 
-// Size is one buffer's size.
-func (g *BufferRing) Size() int { return g.size }
-
 // Buffer is the buffer of that id.
 func (g *BufferRing) Buffer(id uint16) []byte {
 	off := int(id) * g.size

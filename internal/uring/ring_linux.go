@@ -163,9 +163,6 @@ func missingFeatures(have uint32) string {
 	return fmt.Sprint(miss)
 }
 
-// FD is the ring's descriptor.
-func (r *Ring) FD() int { return r.fd }
-
 // Enable starts a ring set up disabled; the calling thread becomes its
 // only submitter (call it from the loop's locked OS thread).
 func (r *Ring) Enable() error {
@@ -210,9 +207,6 @@ func (r *Ring) SQE() (*SQE, error) {
 	r.tail++
 	return sqe, nil
 }
-
-// Pending is how many prepared SQEs the kernel has not been told of.
-func (r *Ring) Pending() uint32 { return r.tail - atomic.LoadUint32(r.sqTail) }
 
 // flush publishes the prepared SQEs and returns how many there are for
 // the kernel to take.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -237,4 +238,45 @@ func TestCheckNamesWhatIsMissing(t *testing.T) {
 			t.Errorf("%s on %s: %v; want it to say %q", tc.f.Name, tc.kernel.Release, err, tc.want)
 		}
 	}
+}
+
+// A connect through the ring completes once the handshake has, as a load
+// generator's connections will.
+func TestConnectThroughTheRing(t *testing.T) {
+	r := newRing(t, Config{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: [4]byte{127, 0, 0, 1}}
+	port := ln.Addr().(*net.TCPAddr).Port
+	sa.Port = uint16(port>>8) | uint16(port&0xff)<<8 // network byte order
+	s, err := r.SQE()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.PrepConnect(Target{FD: int32(fd)}, unsafe.Pointer(&sa), uint32(unsafe.Sizeof(sa)))
+	s.UserData = 7
+	var got []CQE
+	for tries := 0; len(got) == 0 && tries < 50; tries++ {
+		if err := r.SubmitAndWait(1, 0, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		got = r.Reap(make([]CQE, 0, 4))
+	}
+	if len(got) != 1 || got[0].UserData != 7 || got[0].Res != 0 {
+		t.Fatalf("connect completions %+v, want one with res 0", got)
+	}
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(5 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatalf("the listener saw no connection: %v", err)
+	}
+	c.Close()
 }
