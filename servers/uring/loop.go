@@ -311,8 +311,8 @@ func (l *loop) complete(cqe *iouring.CQE) {
 			l.settle(c)
 		}
 	case opInstall:
-		// Only a failure is reported (CQE_SKIP_SUCCESS); the receive
-		// linked behind it was cancelled.
+		// Only a failure is reported (CQE_SKIP_SUCCESS); the receive on
+		// the empty slot fails too.
 		if c != nil {
 			l.close(c)
 		}
@@ -390,9 +390,14 @@ func (l *loop) addConn(fd int, havePeer bool) {
 			// completions would write the same place.
 			l.getpeername++
 			l.peerLen = uint32(unsafe.Sizeof(l.peer))
-			unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&l.peer)), uintptr(unsafe.Pointer(&l.peerLen)))
+			_, _, e := unix.RawSyscall(unix.SYS_GETPEERNAME, uintptr(fd), uintptr(unsafe.Pointer(&l.peer)), uintptr(unsafe.Pointer(&l.peerLen)))
+			havePeer = e == 0
 		}
-		client = peerAddr(&l.peer)
+		if havePeer {
+			// A client already gone has no address; the page then shows
+			// none rather than the last client's.
+			client = peerAddr(&l.peer)
+		}
 	}
 	var c *conn
 	if n := len(l.free); n > 0 {
