@@ -552,7 +552,7 @@ func (l *loop) process(c *conn) {
 		return
 	}
 	for {
-		if c.held != nil {
+		if len(c.held) > 0 {
 			l.unhold(c)
 		}
 		consumed, out, closeAfter := c.proto.Serve(c.in, c.out)
@@ -629,6 +629,9 @@ func (l *loop) finish(c *conn) {
 	c.inflight++
 	c.lingering, c.lingered = true, 0
 	c.in = c.in[:0]
+	// What was held is dropped like the rest, and receiving goes on.
+	l.dropHeld(c)
+	c.paused = false
 	l.timeouts.Linger.Move(c, l.timeouts.Now)
 }
 
@@ -650,6 +653,14 @@ func (l *loop) settle(c *conn) {
 	}
 }
 
+// dropHeld gives the buffers c holds back to the ring, unread.
+func (l *loop) dropHeld(c *conn) {
+	for _, h := range c.held {
+		l.bufs.Recycle(h.id)
+	}
+	c.held = c.held[:0]
+}
+
 // close ends a connection: its operations in flight are cancelled, and
 // its descriptor is closed once they have ended (settle).
 func (l *loop) close(c *conn) {
@@ -658,10 +669,7 @@ func (l *loop) close(c *conn) {
 	}
 	c.closed = true
 	c.timer.Leave()
-	for _, h := range c.held {
-		l.bufs.Recycle(h.id)
-	}
-	c.held = c.held[:0]
+	l.dropHeld(c)
 	if c.inflight > 0 {
 		s := l.sqe(opCancel, c.fd)
 		s.PrepCancelFD(c.target)
