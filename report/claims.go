@@ -211,10 +211,18 @@ type cellValues struct {
 	Values    []float64
 	Saturated bool
 	Errors    int64
+	// LeftOut counts the successful repetitions measured on a busy
+	// machine, which do not count.
+	LeftOut int
 }
 
 func values(m claimMetric, c *cell) cellValues {
 	var cv cellValues
+	for _, rp := range c.Reps {
+		if rp.OK && !rp.Counts {
+			cv.LeftOut++
+		}
+	}
 	for _, rp := range c.countedReps() {
 		if v := m.of(rp); !math.IsNaN(v) {
 			cv.Values = append(cv.Values, v)
@@ -273,7 +281,7 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 		}{c.over, c.Path + ".over"})
 	}
 	var samples [][]float64
-	var flags []string
+	var flags, leftOut []string
 	saturatedOnly := true
 	for _, s := range sels {
 		cl, err := cs.findCell(r, s.s, s.path)
@@ -298,6 +306,9 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 			flags = append(flags, flag)
 			saturatedOnly = saturatedOnly && sat
 		}
+		if cv.LeftOut > 0 {
+			leftOut = append(leftOut, fmt.Sprintf("%d of %s left out (machine busy)", cv.LeftOut, plural(cv.LeftOut+len(cv.Values), "repetition")+" of "+cl.ID))
+		}
 		samples = append(samples, cv.Values)
 		res.N = append(res.N, len(cv.Values))
 	}
@@ -305,6 +316,9 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 		ratioFigure(&res, samples[0], samples[1])
 	} else {
 		singleFigure(&res, samples[0])
+	}
+	if len(leftOut) > 0 {
+		res.How += "; " + strings.Join(leftOut, ", ")
 	}
 	lo, hi := c.bounds()
 	switch {

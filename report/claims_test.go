@@ -366,3 +366,23 @@ func TestShippedClaims(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimLeavesOutBusyReps: a repetition measured on a busy machine is
+// left out of a claim's figure, and the figure says so.
+func TestClaimLeavesOutBusyReps(t *testing.T) {
+	cells := forumCells()
+	cells[0].Busy = []int{2}
+	r := synthRunWith("forum-x", []string{"server", "backlog"}, cells, synthOptions{Interference: true})
+	cs, err := parseClaims("claims.yaml", []byte(forumClaims))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := cs.evaluate(&forum{Runs: map[string]*run{"forum-x": r}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res[0].Stacks[0].Checks[0]
+	if c.N[0] != 6 || c.N[1] != 5 || !strings.Contains(c.How, "1 of 6 repetitions of c1 left out (machine busy)") {
+		t.Errorf("n=%v, %s", c.N, c.How)
+	}
+}
