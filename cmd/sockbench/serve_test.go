@@ -335,6 +335,8 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve", "epoll", "--handler", "jinja"}, `handler "jinja" is not one of`},
 		{[]string{"serve", "epoll", "--body", "huge"}, `body "huge" is not one of small, large`},
 		{[]string{"serve", "epoll", "--workers", "8"}, `knob workers does not apply to the epoll model (it applies to workerpool)`},
+		{[]string{"serve", "epoll", "--sqpoll"}, `knob sqpoll does not apply to the epoll model (it applies to uring)`},
+		{[]string{"serve", "uring", "--accept-batch", "4"}, `knob accept_batch does not apply to the uring model (it applies to epoll, poll, select)`},
 		{[]string{"serve", "epoll", "--addr", "127.0.0.1:99999"}, "127.0.0.1:99999"},
 		{[]string{"serve", "workerpool", "--workers", "0"}, `invalid argument "0" for "--workers" flag: workers 0: at least 1`},
 	}
