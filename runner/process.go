@@ -83,14 +83,16 @@ func start(l launch) (*serverProcess, error) {
 			}
 		}
 		host, port, _ := net.SplitHostPort(addr)
-		workdir, err := os.Getwd()
-		if err != nil {
-			return nil, fmt.Errorf("start %s: the working folder for {workdir}: %w", l.server.Name, err)
-		}
 		vars := map[string]string{
 			config.PlaceAddr: addr, config.PlaceHost: host, config.PlacePort: port, config.PlaceDir: l.dir,
 			config.PlaceStatsFile: filepath.Join(l.dir, "stats.json"), config.PlaceCPUs: l.cpus.Text, config.PlaceSockbench: l.exe,
-			config.PlaceWorkdir: workdir,
+		}
+		if config.UsesPlaceholder(l.server, config.PlaceWorkdir) {
+			workdir, err := os.Getwd()
+			if err != nil {
+				return nil, fmt.Errorf("start %s: the working folder for {workdir}: %w", l.server.Name, err)
+			}
+			vars[config.PlaceWorkdir] = workdir
 		}
 		for _, kv := range l.server.Knobs.List() {
 			vars[kv.Knob.Name] = kv.Text

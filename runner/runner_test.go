@@ -765,3 +765,32 @@ func TestDriftControl(t *testing.T) {
 	}
 	wantOutput(t, out.String(), "control control-epoll 2: ")
 }
+
+// TestWorkdirPlaceholder: {workdir} is the folder the run was started in,
+// though the server itself starts in its own {dir}.
+func TestWorkdirPlaceholder(t *testing.T) {
+	p := parse(t, `version: 1
+name: workdir
+repetitions: 1
+cpus: {server: 0, load: 1}
+servers:
+  - name: ext
+    command: [/bin/sh, -c, 'test "$(pwd)" != "$3" && exec "$1" serve epoll --addr "$2"', sh, "{sockbench}", "{addr}", "{workdir}"]
+    url: http://{addr}/
+load: {connections: 2, duration: 200ms, warmup: 0s}
+`)
+	var out bytes.Buffer
+	var o observer
+	sum, err := Run(context.Background(), p, options(t, &out, &o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := readRep(t, sum.Dir, p.Cells[0].ID, 1)
+	if r.Status != results.OK || len(r.Command) != 7 || r.Command[6] != wd {
+		t.Errorf("%s %s, command %q, want its last argument %s\n%s", r.Status, r.Reason, r.Command, wd, out.String())
+	}
+}
