@@ -40,7 +40,7 @@ func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) 
 	// every loop's share differs from another's by at most one.
 	for g := range o.Connections {
 		l := loops[g%len(loops)]
-		c := &httpConn{fd: -1, heapIdx: -1, p: respParser{noBody: o.Method == "HEAD"}}
+		c := &httpConn{fd: -1, heapIdx: -1, slot: uint32(len(l.conns)), p: respParser{noBody: o.Method == "HEAD"}}
 		if o.Rate > 0 {
 			c.due = t0.Add(time.Duration(float64(g) / o.Rate * float64(time.Second)))
 		}
@@ -56,6 +56,11 @@ func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) 
 	}
 	defer holdPs(len(loops))()
 	runLoops(ctx, loops)
+	for _, l := range loops {
+		if l.ur != nil && l.ur.err != nil {
+			return fmt.Errorf("io_uring load loop: %w", l.ur.err)
+		}
+	}
 	return nil
 }
 
@@ -138,6 +143,12 @@ type httpConn struct {
 	// across its connections, for the fairness between connections.
 	done int64
 	p    respParser
+	// With io_uring (uring.go): slot is the connection's index in its
+	// loop; gen counts its sockets and sends its sends, so a completion
+	// of an operation on a socket since closed, or of a send overtaken,
+	// is told apart; receiving: its multishot receive is armed.
+	slot, gen, sends uint32
+	receiving        bool
 }
 
 type closedLoop struct {
@@ -172,6 +183,8 @@ type closedLoop struct {
 	nextScan time.Time
 	// The causes of the loop's timeouts, made once: they name the limit.
 	noAnswer, noConnect error
+	// ur is the loop's io_uring (--io uring); nil, the loop is on epoll.
+	ur *uringIO
 }
 
 func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*closedLoop, error) {
@@ -180,7 +193,14 @@ func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*cl
 		noAnswer:  fmt.Errorf("no answer within %s %v", FlagName("timeout"), o.Timeout),
 		noConnect: fmt.Errorf("no connection within %s %v", FlagName("timeout"), o.Timeout),
 	}
-	if err := l.init(rec, addr); err != nil {
+	if o.IO == IOUring {
+		l.rec = rec
+		ur, err := newUringIO(addr, o.Connections/o.Threads+1)
+		if err != nil {
+			return nil, err
+		}
+		l.ur = ur
+	} else if err := l.init(rec, addr); err != nil {
 		return nil, err
 	}
 	if o.Rate > 0 {
@@ -194,6 +214,10 @@ func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*cl
 
 // wake interrupts the loop's wait, on whichever poller it sleeps.
 func (l *closedLoop) wake() {
+	if l.ur != nil {
+		l.ur.wake.Wake()
+		return
+	}
 	l.epollLoop.wake()
 	if l.timer != nil {
 		l.timer.Wake()
@@ -201,6 +225,10 @@ func (l *closedLoop) wake() {
 }
 
 func (l *closedLoop) release() {
+	if l.ur != nil {
+		l.ur.release()
+		return
+	}
 	l.epollLoop.release()
 	if l.timer != nil {
 		l.timer.Close()
@@ -215,12 +243,16 @@ func (l *closedLoop) run() {
 		// microsecond, not the default 50 µs of timer slack.
 		unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 	}
+	if l.ur != nil {
+		l.ur.start()
+	}
 	now := time.Now()
 	end := l.rec.c.windowEnd
 	for _, c := range l.conns {
 		l.next(c, now)
 		l.sync(c)
 	}
+	var err error
 	for !l.stopping {
 		now = time.Now()
 		l.rec.tick(now)
@@ -235,34 +267,14 @@ func (l *closedLoop) run() {
 		if len(l.waiting) > 0 {
 			wait = min(wait, l.waiting[0].due.Sub(now))
 		}
-		evs, err := l.wait(max(wait, 0))
-		if err != nil {
-			// The poller itself failed: nothing more can be measured.
-			break
+		var closing bool
+		if l.ur != nil {
+			closing, err = l.ur.poll(l, max(wait, 0), end)
+		} else {
+			closing, err = l.poll(max(wait, 0), end)
 		}
-		l.events = evs
-		now = time.Now()
-		closing := !now.Before(end)
-		for _, ev := range evs {
-			if l.woken(ev) {
-				continue
-			}
-			c := l.conn(int(ev.FD))
-			switch {
-			case c == nil:
-			case closing:
-				// Only answers that arrived before the window closed
-				// still count (read stops at the first that did not):
-				// the rest are unfinished.
-				if c.state == connReading && ev.Events&(netpoll.Readable|netpoll.Failed) != 0 {
-					l.read(c, now)
-				}
-			default:
-				l.handle(c, ev.Events, now)
-				l.sync(c)
-			}
-		}
-		if closing {
+		if err != nil || closing {
+			// A failed poller or ring: nothing more can be measured.
 			break
 		}
 	}
@@ -274,7 +286,41 @@ func (l *closedLoop) run() {
 		l.closeConn(c)
 		l.rec.perConn = append(l.rec.perConn, c.done)
 	}
+	if l.ur != nil {
+		l.ur.flush()
+	}
 	l.rec.finish(now)
+}
+
+// poll waits for at most d for the sockets and handles those ready. Once
+// the window has closed (closing), only answers that arrived before it
+// still count (read stops at the first that did not): the rest are
+// unfinished.
+func (l *closedLoop) poll(d time.Duration, end time.Time) (closing bool, err error) {
+	evs, err := l.wait(d)
+	if err != nil {
+		return false, err
+	}
+	l.events = evs
+	now := time.Now()
+	closing = !now.Before(end)
+	for _, ev := range evs {
+		if l.woken(ev) {
+			continue
+		}
+		c := l.conn(int(ev.FD))
+		switch {
+		case c == nil:
+		case closing:
+			if c.state == connReading && ev.Events&(netpoll.Readable|netpoll.Failed) != 0 {
+				l.read(c, now)
+			}
+		default:
+			l.handle(c, ev.Events, now)
+			l.sync(c)
+		}
+	}
+	return closing, nil
 }
 
 // wait blocks for at most d, keeping the loop's P (netpoll's WaitHeld), and
@@ -370,7 +416,13 @@ func (l *closedLoop) send(c *httpConn, now time.Time) {
 }
 
 func (l *closedLoop) open(c *httpConn, now time.Time) {
-	fd, err := l.dial(netpoll.Readable | netpoll.Writable)
+	var fd int
+	var err error
+	if l.ur != nil {
+		fd, err = l.ur.dial(c)
+	} else {
+		fd, err = l.dial(netpoll.Readable | netpoll.Writable)
+	}
 	if err != nil {
 		l.connectFailed(c, time.Now(), err)
 		return
@@ -386,6 +438,9 @@ func (l *closedLoop) open(c *httpConn, now time.Time) {
 	}
 	c.fd = fd
 	c.state = connConnecting
+	if l.ur != nil {
+		return
+	}
 	for fd >= len(l.byFD) {
 		l.byFD = append(l.byFD, nil)
 	}
@@ -429,9 +484,7 @@ func (l *closedLoop) handle(c *httpConn, ev netpoll.Events, now time.Time) {
 			l.connectFailed(c, now, err)
 			return
 		}
-		c.woff = 0
-		c.state = connWriting
-		l.write(c, now)
+		l.connected(c, now)
 	case connWriting:
 		if ev&(netpoll.Writable|netpoll.Failed) != 0 {
 			l.write(c, now)
@@ -446,7 +499,20 @@ func (l *closedLoop) handle(c *httpConn, ev netpoll.Events, now time.Time) {
 	}
 }
 
+// connected starts writing the batch on a connection just opened.
+func (l *closedLoop) connected(c *httpConn, now time.Time) {
+	c.woff = 0
+	c.state = connWriting
+	l.write(c, now)
+}
+
 func (l *closedLoop) write(c *httpConn, now time.Time) {
+	if l.ur != nil {
+		l.ur.send(c, l.req[c.woff:])
+		c.woff = len(l.req)
+		c.state = connReading
+		return
+	}
 	for c.woff < len(l.req) {
 		n, err := netpoll.Write(c.fd, l.req[c.woff:])
 		switch {
@@ -458,11 +524,7 @@ func (l *closedLoop) write(c *httpConn, now time.Time) {
 		case err == unix.EINTR:
 			continue
 		case err != nil:
-			if peerClosed(err) && c.p.between() && l.closedByServer(c, now) {
-				return
-			}
-			l.failPending(c, now, failWrite, err)
-			l.reopen(c, now)
+			l.writeFailed(c, err, now)
 			return
 		}
 		c.woff += n
@@ -471,6 +533,16 @@ func (l *closedLoop) write(c *httpConn, now time.Time) {
 		return
 	}
 	c.state = connReading
+}
+
+// writeFailed ends a connection whose request could not be written: a
+// close by a server done with it, or a write error.
+func (l *closedLoop) writeFailed(c *httpConn, err error, now time.Time) {
+	if peerClosed(err) && c.p.between() && l.closedByServer(c, now) {
+		return
+	}
+	l.failPending(c, now, failWrite, err)
+	l.reopen(c, now)
 }
 
 // watchWrites starts or stops watching c for room to write, beside its
@@ -494,6 +566,14 @@ func (l *closedLoop) watchWrites(c *httpConn, on bool, now time.Time) bool {
 
 func (l *closedLoop) read(c *httpConn, now time.Time) {
 	n, at, err := l.readAnswer(c.fd, now)
+	l.received(c, l.rbuf[:max(n, 0)], at, err, now)
+}
+
+// received handles what a read or a receive brought the connection: p,
+// which arrived at at, or the read's error; nothing and no error is the
+// end of the stream.
+func (l *closedLoop) received(c *httpConn, p []byte, at time.Time, err error, now time.Time) {
+	n := len(p)
 	closing := !now.Before(l.rec.c.windowEnd)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
@@ -525,7 +605,6 @@ func (l *closedLoop) read(c *httpConn, now time.Time) {
 		l.reopen(c, now)
 		return
 	}
-	p := l.rbuf[:n]
 	for len(p) > 0 && c.fd >= 0 {
 		used, complete, err := c.p.next(p)
 		p = p[used:]
@@ -645,7 +724,11 @@ func (l *closedLoop) reopen(c *httpConn, now time.Time) {
 }
 
 func (l *closedLoop) dropConn(c *httpConn) {
-	if c.fd >= 0 {
+	switch {
+	case c.fd >= 0 && l.ur != nil:
+		l.ur.drop(c)
+		c.fd = -1
+	case c.fd >= 0:
 		l.byFD[c.fd] = nil
 		unix.Close(c.fd)
 		c.fd = -1

@@ -117,6 +117,14 @@ func listen(t *testing.T, serve func(c net.Conn)) net.Listener {
 	return ln
 }
 
+// eachIO runs test once for each I/O of the closed-loop engine, as a
+// subtest named after it, so that no I/O can skip a test silently.
+func eachIO(t *testing.T, test func(t *testing.T, ioMode IO)) {
+	for _, ioMode := range IOs {
+		t.Run(string(ioMode), func(t *testing.T) { test(t, ioMode) })
+	}
+}
+
 func run(t *testing.T, o Options) *Result {
 	t.Helper()
 	if o.Duration == 0 {
@@ -141,89 +149,96 @@ func startModel(t *testing.T, name string, opts servers.Options) (string, func()
 }
 
 func TestCountsMatchTheServerExactly(t *testing.T) {
-	const n = 2400
-	for _, tc := range []struct {
-		name  string
-		o     Options
-		conns uint64 // the server's count, the reachability probe included
-	}{
-		{"keep-alive", Options{Connections: 8, Threads: 2}, 8 + 1},
-		{"close", Options{Connections: 8, Threads: 2, Close: true}, n + 1},
-		{"pipeline", Options{Connections: 6, Threads: 2, Pipeline: 4}, 6 + 1},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			url, stop := startModel(t, "epoll", servers.Options{})
-			tc.o.URL = url
-			tc.o.MaxRequests = n
-			r := run(t, tc.o)
-			st := stop()
-			if r.Errors.Total() != 0 {
-				t.Fatalf("errors: %+v", r.Errors)
-			}
-			if r.Requests != n || st.Requests != n {
-				t.Errorf("generator counted %d requests, server %d, want %d each", r.Requests, st.Requests, n)
-			}
-			if st.Connections != tc.conns {
-				t.Errorf("server accepted %d connections, want %d", st.Connections, tc.conns)
-			}
-			if want := int64(st.BytesWritten); r.BytesRead != want {
-				t.Errorf("generator read %d bytes, server wrote %d", r.BytesRead, want)
-			}
-			if r.Latency.Recorded != n || r.Statuses[200] != n {
-				t.Errorf("histogram holds %d latencies and %d 200s, want %d", r.Latency.Recorded, r.Statuses[200], n)
-			}
-		})
-	}
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		const n = 2400
+		for _, tc := range []struct {
+			name  string
+			o     Options
+			conns uint64 // the server's count, the reachability probe included
+		}{
+			{"keep-alive", Options{IO: ioMode, Connections: 8, Threads: 2}, 8 + 1},
+			{"close", Options{IO: ioMode, Connections: 8, Threads: 2, Close: true}, n + 1},
+			{"pipeline", Options{IO: ioMode, Connections: 6, Threads: 2, Pipeline: 4}, 6 + 1},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				url, stop := startModel(t, "epoll", servers.Options{})
+				tc.o.URL = url
+				tc.o.MaxRequests = n
+				r := run(t, tc.o)
+				st := stop()
+				if r.Errors.Total() != 0 {
+					t.Fatalf("errors: %+v", r.Errors)
+				}
+				if r.Requests != n || st.Requests != n {
+					t.Errorf("generator counted %d requests, server %d, want %d each", r.Requests, st.Requests, n)
+				}
+				if st.Connections != tc.conns {
+					t.Errorf("server accepted %d connections, want %d", st.Connections, tc.conns)
+				}
+				if want := int64(st.BytesWritten); r.BytesRead != want {
+					t.Errorf("generator read %d bytes, server wrote %d", r.BytesRead, want)
+				}
+				if r.IO != ioMode && (r.IO != "" || ioMode != IOEpoll) {
+					t.Errorf("the result says it ran on %q, want %q", r.IO, ioMode)
+				}
+				if r.Latency.Recorded != n || r.Statuses[200] != n {
+					t.Errorf("histogram holds %d latencies and %d 200s, want %d", r.Latency.Recorded, r.Statuses[200], n)
+				}
+			})
+		}
+	})
 }
 
 // A server that delays a known share of its answers: the histogram must
 // put exactly those requests at or above the delay, and the percentiles
 // on the right side of it.
 func TestPercentilesOfAnInjectedDelay(t *testing.T) {
-	const (
-		total = 1000
-		every = 20 // 5% of requests
-		delay = 30 * time.Millisecond
-	)
-	var delayed atomic.Int64
-	s := newTestServer(t, func(n int64, c net.Conn) bool {
-		if n%every == 0 {
-			delayed.Add(1)
-			time.Sleep(delay)
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		const (
+			total = 1000
+			every = 20 // 5% of requests
+			delay = 30 * time.Millisecond
+		)
+		var delayed atomic.Int64
+		s := newTestServer(t, func(n int64, c net.Conn) bool {
+			if n%every == 0 {
+				delayed.Add(1)
+				time.Sleep(delay)
+			}
+			return answerOK(n, c)
+		})
+		r := run(t, Options{IO: ioMode, URL: s.url, Connections: 4, Threads: 1, MaxRequests: total})
+		h, err := r.Histogram()
+		if err != nil {
+			t.Fatal(err)
 		}
-		return answerOK(n, c)
+		if h.TotalCount() != total {
+			t.Fatalf("histogram holds %d values, want %d", h.TotalCount(), total)
+		}
+		var atOrAbove int64
+		for _, bar := range h.Distribution() {
+			if bar.From >= delay.Microseconds() {
+				atOrAbove += bar.Count
+			}
+		}
+		d := delayed.Load()
+		// Every delayed request is at or above the delay; an undelayed one
+		// there would be a scheduling hiccup of the shared machine, allowed
+		// for up to 1% of requests.
+		if atOrAbove < d || atOrAbove > d+total/100 {
+			t.Errorf("%d latencies at or above %v, want the %d delayed ones", atOrAbove, delay, d)
+		}
+		delayUS := float64(delay.Microseconds())
+		if r.Latency.P99US < delayUS*0.999 || r.Latency.MaxUS < delayUS*0.999 {
+			t.Errorf("p99 %.0fµs, max %.0fµs: with 5%% delayed by %v both must be at least that", r.Latency.P99US, r.Latency.MaxUS, delay)
+		}
+		if r.Latency.P75US >= delayUS/2 {
+			t.Errorf("p75 %.0fµs: 95%% of requests were not delayed, p75 must be far below %v", r.Latency.P75US, delay)
+		}
+		if r.LatencyKind != ResponseTime {
+			t.Errorf("latency kind %q, want %q", r.LatencyKind, ResponseTime)
+		}
 	})
-	r := run(t, Options{URL: s.url, Connections: 4, Threads: 1, MaxRequests: total})
-	h, err := r.Histogram()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h.TotalCount() != total {
-		t.Fatalf("histogram holds %d values, want %d", h.TotalCount(), total)
-	}
-	var atOrAbove int64
-	for _, bar := range h.Distribution() {
-		if bar.From >= delay.Microseconds() {
-			atOrAbove += bar.Count
-		}
-	}
-	d := delayed.Load()
-	// Every delayed request is at or above the delay; an undelayed one
-	// there would be a scheduling hiccup of the shared machine, allowed
-	// for up to 1% of requests.
-	if atOrAbove < d || atOrAbove > d+total/100 {
-		t.Errorf("%d latencies at or above %v, want the %d delayed ones", atOrAbove, delay, d)
-	}
-	delayUS := float64(delay.Microseconds())
-	if r.Latency.P99US < delayUS*0.999 || r.Latency.MaxUS < delayUS*0.999 {
-		t.Errorf("p99 %.0fµs, max %.0fµs: with 5%% delayed by %v both must be at least that", r.Latency.P99US, r.Latency.MaxUS, delay)
-	}
-	if r.Latency.P75US >= delayUS/2 {
-		t.Errorf("p75 %.0fµs: 95%% of requests were not delayed, p75 must be far below %v", r.Latency.P75US, delay)
-	}
-	if r.LatencyKind != ResponseTime {
-		t.Errorf("latency kind %q, want %q", r.LatencyKind, ResponseTime)
-	}
 }
 
 // A server that stalls once for 300 ms: a closed loop waits with it and
@@ -231,104 +246,110 @@ func TestPercentilesOfAnInjectedDelay(t *testing.T) {
 // stall; paced at a rate, the requests due during the stall are measured
 // from when they were due, and the stall shows.
 func TestCoordinatedOmissionCorrectionShowsAStall(t *testing.T) {
-	const stall = 300 * time.Millisecond
-	stalling := func() reply {
-		var mu sync.Mutex
-		var until time.Time
-		return func(n int64, c net.Conn) bool {
-			mu.Lock()
-			if n == 300 {
-				until = time.Now().Add(stall)
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		const stall = 300 * time.Millisecond
+		stalling := func() reply {
+			var mu sync.Mutex
+			var until time.Time
+			return func(n int64, c net.Conn) bool {
+				mu.Lock()
+				if n == 300 {
+					until = time.Now().Add(stall)
+				}
+				wait := time.Until(until)
+				mu.Unlock()
+				if wait > 0 {
+					time.Sleep(wait)
+				}
+				return answerOK(n, c)
 			}
-			wait := time.Until(until)
-			mu.Unlock()
-			if wait > 0 {
-				time.Sleep(wait)
-			}
-			return answerOK(n, c)
 		}
-	}
-	plain := run(t, Options{URL: newTestServer(t, stalling()).url, Connections: 4, Threads: 1, MaxRequests: 3000})
-	paced := run(t, Options{URL: newTestServer(t, stalling()).url, Connections: 4, Threads: 1, Rate: 1000, Duration: 2 * time.Second})
-	if plain.Latency.MaxUS < float64(stall.Microseconds())*0.9 {
-		t.Fatalf("the plain run's max %.0fµs does not show the %v stall at all", plain.Latency.MaxUS, stall)
-	}
-	if plain.Latency.P99US >= float64(stall.Microseconds())/3 {
-		t.Errorf("plain closed loop p99 %.0fµs: only the ~4 requests in flight should have seen the stall", plain.Latency.P99US)
-	}
-	if paced.LatencyKind != Corrected {
-		t.Errorf("paced latency kind %q, want %q", paced.LatencyKind, Corrected)
-	}
-	// ~300 of ~2000 paced requests were due during the stall: p90 and
-	// above must reflect it.
-	if paced.Latency.P99US < float64(stall.Microseconds())/2 {
-		t.Errorf("paced p99 %.0fµs hides the %v stall", paced.Latency.P99US, stall)
-	}
-	if paced.Requests < 1800 {
-		t.Errorf("paced run answered %d requests, want the ~2000 its rate schedules", paced.Requests)
-	}
+		plain := run(t, Options{IO: ioMode, URL: newTestServer(t, stalling()).url, Connections: 4, Threads: 1, MaxRequests: 3000})
+		paced := run(t, Options{IO: ioMode, URL: newTestServer(t, stalling()).url, Connections: 4, Threads: 1, Rate: 1000, Duration: 2 * time.Second})
+		if plain.Latency.MaxUS < float64(stall.Microseconds())*0.9 {
+			t.Fatalf("the plain run's max %.0fµs does not show the %v stall at all", plain.Latency.MaxUS, stall)
+		}
+		if plain.Latency.P99US >= float64(stall.Microseconds())/3 {
+			t.Errorf("plain closed loop p99 %.0fµs: only the ~4 requests in flight should have seen the stall", plain.Latency.P99US)
+		}
+		if paced.LatencyKind != Corrected {
+			t.Errorf("paced latency kind %q, want %q", paced.LatencyKind, Corrected)
+		}
+		// ~300 of ~2000 paced requests were due during the stall: p90 and
+		// above must reflect it.
+		if paced.Latency.P99US < float64(stall.Microseconds())/2 {
+			t.Errorf("paced p99 %.0fµs hides the %v stall", paced.Latency.P99US, stall)
+		}
+		if paced.Requests < 1800 {
+			t.Errorf("paced run answered %d requests, want the ~2000 its rate schedules", paced.Requests)
+		}
+	})
 }
 
 func TestErrorsAreCountedByKind(t *testing.T) {
-	linger0 := func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) }
-	for _, tc := range []struct {
-		name  string
-		reply reply
-		o     Options
-		kind  func(Errors) int64
-	}{
-		{"status", func(_ int64, c net.Conn) bool {
-			c.Write([]byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"))
-			return true
-		}, Options{MaxRequests: 50}, func(e Errors) int64 { return e.Status }},
-		{"malformed", func(_ int64, c net.Conn) bool {
-			c.Write([]byte("SMTP ready\r\n\r\n"))
-			return true
-		}, Options{MaxRequests: 50}, func(e Errors) int64 { return e.Malformed }},
-		{"reset", func(_ int64, c net.Conn) bool {
-			linger0(c)
-			return false
-		}, Options{MaxRequests: 50}, func(e Errors) int64 { return e.Read }},
-		{"short body", func(_ int64, c net.Conn) bool {
-			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"))
-			return false
-		}, Options{MaxRequests: 50}, func(e Errors) int64 { return e.Read }},
-		{"timeout", neverAnswer, Options{Timeout: 100 * time.Millisecond, Duration: 600 * time.Millisecond}, func(e Errors) int64 { return e.Timeout }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := newTestServer(t, tc.reply)
-			tc.o.URL = s.url
-			tc.o.Connections = 2
-			r := run(t, tc.o)
-			if got := tc.kind(r.Errors); got == 0 || got != r.Errors.Total() {
-				t.Errorf("errors %+v: want all of them, and some, of kind %s", r.Errors, tc.name)
-			}
-			if r.Requests != 0 {
-				t.Errorf("%d requests counted as answered; none was", r.Requests)
-			}
-		})
-	}
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		linger0 := func(c net.Conn) { c.(*net.TCPConn).SetLinger(0) }
+		for _, tc := range []struct {
+			name  string
+			reply reply
+			o     Options
+			kind  func(Errors) int64
+		}{
+			{"status", func(_ int64, c net.Conn) bool {
+				c.Write([]byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"))
+				return true
+			}, Options{IO: ioMode, MaxRequests: 50}, func(e Errors) int64 { return e.Status }},
+			{"malformed", func(_ int64, c net.Conn) bool {
+				c.Write([]byte("SMTP ready\r\n\r\n"))
+				return true
+			}, Options{IO: ioMode, MaxRequests: 50}, func(e Errors) int64 { return e.Malformed }},
+			{"reset", func(_ int64, c net.Conn) bool {
+				linger0(c)
+				return false
+			}, Options{IO: ioMode, MaxRequests: 50}, func(e Errors) int64 { return e.Read }},
+			{"short body", func(_ int64, c net.Conn) bool {
+				c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"))
+				return false
+			}, Options{IO: ioMode, MaxRequests: 50}, func(e Errors) int64 { return e.Read }},
+			{"timeout", neverAnswer, Options{IO: ioMode, Timeout: 100 * time.Millisecond, Duration: 600 * time.Millisecond}, func(e Errors) int64 { return e.Timeout }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newTestServer(t, tc.reply)
+				tc.o.URL = s.url
+				tc.o.Connections = 2
+				r := run(t, tc.o)
+				if got := tc.kind(r.Errors); got == 0 || got != r.Errors.Total() {
+					t.Errorf("errors %+v: want all of them, and some, of kind %s", r.Errors, tc.name)
+				}
+				if r.Requests != 0 {
+					t.Errorf("%d requests counted as answered; none was", r.Requests)
+				}
+			})
+		}
+	})
 }
 
 func TestConnectErrorsWhenTheServerGoesAway(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Accept only the reachability probe, then stop listening: every
-	// connection the attack opens is refused.
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			c.Close()
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
 		}
-		ln.Close()
-	}()
-	r := run(t, Options{URL: "http://" + ln.Addr().String() + "/", Connections: 2, Close: true, Duration: 300 * time.Millisecond})
-	// Connections opened before the listener closed sat in its backlog
-	// and are reset: read errors, at most one per connection.
-	if r.Errors.Connect == 0 || r.Errors.Total()-r.Errors.Connect > 2 {
-		t.Errorf("errors %+v: want connect errors, and only them once the listener is gone", r.Errors)
-	}
+		// Accept only the reachability probe, then stop listening: every
+		// connection the attack opens is refused.
+		go func() {
+			if c, err := ln.Accept(); err == nil {
+				c.Close()
+			}
+			ln.Close()
+		}()
+		r := run(t, Options{IO: ioMode, URL: "http://" + ln.Addr().String() + "/", Connections: 2, Close: true, Duration: 300 * time.Millisecond})
+		// Connections opened before the listener closed sat in its backlog
+		// and are reset: read errors, at most one per connection.
+		if r.Errors.Connect == 0 || r.Errors.Total()-r.Errors.Connect > 2 {
+			t.Errorf("errors %+v: want connect errors, and only them once the listener is gone", r.Errors)
+		}
+	})
 }
 
 func TestNothingListeningIsAClearError(t *testing.T) {
@@ -345,46 +366,50 @@ func TestNothingListeningIsAClearError(t *testing.T) {
 }
 
 func TestCancelStopsAndKeepsWhatWasMeasured(t *testing.T) {
-	s := newTestServer(t, answerOK)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var seconds atomic.Int64
-	r, err := Run(ctx, Options{URL: s.url, Connections: 2, Duration: time.Minute, Progress: func(Second) {
-		if seconds.Add(1) == 1 {
-			cancel()
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		s := newTestServer(t, answerOK)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var seconds atomic.Int64
+		r, err := Run(ctx, Options{IO: ioMode, URL: s.url, Connections: 2, Duration: time.Minute, Progress: func(Second) {
+			if seconds.Add(1) == 1 {
+				cancel()
+			}
+		}})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !r.Interrupted || r.Requests == 0 || r.Duration >= 30 {
-		t.Errorf("interrupted=%v requests=%d duration=%.1fs: want an interrupted result of about a second", r.Interrupted, r.Requests, r.Duration)
-	}
-	if len(r.Series) == 0 || r.Series[0].Requests == 0 {
-		t.Errorf("series %+v: the measured second is missing", r.Series)
-	}
+		if !r.Interrupted || r.Requests == 0 || r.Duration >= 30 {
+			t.Errorf("interrupted=%v requests=%d duration=%.1fs: want an interrupted result of about a second", r.Interrupted, r.Requests, r.Duration)
+		}
+		if len(r.Series) == 0 || r.Series[0].Requests == 0 {
+			t.Errorf("series %+v: the measured second is missing", r.Series)
+		}
+	})
 }
 
 func TestSeriesAddUpToTheTotals(t *testing.T) {
-	url, _ := startModel(t, "epoll", servers.Options{})
-	r := run(t, Options{URL: url, Connections: 4, Threads: 2, Duration: 2 * time.Second, Warmup: 200 * time.Millisecond})
-	if len(r.Series) != 2 {
-		t.Fatalf("%d seconds in the series of a 2 s window, want 2: %v", len(r.Series), seriesTs(r.Series))
-	}
-	var req, bytes int64
-	for i, s := range r.Series {
-		if s.T != float64(i) {
-			t.Errorf("second %d has t=%g", i, s.T)
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		url, _ := startModel(t, "epoll", servers.Options{})
+		r := run(t, Options{IO: ioMode, URL: url, Connections: 4, Threads: 2, Duration: 2 * time.Second, Warmup: 200 * time.Millisecond})
+		if len(r.Series) != 2 {
+			t.Fatalf("%d seconds in the series of a 2 s window, want 2: %v", len(r.Series), seriesTs(r.Series))
 		}
-		req += s.Requests
-		bytes += s.Bytes
-	}
-	if req != r.Requests || bytes != r.BytesRead {
-		t.Errorf("series sum to %d requests and %d bytes, totals are %d and %d", req, bytes, r.Requests, r.BytesRead)
-	}
-	if r.Duration < 1.99 || r.Duration > 2.01 {
-		t.Errorf("measured window %.3fs, want 2s", r.Duration)
-	}
+		var req, bytes int64
+		for i, s := range r.Series {
+			if s.T != float64(i) {
+				t.Errorf("second %d has t=%g", i, s.T)
+			}
+			req += s.Requests
+			bytes += s.Bytes
+		}
+		if req != r.Requests || bytes != r.BytesRead {
+			t.Errorf("series sum to %d requests and %d bytes, totals are %d and %d", req, bytes, r.Requests, r.BytesRead)
+		}
+		if r.Duration < 1.99 || r.Duration > 2.01 {
+			t.Errorf("measured window %.3fs, want 2s", r.Duration)
+		}
+	})
 }
 
 func seriesTs(ss []Second) []string {

@@ -73,34 +73,36 @@ func TestMergedFairnessIsOverEveryConnection(t *testing.T) {
 // scheduler, the other way round) is unfair, and the figures say which
 // way; an even one is fair.
 func TestFairnessOfAnUnfairServer(t *testing.T) {
-	var mu sync.Mutex
-	var slow net.Conn
-	unfair := newTestServer(t, func(n int64, c net.Conn) bool {
-		mu.Lock()
-		if slow == nil {
-			slow = c
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		var mu sync.Mutex
+		var slow net.Conn
+		unfair := newTestServer(t, func(n int64, c net.Conn) bool {
+			mu.Lock()
+			if slow == nil {
+				slow = c
+			}
+			late := c == slow
+			mu.Unlock()
+			if late {
+				time.Sleep(5 * time.Millisecond)
+			}
+			return answerOK(n, c)
+		})
+		r := run(t, Options{IO: ioMode, URL: unfair.url, Connections: 2, Threads: 1, Duration: 500 * time.Millisecond})
+		f := r.Fairness
+		if f == nil || f.Connections != 2 || sum(f.PerConnection) != r.Requests {
+			t.Fatalf("fairness %+v of %d answers", f, r.Requests)
 		}
-		late := c == slow
-		mu.Unlock()
-		if late {
-			time.Sleep(5 * time.Millisecond)
+		// The fast connection answers many times for each slow answer: the
+		// index of two is near its floor of 1/2.
+		if f.Jain > 0.7 || f.MinShare > 0.2 || f.MaxShare < 1.8 {
+			t.Errorf("Jain %.3f, shares %.2f–%.2f: one connection was answered 5 ms late every time", f.Jain, f.MinShare, f.MaxShare)
 		}
-		return answerOK(n, c)
-	})
-	r := run(t, Options{URL: unfair.url, Connections: 2, Threads: 1, Duration: 500 * time.Millisecond})
-	f := r.Fairness
-	if f == nil || f.Connections != 2 || sum(f.PerConnection) != r.Requests {
-		t.Fatalf("fairness %+v of %d answers", f, r.Requests)
-	}
-	// The fast connection answers many times for each slow answer: the
-	// index of two is near its floor of 1/2.
-	if f.Jain > 0.7 || f.MinShare > 0.2 || f.MaxShare < 1.8 {
-		t.Errorf("Jain %.3f, shares %.2f–%.2f: one connection was answered 5 ms late every time", f.Jain, f.MinShare, f.MaxShare)
-	}
 
-	even := newTestServer(t, answerOK)
-	r = run(t, Options{URL: even.url, Connections: 4, Threads: 1, MaxRequests: 4000})
-	if f := r.Fairness; f == nil || f.Jain < 0.99 || f.MinShare < 0.9 || f.MaxShare > 1.1 {
-		t.Errorf("fairness %+v of an even server, want Jain near 1", f)
-	}
+		even := newTestServer(t, answerOK)
+		r = run(t, Options{IO: ioMode, URL: even.url, Connections: 4, Threads: 1, MaxRequests: 4000})
+		if f := r.Fairness; f == nil || f.Jain < 0.99 || f.MinShare < 0.9 || f.MaxShare > 1.1 {
+			t.Errorf("fairness %+v of an even server, want Jain near 1", f)
+		}
+	})
 }

@@ -67,11 +67,10 @@ func (l *epollLoop) woken(ev netpoll.Event) bool {
 // dial starts a non-blocking connect to the target and watches the socket
 // for ev; the connect completes when the socket turns writable.
 func (l *epollLoop) dial(ev netpoll.Events) (int, error) {
-	fd, err := unix.Socket(l.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := newSocket(l.family)
 	if err != nil {
 		return -1, err
 	}
-	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	if err := unix.Connect(fd, l.sa); err != nil && err != unix.EINPROGRESS {
 		unix.Close(fd)
 		return -1, err
@@ -80,6 +79,17 @@ func (l *epollLoop) dial(ev netpoll.Events) (int, error) {
 		unix.Close(fd)
 		return -1, err
 	}
+	return fd, nil
+}
+
+// newSocket makes a client's TCP socket: non-blocking, with TCP_NODELAY,
+// as wrk's.
+func newSocket(family int) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	return fd, nil
 }
 

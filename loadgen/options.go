@@ -33,6 +33,23 @@ const (
 // Modes lists the modes in the order help texts show them.
 var Modes = []Mode{Closed, Open, Stream}
 
+// IO is how the closed-loop engine does its I/O.
+type IO string
+
+const (
+	// IOEpoll: non-blocking sockets, readiness from epoll, a system call
+	// per read and per write (wrk's model).
+	IOEpoll IO = "epoll"
+	// IOUring: sends, receives and connects as io_uring operations, every
+	// connection's of a loop iteration handed to the kernel in one
+	// io_uring_enter, answers received by a multishot receive into a
+	// provided buffer ring (issue #14).
+	IOUring IO = "uring"
+)
+
+// IOs lists the I/O modes, the default first.
+var IOs = []IO{IOEpoll, IOUring}
+
 // Pacer names an open-loop rate shape.
 type Pacer string
 
@@ -94,6 +111,9 @@ type Options struct {
 	// error, and is kept. Requests still in flight when the window closes
 	// are cancelled, whatever their timeout, and counted as unfinished.
 	Timeout time.Duration
+	// IO is the closed-loop engine's I/O, paced or not: epoll (the
+	// default) or uring. The other modes have an I/O of their own.
+	IO IO
 	// Close opens a new connection for every request (closed mode).
 	Close bool
 	// Pipeline sends this many requests per round trip (closed mode).
@@ -204,6 +224,9 @@ func (o Options) withDefaults(given func(option string) bool) Options {
 	if unset("status", o.Status == 0) {
 		o.Status = DefaultStatus
 	}
+	if o.Mode == Closed && unset("io", o.IO == "") {
+		o.IO = IOEpoll
+	}
 	if unset("pacer", o.Pacer == "") {
 		o.Pacer = PacerConstant
 	}
@@ -238,7 +261,7 @@ func (o Options) CheckEach(name func(option string) string, given func(option st
 // ownRules are the options with a rule of their own, in the order Check
 // reports them.
 var ownRules = []string{"mode", "connections", "threads", "duration", "warmup", "timeout", "pipeline",
-	"rate", "rate-to", "amplitude", "period", "chunk-size", "status", "requests", "pacer", "method", "header"}
+	"rate", "rate-to", "amplitude", "period", "chunk-size", "status", "requests", "pacer", "io", "method", "header"}
 
 // checkOwn checks one option's value on its own.
 func (o Options) checkOwn(option string, name func(string) string) error {
@@ -310,6 +333,11 @@ func (o Options) checkOwn(option string, name func(string) string) error {
 		// No pacer is the constant one (withDefaults).
 		if o.Pacer != "" && !slices.Contains(Pacers, o.Pacer) {
 			return bad("%s %q: want one of constant, linear, sine", name(option), o.Pacer)
+		}
+	case "io":
+		// No I/O mode is the default one (withDefaults).
+		if o.IO != "" && !slices.Contains(IOs, o.IO) {
+			return bad("%s %q: want one of epoll, uring", name(option), o.IO)
 		}
 	case "method":
 		if o.Method == "" || strings.IndexFunc(o.Method, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) }) >= 0 {
@@ -385,6 +413,8 @@ func (o Options) check(name func(string) string) (*url.URL, error) {
 		return bad("amplitude", "pacers shape open-mode rates: %s needs open mode", name("amplitude"))
 	case o.Mode != Open && o.Period > 0:
 		return bad("period", "pacers shape open-mode rates: %s needs open mode", name("period"))
+	case o.Mode != Closed && o.IO != "" && o.IO != IOEpoll:
+		return bad("io", "%s %s is the closed-loop engine's: %s mode has an I/O of its own", name("io"), o.IO, o.Mode)
 	case o.VegetaResults != nil && o.Mode != Open:
 		return bad("vegeta-out", "vegeta-encoded results come from open mode only")
 	}

@@ -66,6 +66,11 @@ func (l *closedLoop) initPacing(o Options) error {
 	// A connection's next request never leaves before its previous
 	// answer, so a window past its interval would let it run ahead.
 	l.window = min(paceWindow, l.interval)
+	if l.ur != nil {
+		// A ring's wait ends with the completions it asked for; answers
+		// are timed when reaped, as epoll's unstamped reads are.
+		return nil
+	}
 	t, err := netpoll.NewEpoll(&l.sc)
 	if err != nil {
 		return err

@@ -516,6 +516,9 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 	if o.Pipeline > 1 {
 		r.Pipeline = o.Pipeline
 	}
+	if o.IO == IOUring {
+		r.IO = o.IO
+	}
 	if o.Mode == Open {
 		r.Pacer = o.Pacer
 	}

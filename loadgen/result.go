@@ -216,19 +216,21 @@ const SaturationThreshold = 0.9
 
 // Result is everything one attack (or a merge of several) measured.
 type Result struct {
-	FormatVersion int       `json:"format_version"`
-	Mode          Mode      `json:"mode"`
-	URL           string    `json:"url"`
-	Connections   int       `json:"connections"`
-	Threads       int       `json:"threads"`
-	Close         bool      `json:"close,omitempty"`
-	Pipeline      int       `json:"pipeline,omitempty"`
-	Rate          float64   `json:"rate,omitempty"`
-	Pacer         Pacer     `json:"pacer,omitempty"`
-	Start         time.Time `json:"start"`
-	Duration      float64   `json:"duration_seconds"`
-	Warmup        float64   `json:"warmup_seconds"`
-	Interrupted   bool      `json:"interrupted,omitempty"`
+	FormatVersion int    `json:"format_version"`
+	Mode          Mode   `json:"mode"`
+	URL           string `json:"url"`
+	Connections   int    `json:"connections"`
+	Threads       int    `json:"threads"`
+	Close         bool   `json:"close,omitempty"`
+	Pipeline      int    `json:"pipeline,omitempty"`
+	// IO is the closed loop's I/O when it was not epoll (--io).
+	IO          IO        `json:"io,omitempty"`
+	Rate        float64   `json:"rate,omitempty"`
+	Pacer       Pacer     `json:"pacer,omitempty"`
+	Start       time.Time `json:"start"`
+	Duration    float64   `json:"duration_seconds"`
+	Warmup      float64   `json:"warmup_seconds"`
+	Interrupted bool      `json:"interrupted,omitempty"`
 	// Requests counts the successes: requests answered, in the window,
 	// with SuccessStatus; RequestsPerS is their rate, the measure the
 	// runner and the reports compare. Answered adds the answers of any
@@ -621,7 +623,7 @@ func Merge(results ...*Result) (*Result, error) {
 	first := results[0]
 	m := &Result{
 		FormatVersion: FormatVersion, Mode: first.Mode, URL: first.URL, Close: first.Close,
-		Pipeline: first.Pipeline, Pacer: first.Pacer, Start: first.Start, Warmup: first.Warmup,
+		Pipeline: first.Pipeline, IO: first.IO, Pacer: first.Pacer, Start: first.Start, Warmup: first.Warmup,
 		LatencyKind: first.LatencyKind, SuccessStatus: first.SuccessStatus,
 	}
 	h := newHistogram()

@@ -34,6 +34,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		if r.Rate > 0 {
 			how += fmt.Sprintf(", paced at %.0f requests/s", r.Rate)
 		}
+		if r.IO == IOUring {
+			how += ", on io_uring"
+		}
 		fmt.Fprintf(&b, "  %d threads and %d connections, %s\n", r.Threads, r.Connections, how)
 	}
 	if r.Warmup > 0 {
