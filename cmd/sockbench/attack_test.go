@@ -127,6 +127,37 @@ func TestAttackStopsOnCtrlCAndKeepsTheResult(t *testing.T) {
 	}
 }
 
+// --io uring runs the closed loop on io_uring: the summary says so, the
+// result records it, and the server counts every request answered.
+func TestAttackOnIOUring(t *testing.T) {
+	srv := startServe(t, "epoll")
+	dir := t.TempDir()
+	out, code := runCLI(t, "attack", "http://"+srv.addr+"/", "-c", "4", "-t", "1", "--requests", "2000", "--io", "uring",
+		"-o", filepath.Join(dir, "r.json"))
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if !strings.Contains(out, "4 connections, keep-alive, on io_uring") {
+		t.Errorf("summary does not say the attack ran on io_uring:\n%s", out)
+	}
+	r, err := loadgen.ReadFile(filepath.Join(dir, "r.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.stop(t)
+	var st servers.Stats
+	data, err := os.ReadFile(srv.stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if r.IO != loadgen.IOUring || r.Requests != 2000 || st.Requests != 2000 {
+		t.Errorf("result on %q with %d requests, the server counted %d: want uring and 2000 each", r.IO, r.Requests, st.Requests)
+	}
+}
+
 func TestAttackUsageErrors(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -143,6 +174,8 @@ func TestAttackUsageErrors(t *testing.T) {
 		{`mode "fast"`, []string{"attack", "http://127.0.0.1:1/", "--mode", "fast"}},
 		{"open mode needs --rate", []string{"attack", "http://127.0.0.1:1/", "--mode", "open"}},
 		{"cannot pipeline", []string{"attack", "http://127.0.0.1:1/", "--close", "--pipeline", "2"}},
+		{`--io "kqueue": want one of epoll, uring`, []string{"attack", "http://127.0.0.1:1/", "--io", "kqueue"}},
+		{"--io uring is the closed-loop engine's: open mode has an I/O of its own", []string{"attack", "http://127.0.0.1:1/", "--mode", "open", "--rate", "10", "--io", "uring"}},
 		{`header "X-Broken"`, []string{"attack", "http://127.0.0.1:1/", "-H", "X-Broken"}},
 		{"https is not supported", []string{"attack", "https://127.0.0.1:1/"}},
 		{"--threads 3 exceed --connections 2", []string{"attack", "http://127.0.0.1:1/", "-c", "2", "-t", "3"}},
