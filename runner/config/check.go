@@ -146,6 +146,10 @@ func resolveLoad(l results.Load, given func(name string) bool, loadCPUs int) res
 		l.Status = loadgen.DefaultStatus
 	}
 	switch loadgen.Mode(l.Mode) {
+	case loadgen.Closed:
+		if l.IO == "" {
+			l.IO = string(loadgen.IOEpoll)
+		}
 	case loadgen.Open:
 		if l.Pacer == "" {
 			l.Pacer = string(loadgen.PacerConstant)

@@ -247,6 +247,7 @@ type Load struct {
 	Threads     int      `json:"threads,omitempty"`
 	KeepAlive   bool     `json:"keep_alive"`
 	Pipeline    int      `json:"pipeline"`
+	IO          string   `json:"io,omitempty"`
 	Rate        float64  `json:"rate,omitempty"`
 	Pacer       string   `json:"pacer,omitempty"`
 	RateTo      float64  `json:"rate_to,omitempty"`
@@ -270,7 +271,7 @@ func (l Load) Options(target string) loadgen.Options {
 	o := loadgen.Options{
 		URL: target, Mode: loadgen.Mode(l.Mode), Connections: l.Connections, Threads: l.Threads,
 		Duration: l.Duration.D(), Warmup: l.Warmup.D(), Timeout: l.Timeout.D(), Close: !l.KeepAlive,
-		Pipeline: l.Pipeline, Rate: l.Rate, Pacer: loadgen.Pacer(l.Pacer), RateTo: l.RateTo,
+		Pipeline: l.Pipeline, IO: loadgen.IO(l.IO), Rate: l.Rate, Pacer: loadgen.Pacer(l.Pacer), RateTo: l.RateTo,
 		Amplitude: l.Amplitude, Period: l.Period.D(), Method: l.Method, Status: l.Status,
 		ChunkSize: l.ChunkSize, MaxRequests: l.MaxRequests,
 	}
