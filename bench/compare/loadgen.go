@@ -22,8 +22,8 @@ import (
 // a request, its own CPU from start to exit over the requests answered.
 // That is the headline of every table. Three kinds of rows:
 //
-//   - unpaced: each generator as fast as it can (wrk, sockbench, vegeta),
-//     compared with wrk in the same round;
+//   - unpaced: each generator as fast as it can (wrk, sockbench on epoll
+//     and on io_uring, vegeta), compared with wrk in the same round;
 //   - race (--race DEPTH): wrk and sockbench pipelining DEPTH requests per
 //     round trip, so that nginx answers DEPTH requests per read and has
 //     more in hand than a generator can ask of it: then req/s is the
@@ -33,7 +33,7 @@ import (
 //     generator's cost is its pacing; compared with wrk2 in the same round.
 
 // defaultGenerators is the interleaving order of the unpaced rows.
-const defaultGenerators = "wrk,sockbench,vegeta"
+const defaultGenerators = "wrk,sockbench,sockbench-uring,vegeta"
 
 // defaultRates are the paced rows' rates, those of issue #11.
 const defaultRates = "5000,20000,50000"
@@ -86,6 +86,9 @@ func contestants(c *common, f loadgenFlags, tmp string) ([]contestant, error) {
 			}
 		case "sockbench":
 			ct.argv = func(url string, d time.Duration) ([]string, error) { return sockbench(url, d), nil }
+		case "sockbench-uring":
+			// Issue #14's goal: io_uring's CPU per request against wrk's.
+			ct.argv = func(url string, d time.Duration) ([]string, error) { return sockbench(url, d, "--io", "uring"), nil }
 		case "vegeta":
 			ct.argv = func(url string, d time.Duration) ([]string, error) {
 				self, err := os.Executable()
@@ -111,6 +114,9 @@ func contestants(c *common, f loadgenFlags, tmp string) ([]contestant, error) {
 			}},
 			contestant{row: "sockbench, depth " + depth, gen: "sockbench", kind: race, depth: f.race, argv: func(url string, d time.Duration) ([]string, error) {
 				return sockbench(url, d, "--pipeline", depth), nil
+			}},
+			contestant{row: "sockbench-uring, depth " + depth, gen: "sockbench-uring", kind: race, depth: f.race, argv: func(url string, d time.Duration) ([]string, error) {
+				return sockbench(url, d, "--pipeline", depth, "--io", "uring"), nil
 			}})
 	}
 	rates, err := parseRates(f.rates)
