@@ -200,6 +200,7 @@ func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*cl
 			return nil, err
 		}
 		l.ur = ur
+		rec.enters = &ur.ring.Stats.Enters
 	} else if err := l.init(rec, addr); err != nil {
 		return nil, err
 	}

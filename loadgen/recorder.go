@@ -55,6 +55,10 @@ type recorder struct {
 	ruStart    unix.Rusage
 	ruStarted  bool
 	threadBusy float64
+	// enters is the loop's count of io_uring_enter calls (nil: not on
+	// io_uring); ringEnters is how many it made across the window.
+	enters                  *uint64
+	entersStart, ringEnters uint64
 }
 
 // collector gathers the recorders' seconds and totals.
@@ -449,11 +453,17 @@ func (r *recorder) finish(end time.Time) {
 // their OS thread get an exact per-loop busy fraction from it.
 func (r *recorder) startThreadCPU() {
 	r.ruStarted = unix.Getrusage(unix.RUSAGE_THREAD, &r.ruStart) == nil
+	if r.enters != nil {
+		r.entersStart = *r.enters
+	}
 }
 
 func (r *recorder) stopThreadCPU(end time.Time) {
 	if !r.ruStarted {
 		return
+	}
+	if r.enters != nil {
+		r.ringEnters = *r.enters - r.entersStart
 	}
 	var ru unix.Rusage
 	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) != nil {
@@ -565,6 +575,7 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 			}
 		}
 		r.Client.Busiest = max(r.Client.Busiest, rec.threadBusy)
+		r.Client.RingEnters += rec.ringEnters
 	}
 	r.Client.Hosts = 1
 	r.Fairness = newFairness(perConn)

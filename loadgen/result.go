@@ -208,6 +208,10 @@ type Client struct {
 	// schedule (open mode, closed mode with a rate).
 	Behind float64 `json:"behind,omitempty"`
 	Hosts  int     `json:"hosts"`
+	// RingEnters counts the io_uring_enter calls of the loops across the
+	// window (--io uring): how far batching brought the generator's
+	// kernel entries below epoll's write and read per request.
+	RingEnters uint64 `json:"ring_enters,omitempty"`
 }
 
 // SaturationThreshold is the busy fraction above which a generator loop is
@@ -678,6 +682,7 @@ func Merge(results ...*Result) (*Result, error) {
 		}
 		m.Client.UserSeconds += r.Client.UserSeconds
 		m.Client.SysSeconds += r.Client.SysSeconds
+		m.Client.RingEnters += r.Client.RingEnters
 		m.Client.Busiest = math.Max(m.Client.Busiest, r.Client.Busiest)
 		m.Client.Behind = math.Max(m.Client.Behind, r.Client.Behind)
 		m.Client.Hosts += max(r.Client.Hosts, 1)

@@ -145,6 +145,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if r.Requests > 0 {
 		fmt.Fprintf(&b, ", %.2f µs/request", c.CPUPerRequestUS)
 	}
+	if c.RingEnters > 0 && r.Requests > 0 {
+		fmt.Fprintf(&b, ", %.3f io_uring_enter/request", float64(c.RingEnters)/float64(r.Requests))
+	}
 	fmt.Fprintf(&b, "; busiest loop %.0f%%\n", c.Busiest*100)
 	if r.Saturated {
 		why := fmt.Sprintf("a loop was busy %.0f%% of the time", c.Busiest*100)

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"time"
@@ -110,25 +111,19 @@ func newUringIO(addr *net.TCPAddr, conns int) (*uringIO, error) {
 	u.family = family
 	switch sa := sa.(type) {
 	case *unix.SockaddrInet4:
-		raw := (*unix.RawSockaddrInet4)(unsafe.Pointer(&u.sa))
-		raw.Family = unix.AF_INET
-		raw.Addr = sa.Addr
-		putPort(&raw.Port, sa.Port)
+		*(*unix.RawSockaddrInet4)(unsafe.Pointer(&u.sa)) = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: netPort(sa.Port), Addr: sa.Addr}
 		u.saLen = unix.SizeofSockaddrInet4
 	case *unix.SockaddrInet6:
-		raw := (*unix.RawSockaddrInet6)(unsafe.Pointer(&u.sa))
-		raw.Family = unix.AF_INET6
-		raw.Addr = sa.Addr
-		putPort(&raw.Port, sa.Port)
+		*(*unix.RawSockaddrInet6)(unsafe.Pointer(&u.sa)) = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: netPort(sa.Port), Addr: sa.Addr}
 		u.saLen = unix.SizeofSockaddrInet6
 	}
 	return u, nil
 }
 
-// putPort stores a port in network byte order.
-func putPort(field *uint16, port int) {
-	b := (*[2]byte)(unsafe.Pointer(field))
-	b[0], b[1] = byte(port>>8), byte(port)
+// netPort is port as a socket address holds it, in network byte order.
+func netPort(port int) (p uint16) {
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&p))[:], uint16(port))
+	return p
 }
 
 // start makes the calling thread, the loop's locked one, the ring's only

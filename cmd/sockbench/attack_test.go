@@ -43,19 +43,7 @@ func TestAttackPrintsAndWritesItsResult(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
-	r, err := loadgen.ReadFile(filepath.Join(dir, "r.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.stop(t)
-	var st servers.Stats
-	data, err := os.ReadFile(srv.stats)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &st); err != nil {
-		t.Fatal(err)
-	}
+	r, st := resultAndServerStats(t, filepath.Join(dir, "r.json"), srv)
 	// The server may also have answered the requests in flight when the
 	// window closed, the unfinished ones, at most one per connection.
 	if r.Requests == 0 || r.Unfinished > 4 || int64(st.Requests) < r.Requests || int64(st.Requests) > r.Requests+r.Unfinished {
@@ -137,10 +125,20 @@ func TestAttackOnIOUring(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	if !strings.Contains(out, "4 connections, keep-alive, on io_uring") {
+	if !strings.Contains(out, "4 connections, keep-alive, on io_uring") || !strings.Contains(out, " io_uring_enter/request; busiest loop") {
 		t.Errorf("summary does not say the attack ran on io_uring:\n%s", out)
 	}
-	r, err := loadgen.ReadFile(filepath.Join(dir, "r.json"))
+	r, st := resultAndServerStats(t, filepath.Join(dir, "r.json"), srv)
+	if r.IO != loadgen.IOUring || r.Requests != 2000 || st.Requests != 2000 {
+		t.Errorf("result on %q with %d requests, the server counted %d: want uring and 2000 each", r.IO, r.Requests, st.Requests)
+	}
+}
+
+// resultAndServerStats reads the attack's result file, stops the server
+// and reads the counters it wrote as it stopped.
+func resultAndServerStats(t *testing.T, resultFile string, srv *serverProc) (*loadgen.Result, servers.Stats) {
+	t.Helper()
+	r, err := loadgen.ReadFile(resultFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +151,7 @@ func TestAttackOnIOUring(t *testing.T) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}
-	if r.IO != loadgen.IOUring || r.Requests != 2000 || st.Requests != 2000 {
-		t.Errorf("result on %q with %d requests, the server counted %d: want uring and 2000 each", r.IO, r.Requests, st.Requests)
-	}
+	return r, st
 }
 
 func TestAttackUsageErrors(t *testing.T) {
