@@ -322,6 +322,9 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	}
 	lo, hi := c.bounds()
 	switch {
+	case math.IsNaN(res.Value) && c.Statistic == statisticHighest:
+		res.Verdict, res.Why = verdictInconclusive, res.How
+		return res, nil
 	case math.IsNaN(res.Value):
 		res.Verdict, res.Why = verdictNoClaimData, "no figure: "+res.How
 		return res, nil
@@ -376,9 +379,11 @@ func (res checkResult) misses() bool {
 func singleFigure(res *checkResult, vs []float64) {
 	e := estimateOf(vs)
 	switch {
-	case res.Check.Statistic == statisticHighest:
+	case res.Check.Statistic == statisticHighest && e.N >= minRepsToTell():
 		res.Value = e.Max
 		res.How = fmt.Sprintf("the highest of %s", plural(e.N, "repetition"))
+	case res.Check.Statistic == statisticHighest:
+		res.How = fmt.Sprintf("%s: too few to judge by (need %d)", plural(e.N, "repetition"), minRepsToTell())
 	case e.hasCI():
 		res.Value, res.Lo, res.Hi, res.Confidence = e.Center, e.Lo, e.Hi, e.Confidence
 		res.How = fmt.Sprintf("median of %s, its order-statistics interval", plural(e.N, "repetition"))

@@ -103,6 +103,7 @@ claims:
     python:
       checks:
         - {metric: requests_per_s, cell: "server=py-poll, backlog=65535", at_least: 5000}
+        - {metric: max_us, cell: "server=py-poll, backlog=65535", statistic: highest, at_most: 1}
     go:
       not_applicable: not Go's
 `
@@ -165,6 +166,10 @@ func TestClaimVerdicts(t *testing.T) {
 		if !strings.Contains(sr.Why, tt.why) {
 			t.Errorf("%s on %s: why %q, want it to say %q", tt.claim, stackNames[tt.stack], sr.Why, tt.why)
 		}
+	}
+	// Nor is two repetitions' highest enough to contradict a claim.
+	if c := res["few"].Stacks[0].Checks[1]; c.Verdict != verdictInconclusive || !strings.Contains(c.Why, "2 repetitions: too few to judge by (need 4)") {
+		t.Errorf("highest of two: %s, %s", c.Verdict, c.Why)
 	}
 	// A floor met by a saturated client's figure holds: the server
 	// answered at least that.
