@@ -44,7 +44,6 @@ type checkResult struct {
 	Check check
 	// Cells are the cell and, for a ratio, the cell it is over.
 	Cells []*cell
-	Runs  *run
 	// Value is the figure, Lo and Hi its interval (NaN without one) at
 	// Confidence; How says how the interval was made.
 	Value, Lo, Hi, Confidence float64
@@ -165,12 +164,8 @@ func (cs *claims) evaluateStack(st stack, r *run, experiment string) (stackResul
 	// A check the data contradict decides; then what keeps a check from
 	// being judged; all reproduced is reproduced.
 	for _, v := range []claimVerdict{verdictNotReproduced, verdictNoClaimData, verdictFlagged, verdictInconclusive} {
-		for _, res := range sr.Checks {
-			if res.Verdict == v && sr.Why == "" {
-				sr.Verdict, sr.Why = v, res.Why
-			}
-		}
-		if sr.Why != "" {
+		if i := slices.IndexFunc(sr.Checks, func(res checkResult) bool { return res.Verdict == v }); i >= 0 {
+			sr.Verdict, sr.Why = v, sr.Checks[i].Why
 			break
 		}
 	}
@@ -269,27 +264,17 @@ func noValues(m claimMetric, c *cell) string {
 }
 
 func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
-	res := checkResult{Check: c, Runs: r, Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Confidence: math.NaN()}
-	sels := []struct {
-		s    selector
-		path string
-	}{{c.cell, c.Path + ".cell"}}
-	if c.over != nil {
-		sels = append(sels, struct {
-			s    selector
-			path string
-		}{c.over, c.Path + ".over"})
-	}
+	res := checkResult{Check: c, Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Confidence: math.NaN()}
 	var samples [][]float64
 	var flags, leftOut []string
 	saturatedOnly := true
-	for _, s := range sels {
-		cl, err := cs.findCell(r, s.s, s.path)
+	for _, ref := range c.cellRefs() {
+		cl, err := cs.findCell(r, ref.Selector, ref.Path)
 		if err != nil {
 			return res, err
 		}
 		if cl == nil {
-			res.Verdict, res.Why = verdictNoClaimData, fmt.Sprintf("%s has no cell %s", r.ID, s.s)
+			res.Verdict, res.Why = verdictNoClaimData, fmt.Sprintf("%s has no cell %s", r.ID, ref.Selector)
 			return res, nil
 		}
 		res.Cells = append(res.Cells, cl)

@@ -162,6 +162,22 @@ type check struct {
 	cell, over selector
 }
 
+// cellRef is a cell selector with the path of the field it was given in.
+type cellRef struct {
+	Selector selector
+	Path     string
+}
+
+// cellRefs are the cells a check compares: its cell, and the one a ratio
+// is over.
+func (c check) cellRefs() []cellRef {
+	refs := []cellRef{{c.cell, c.Path + ".cell"}}
+	if c.over != nil {
+		refs = append(refs, cellRef{c.over, c.Path + ".over"})
+	}
+	return refs
+}
+
 type explanation struct {
 	explainSpec
 	Path   string

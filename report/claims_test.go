@@ -333,34 +333,19 @@ func TestShippedClaims(t *testing.T) {
 		}
 		used[c.Experiment] = true
 		for _, st := range c.Stacks {
-			var sels []struct {
-				s    selector
-				path string
-			}
+			var refs []cellRef
 			for _, ch := range st.Checks {
-				sels = append(sels, struct {
-					s    selector
-					path string
-				}{ch.cell, ch.Path + ".cell"})
-				if ch.over != nil {
-					sels = append(sels, struct {
-						s    selector
-						path string
-					}{ch.over, ch.Path + ".over"})
-				}
+				refs = append(refs, ch.cellRefs()...)
 			}
 			for _, e := range st.Explain {
 				if e.cell != nil {
-					sels = append(sels, struct {
-						s    selector
-						path string
-					}{e.cell, e.Path + ".cell"})
+					refs = append(refs, cellRef{e.cell, e.Path + ".cell"})
 				}
 			}
-			for _, s := range sels {
-				found, err := cs.findCell(r, s.s, s.path)
+			for _, ref := range refs {
+				found, err := cs.findCell(r, ref.Selector, ref.Path)
 				if err != nil || found == nil {
-					t.Errorf("%s %s: %q names no single cell of %s (%v)", c.ID, s.path, s.s, c.Experiment, err)
+					t.Errorf("%s %s: %q names no single cell of %s (%v)", c.ID, ref.Path, ref.Selector, c.Experiment, err)
 				}
 			}
 		}
