@@ -189,7 +189,7 @@ type closedLoop struct {
 
 func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*closedLoop, error) {
 	l := &closedLoop{
-		o: &o, req: req, rbuf: make([]byte, 64<<10),
+		o: &o, req: req,
 		noAnswer:  fmt.Errorf("no answer within %s %v", FlagName("timeout"), o.Timeout),
 		noConnect: fmt.Errorf("no connection within %s %v", FlagName("timeout"), o.Timeout),
 	}
@@ -201,8 +201,12 @@ func newClosedLoop(o Options, rec *recorder, addr *net.TCPAddr, req []byte) (*cl
 		}
 		l.ur = ur
 		rec.enters = &ur.ring.Stats.Enters
-	} else if err := l.init(rec, addr); err != nil {
-		return nil, err
+	} else {
+		if err := l.init(rec, addr); err != nil {
+			return nil, err
+		}
+		// The ring's receives have their buffers: only epoll reads.
+		l.rbuf = make([]byte, 64<<10)
 	}
 	if o.Rate > 0 {
 		if err := l.initPacing(o); err != nil {

@@ -303,7 +303,9 @@ func (u *uringIO) received(l *closedLoop, c *httpConn, cqe *uring.CQE, seq uint3
 	if buffered {
 		u.bufs.Recycle(id)
 	}
-	if !closing && c.fd >= 0 && !c.receiving && c.state != connConnecting {
+	// A socket dropped meanwhile (an end of file, an error) has a new
+	// generation; its successor receives once connected.
+	if !closing && seq == c.gen && c.fd >= 0 && !c.receiving {
 		u.receive(c)
 	}
 }
