@@ -70,11 +70,11 @@ func Claims(runDir, claimsPath string, opts Options) (Paths, error) {
 func claimsNote() string {
 	return fmt.Sprintf("Every figure is computed from the stored results of the repetitions that count (successful, on a quiet machine). "+
 		"A cell's figure is the median of its repetitions with its %.0f%% order-statistics interval (benchstat's), or, with fewer than %d "+
-		"repetitions but at least %d, their range, which holds the median with probability 1 − 2^(1−n); \"highest\" is the largest repetition. "+
+		"repetitions but at least %d, their range, which holds the median with probability 1 − 2^(1−n); \"highest\" is the largest repetition (of as many). "+
 		"A ratio of two cells is the ratio of their medians, with the interval of the ratio that inverts the two-sided Mann–Whitney test "+
 		"(of every ratio of a repetition of one cell to one of the other, the k-th from each end: Hodges–Lehmann), its p-value beside it. "+
 		"A bound is widened by the claim's tolerance. **reproduced**: the whole interval meets the bound; **not reproduced**: the whole "+
-		"interval misses it; **inconclusive**: the interval reaches across it (more repetitions could tell); **flagged**: a cell's numbers "+
+		"interval misses it; **inconclusive**: the interval reaches across it, or a cell has too few counted repetitions (more could tell); **flagged**: a cell's numbers "+
 		"were flagged (the load generator saturated for a figure it measures, or requests failed), so the claim is not judged on them; "+
 		"**no data**: the run, the cell or the metric is missing; **not applicable here**: the claim does not concern the stack, and the "+
 		"claims file says why. Where a claim does not hold, the reasons given are those of the claims file whose conditions the run's "+
