@@ -48,8 +48,14 @@ func neverAnswer(_ int64, c net.Conn) bool {
 
 func newTestServer(t *testing.T, handle reply) *testServer {
 	t.Helper()
+	return newTestServerOn(t, "127.0.0.1:0", handle)
+}
+
+// newTestServerOn is newTestServer listening at addr.
+func newTestServerOn(t *testing.T, addr string, handle reply) *testServer {
+	t.Helper()
 	s := &testServer{}
-	ln := listen(t, func(c net.Conn) {
+	ln := listenOn(t, addr, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		for {
 			for {
@@ -76,7 +82,13 @@ func newTestServer(t *testing.T, handle reply) *testServer {
 // serve to return on each.
 func listen(t *testing.T, serve func(c net.Conn)) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return listenOn(t, "127.0.0.1:0", serve)
+}
+
+// listenOn is listen at addr.
+func listenOn(t *testing.T, addr string, serve func(c net.Conn)) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,3 +57,15 @@ func TestUringIsTheClosedEnginesOnly(t *testing.T) {
 		t.Errorf("unknown I/O: %v", err)
 	}
 }
+
+// Both I/Os reach an IPv6 target (the ring's connect takes the socket
+// address as the kernel reads it), every request counted by the server.
+func TestIPv6Loopback(t *testing.T) {
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		s := newTestServerOn(t, "[::1]:0", answerOK)
+		r := run(t, Options{IO: ioMode, URL: s.url, Connections: 4, Threads: 1, MaxRequests: 500})
+		if r.Requests != 500 || s.requests.Load() != 500 || r.Errors.Total() != 0 {
+			t.Errorf("%s: %d answered, the server read %d, errors %+v: want 500 each", s.url, r.Requests, s.requests.Load(), r.Errors)
+		}
+	})
+}
