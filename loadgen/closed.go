@@ -22,7 +22,8 @@ func init() { engines[Closed] = runClosed }
 // the next request straight after reading an answer instead of
 // re-registering for writability, which saves two epoll_ctl calls per
 // request. Paced (Rate), a loop sends on a schedule of its own; pace.go
-// says how it does so at wrk2's cost.
+// says how it does so at wrk2's cost. With --io uring the same loop, and
+// this state machine, does its I/O on io_uring instead (uring.go).
 func runClosed(ctx context.Context, o Options, target *url.URL, col *collector) error {
 	addr, err := resolve(target.Host, o.Timeout)
 	if err != nil {
@@ -144,9 +145,10 @@ type httpConn struct {
 	done int64
 	p    respParser
 	// With io_uring (uring.go): slot is the connection's index in its
-	// loop; gen counts its sockets and sends its sends, so a completion
-	// of an operation on a socket since closed, or of a send overtaken,
-	// is told apart; receiving: its multishot receive is armed.
+	// loop; gen counts its sockets, and sends its sends and sockets, so
+	// that a completion from a socket since closed, or the failure of a
+	// send since followed by another, is told apart; receiving: its
+	// multishot receive is armed.
 	slot, gen, sends uint32
 	receiving        bool
 }
@@ -279,7 +281,8 @@ func (l *closedLoop) run() {
 			closing, err = l.poll(max(wait, 0), end)
 		}
 		if err != nil || closing {
-			// A failed poller or ring: nothing more can be measured.
+			// The window has closed, or the poller or the ring failed:
+			// nothing more can be measured.
 			break
 		}
 	}
