@@ -166,14 +166,17 @@ func TestCountsMatchTheServerExactly(t *testing.T) {
 		for _, tc := range []struct {
 			name  string
 			o     Options
+			body  servers.Body
 			conns uint64 // the server's count, the reachability probe included
 		}{
-			{"keep-alive", Options{IO: ioMode, Connections: 8, Threads: 2}, 8 + 1},
-			{"close", Options{IO: ioMode, Connections: 8, Threads: 2, Close: true}, n + 1},
-			{"pipeline", Options{IO: ioMode, Connections: 6, Threads: 2, Pipeline: 4}, 6 + 1},
+			{"keep-alive", Options{IO: ioMode, Connections: 8, Threads: 2}, "", 8 + 1},
+			{"close", Options{IO: ioMode, Connections: 8, Threads: 2, Close: true}, "", n + 1},
+			{"pipeline", Options{IO: ioMode, Connections: 6, Threads: 2, Pipeline: 4}, "", 6 + 1},
+			// 16 answers of ~3 KB: a batch spans many reads and buffers.
+			{"pipeline, large", Options{IO: ioMode, Connections: 3, Threads: 1, Pipeline: 16}, servers.BodyLarge, 3 + 1},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				url, stop := startModel(t, "epoll", servers.Options{})
+				url, stop := startModel(t, "epoll", servers.Options{Body: tc.body})
 				tc.o.URL = url
 				tc.o.MaxRequests = n
 				r := run(t, tc.o)
@@ -457,6 +460,7 @@ func TestNonHTTPServersAreMalformedNotTimeouts(t *testing.T) {
 	}{
 		{"closed, ssh", sshBanner, Options{}, []string{`status line "SSH-2.0-OpenSSH_9.2": version is not HTTP/1.0 or HTTP/1.1`}},
 		{"closed, garbage", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", Options{}, []string{"version is not HTTP/1.0 or HTTP/1.1"}},
+		{"closed on io_uring, ssh", sshBanner, Options{IO: IOUring}, []string{`status line "SSH-2.0-OpenSSH_9.2": version is not HTTP/1.0 or HTTP/1.1`}},
 		// net/http reads a whole line before it judges one (garbage
 		// with no line end waits for the timeout there), and fails a
 		// request given a connection on which the banner came first.
@@ -493,6 +497,8 @@ func TestBytesReadAreWholeResponses(t *testing.T) {
 	for _, o := range []Options{
 		{Connections: 2, MaxRequests: 200},
 		{Connections: 2, Close: true, MaxRequests: 200},
+		{Connections: 2, MaxRequests: 200, IO: IOUring},
+		{Connections: 2, Close: true, MaxRequests: 200, IO: IOUring},
 		{Mode: Open, Rate: 200, Connections: 2, Duration: 500 * time.Millisecond},
 		{Mode: Open, Rate: 200, Connections: 2, Close: true, Duration: 500 * time.Millisecond},
 	} {
@@ -500,7 +506,7 @@ func TestBytesReadAreWholeResponses(t *testing.T) {
 		o.URL = s.url
 		r := run(t, o)
 		if r.Requests == 0 || r.BytesRead != r.Requests*int64(len(okResponse)) {
-			t.Errorf("%s close=%v: %d bytes read for %d answers of %d bytes each", o.Mode, o.Close, r.BytesRead, r.Requests, len(okResponse))
+			t.Errorf("%s io=%s close=%v: %d bytes read for %d answers of %d bytes each", o.Mode, o.IO, o.Close, r.BytesRead, r.Requests, len(okResponse))
 		}
 	}
 }
