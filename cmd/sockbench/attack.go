@@ -53,7 +53,7 @@ Modes:
           loop iteration in one io_uring_enter that also waits for the
           answers, which come from a multishot receive per connection into
           a provided buffer ring (Linux 6.0; a kernel lacking a feature is
-          refused, naming it). Paced or not; this machine only, not agents.
+          refused, naming it). Paced or not; with --agents, on each agent.
   open    requests leave at --rate whatever the server does (vegeta's
           attacker): --pacer constant, linear (to --rate-to) or sine
           (--amplitude, --period). --vegeta-out writes vegeta's own encoding.

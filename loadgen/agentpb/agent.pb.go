@@ -354,6 +354,7 @@ type Spec struct {
 	Status        int64                  `protobuf:"varint,17,opt,name=status,proto3" json:"status,omitempty"`
 	ChunkSize     int64                  `protobuf:"varint,18,opt,name=chunk_size,json=chunkSize,proto3" json:"chunk_size,omitempty"`
 	MaxRequests   int64                  `protobuf:"varint,19,opt,name=max_requests,json=maxRequests,proto3" json:"max_requests,omitempty"`
+	Io            string                 `protobuf:"bytes,20,opt,name=io,proto3" json:"io,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -519,6 +520,13 @@ func (x *Spec) GetMaxRequests() int64 {
 		return x.MaxRequests
 	}
 	return 0
+}
+
+func (x *Spec) GetIo() string {
+	if x != nil {
+		return x.Io
+	}
+	return ""
 }
 
 type Header struct {
@@ -1238,7 +1246,7 @@ const file_agent_proto_rawDesc = "" +
 	"\n" +
 	"ClockReply\x12*\n" +
 	"\x11receive_unix_nano\x18\x01 \x01(\x03R\x0freceiveUnixNano\x12,\n" +
-	"\x12transmit_unix_nano\x18\x02 \x01(\x03R\x10transmitUnixNano\"\x9d\x04\n" +
+	"\x12transmit_unix_nano\x18\x02 \x01(\x03R\x10transmitUnixNano\"\xad\x04\n" +
 	"\x04Spec\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x12 \n" +
@@ -1262,7 +1270,8 @@ const file_agent_proto_rawDesc = "" +
 	"\x06status\x18\x11 \x01(\x03R\x06status\x12\x1d\n" +
 	"\n" +
 	"chunk_size\x18\x12 \x01(\x03R\tchunkSize\x12!\n" +
-	"\fmax_requests\x18\x13 \x01(\x03R\vmaxRequests\"2\n" +
+	"\fmax_requests\x18\x13 \x01(\x03R\vmaxRequests\x12\x0e\n" +
+	"\x02io\x18\x14 \x01(\tR\x02io\"2\n" +
 	"\x06Header\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\"\xac\x01\n" +

@@ -15,7 +15,7 @@ func SpecFromOptions(o loadgen.Options) *Spec {
 		DurationNs: int64(o.Duration), WarmupNs: int64(o.Warmup), TimeoutNs: int64(o.Timeout),
 		Close: o.Close, Pipeline: int64(o.Pipeline), Rate: o.Rate, Pacer: string(o.Pacer),
 		RateTo: o.RateTo, Amplitude: o.Amplitude, PeriodNs: int64(o.Period), Method: o.Method,
-		Status: int64(o.Status), ChunkSize: int64(o.ChunkSize), MaxRequests: o.MaxRequests,
+		Status: int64(o.Status), ChunkSize: int64(o.ChunkSize), MaxRequests: o.MaxRequests, Io: string(o.IO),
 	}
 	for _, h := range o.Headers {
 		s.Headers = append(s.Headers, &Header{Name: h.Name, Value: h.Value})
@@ -31,7 +31,7 @@ func (s *Spec) Options() loadgen.Options {
 		Duration: time.Duration(s.GetDurationNs()), Warmup: time.Duration(s.GetWarmupNs()), Timeout: time.Duration(s.GetTimeoutNs()),
 		Close: s.GetClose(), Pipeline: int(s.GetPipeline()), Rate: s.GetRate(), Pacer: loadgen.Pacer(s.GetPacer()),
 		RateTo: s.GetRateTo(), Amplitude: s.GetAmplitude(), Period: time.Duration(s.GetPeriodNs()), Method: s.GetMethod(),
-		Status: int(s.GetStatus()), ChunkSize: int(s.GetChunkSize()), MaxRequests: s.GetMaxRequests(),
+		Status: int(s.GetStatus()), ChunkSize: int(s.GetChunkSize()), MaxRequests: s.GetMaxRequests(), IO: loadgen.IO(s.GetIo()),
 	}
 	for _, h := range s.GetHeaders() {
 		o.Headers = append(o.Headers, loadgen.Header{Name: h.GetName(), Value: h.GetValue()})

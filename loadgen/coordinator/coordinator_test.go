@@ -143,6 +143,27 @@ func TestTwoAgentsSendExactlyTheBudget(t *testing.T) {
 	}
 }
 
+// --io uring travels to the agents: each attacks on io_uring, and the
+// merged result says so and adds up their ring enters.
+func TestAgentsAttackOnIOUring(t *testing.T) {
+	url, stop := startServer(t)
+	a1, a2 := startAgent(t), startAgent(t)
+	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
+	const n = 2000
+	res, err := c.Run(context.Background(), loadgen.Options{
+		URL: url, IO: loadgen.IOUring, Connections: 4, Threads: 2, Duration: 5 * time.Second, MaxRequests: n,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := stop(); res.Requests != n || st.Requests != n {
+		t.Errorf("merged result counts %d requests, the server %d; want %d each", res.Requests, st.Requests, n)
+	}
+	if res.IO != loadgen.IOUring || res.Client.RingEnters == 0 || res.Client.RingEnters > n+n/10+200 {
+		t.Errorf("merged result on %q with %d io_uring_enter calls for %d requests: want uring, at most one a request", res.IO, res.Client.RingEnters, n)
+	}
+}
+
 // The merged series is the seconds of every agent added up, second by
 // second, and Progress sees each merged second once.
 func TestSeriesAreMergedSecondBySecond(t *testing.T) {

@@ -42,11 +42,6 @@ func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*loadgen.Resu
 	if o.VegetaResults != nil {
 		return nil, errors.New("vegeta-encoded results stay on the agents: --vegeta-out does not apply to a distributed attack")
 	}
-	if o.IO == loadgen.IOUring {
-		// Refused rather than run on epoll, which would be measured as
-		// io_uring's.
-		return nil, errors.New("--io uring runs on this machine only: the agents' protocol does not carry the I/O, so agents attack on epoll")
-	}
 	if err := o.Check(loadgen.FlagName); err != nil {
 		return nil, err
 	}
