@@ -3,8 +3,11 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/sockbench/sockbench/internal/uring"
 )
@@ -66,6 +69,36 @@ func TestIPv6Loopback(t *testing.T) {
 		r := run(t, Options{IO: ioMode, URL: s.url, Connections: 4, Threads: 1, MaxRequests: 500})
 		if r.Requests != 500 || s.requests.Load() != 500 || r.Errors.Total() != 0 {
 			t.Errorf("%s: %d answered, the server read %d, errors %+v: want 500 each", s.url, r.Requests, s.requests.Load(), r.Errors)
+		}
+	})
+}
+
+// A connection given up on (its answer timed out) is closed at once, on
+// both I/Os: the server sees its end while the attack goes on. On
+// io_uring the armed receive would hold the socket open, unseen by the
+// server, until the ring closes, were it not cancelled first.
+func TestTimedOutConnectionsCloseAtOnce(t *testing.T) {
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		var ended atomic.Int64
+		s := newTestServer(t, func(_ int64, c net.Conn) bool {
+			var b [1]byte
+			c.Read(b[:])
+			ended.Add(1)
+			return false
+		})
+		var seen atomic.Int64
+		seen.Store(-1)
+		r := run(t, Options{IO: ioMode, URL: s.url, Connections: 2, Threads: 1, Timeout: 50 * time.Millisecond, Duration: 1500 * time.Millisecond,
+			Progress: func(sec Second) {
+				if sec.T == 0 {
+					seen.Store(ended.Load())
+				}
+			}})
+		if r.Errors.Timeout == 0 {
+			t.Fatalf("errors %+v: want timeouts", r.Errors)
+		}
+		if got := seen.Load(); got < 1 {
+			t.Errorf("after the first second of %d timeouts the server had seen %d connections end, want them ended as they timed out", r.Errors.Timeout, got)
 		}
 	})
 }
