@@ -267,7 +267,8 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	res := checkResult{Check: c, Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Confidence: math.NaN()}
 	var samples [][]float64
 	var flags, leftOut []string
-	saturatedOnly := true
+	// saturated marks the cells whose only flag is a saturated generator.
+	saturatedOnly, saturated := true, make([]bool, len(c.cellRefs()))
 	for _, ref := range c.cellRefs() {
 		cl, err := cs.findCell(r, ref.Selector, ref.Path)
 		if err != nil {
@@ -281,7 +282,7 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	}
 	// Every cell is found before any is judged, so the plot shows both
 	// sides of a ratio even when one has no data.
-	for _, cl := range res.Cells {
+	for i, cl := range res.Cells {
 		cv := values(c.metric, cl)
 		if len(cv.Values) == 0 {
 			res.Verdict, res.Why = verdictNoClaimData, noValues(c.metric, cl)
@@ -290,6 +291,7 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 		if flag, sat := cv.flag(c.metric, cl); flag != "" {
 			flags = append(flags, flag)
 			saturatedOnly = saturatedOnly && sat
+			saturated[i] = sat
 		}
 		if cv.LeftOut > 0 {
 			leftOut = append(leftOut, fmt.Sprintf("%d of %s left out (machine busy)", cv.LeftOut, plural(cv.LeftOut+len(cv.Values), "repetition")+" of "+cl.ID))
@@ -332,10 +334,8 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 		res.Verdict = verdictInconclusive
 		res.Why = fmt.Sprintf("%s is %s: the interval reaches across %s", c.describe(), res.figureText(), c.boundText())
 	}
-	if len(flags) > 0 && saturatedOnly && c.over == nil && c.AtMost == nil && c.metric.AtLeastWhenSaturated && res.Verdict == verdictReproduced {
-		// The client was the limit, so the server answers at least
-		// this: a floor the figure meets holds a fortiori.
-		res.How += "; " + flags[0] + ", so the server's own is at least this"
+	if len(flags) > 0 && saturatedOnly && c.metric.AtLeastWhenSaturated && res.Verdict == verdictReproduced && c.holdsAFortiori(saturated) {
+		res.How += "; " + strings.Join(flags, "; ") + ", so the bound holds for the server's own figure too"
 		return res, nil
 	}
 	if len(flags) > 0 {
@@ -348,6 +348,24 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 		res.Verdict, res.Why = verdictFlagged, why
 	}
 	return res, nil
+}
+
+// holdsAFortiori reports whether a bound the figure meets holds for the
+// servers' own figures too, given which cells' generator was saturated:
+// a saturated client's figure is a floor of the server's (it answered at
+// least what the client could send), so a floor met by a saturated cell,
+// or by a ratio with only its numerator saturated, holds; and a ceiling
+// met by a ratio with only its denominator saturated.
+func (c check) holdsAFortiori(saturated []bool) bool {
+	switch {
+	case len(saturated) == 1:
+		return c.AtMost == nil
+	case saturated[0] && saturated[1]:
+		return false
+	case saturated[0]:
+		return c.AtMost == nil
+	}
+	return c.AtLeast == nil
 }
 
 // misses reports whether the check's figure is outside its bound.
