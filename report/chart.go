@@ -31,6 +31,9 @@ type chart struct {
 	// PanelHeight overrides the default height of each panel.
 	PanelHeight vg.Length
 	Legend      []legendItem
+	// DPI overrides pngDPI: figures meant to be committed beside a
+	// Markdown file (the forum's claims) are kept small.
+	DPI float64
 }
 
 // chartKind sorts charts into the page's sections.
@@ -175,7 +178,11 @@ func (ch *chart) save(dir string) (pngPath, svgPath string, err error) {
 	}()
 	w, h := chartWidth, ch.height()
 
-	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(pngDPI))
+	dpi := float64(pngDPI)
+	if ch.DPI > 0 {
+		dpi = ch.DPI
+	}
+	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(int(dpi)))
 	ch.draw(draw.New(img))
 	var pngBuf bytes.Buffer
 	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pngBuf); err != nil {

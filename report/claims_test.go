@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -241,8 +242,15 @@ claims:
 			t.Errorf("REPORT.md lacks %q:\n%s", want, md)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "plots", "claim-nethttp-slower.png")); err != nil {
-		t.Error(err)
+	// The plots are committed with REPORT.md: drawn at screen resolution.
+	f, err := os.Open(filepath.Join(dir, "plots", "claim-nethttp-slower.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.DecodeConfig(f)
+	if want := int(math.Round(chartWidth.Points() * claimPlotDPI / 72)); err != nil || img.Width != want {
+		t.Errorf("plot %d px wide (%v), want %d", img.Width, err, want)
 	}
 	// Results that hold none of the claims' experiments are refused.
 	if _, err := Claims(filepath.Join(dir, newer.ID), writeClaimsFile(t, strings.ReplaceAll(text, "experiment: keep-alive", "experiment: other")), Options{OutDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "holds none of the experiments") {

@@ -189,6 +189,10 @@ var (
 	goColour     = color.RGBA{0x00, 0xad, 0xd8, 0xff}
 )
 
+// claimPlotDPI draws the claims' PNGs at screen resolution: REPORT.md
+// and its plots are committed (issue #13), a plot a claim.
+const claimPlotDPI = 96
+
 // claimChart draws the cells a claim compares: a panel per metric, a bar
 // per cell (its median, whiskers its interval) coloured by stack; nil
 // when no check had data.
@@ -214,7 +218,7 @@ func claimChart(cr claimResult) *chart {
 			}
 		}
 	}
-	ch := &chart{Name: "claim-" + cr.Claim.ID, Title: fmt.Sprintf("#%d %s", cr.Claim.Post, cr.Claim.ID),
+	ch := &chart{Name: "claim-" + cr.Claim.ID, DPI: claimPlotDPI, Title: fmt.Sprintf("#%d %s", cr.Claim.Post, cr.Claim.ID),
 		Caption: "Bars are medians over the repetitions that count; whiskers span their interval.",
 		Legend:  []legendItem{{Label: "Python", Thumbs: []plot.Thumbnailer{swatch{pythonColour}}}, {Label: "Go", Thumbs: []plot.Thumbnailer{swatch{goColour}}}}}
 	for _, m := range metrics {
