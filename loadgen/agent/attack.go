@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -51,7 +52,11 @@ func (s *service) Attack(stream agentpb.Agent_AttackServer) error {
 		return status.Error(codes.ResourceExhausted, msg)
 	}
 	s.running.Store(fmt.Sprintf("run %q for %s", prep.GetRun(), peerName(ctx)))
-	defer s.busy.Unlock()
+	// The agent is free once the attack's loops have stopped, before it
+	// says so in its log or sends the result: whoever reads "attack
+	// stopped" may start the next one.
+	var release sync.Once
+	defer release.Do(s.busy.Unlock)
 	asked := append(who, "run", prep.GetRun(), "target", original, "attacking", o.URL, "mode", string(o.Mode),
 		"connections", o.Connections, "duration", o.Duration.String(), "warmup", o.Warmup.String())
 	if o.Rate > 0 {
@@ -130,6 +135,7 @@ func (s *service) Attack(stream agentpb.Agent_AttackServer) error {
 	// instant: what it does before the start does not skew it.
 	o.StartAt = startAt
 	r, err := loadgen.Run(runCtx, o)
+	release.Do(s.busy.Unlock)
 	if err != nil && runCtx.Err() != nil {
 		s.cfg.Log.Warn("attack ended before its start", append(who, "reason", context.Cause(runCtx).Error())...)
 		return status.FromContextError(runCtx.Err()).Err()
