@@ -23,7 +23,7 @@ var forumCells = map[int]int{
 	8:  5,  // epoll, selectors, epoll pure parser, PyPy epoll and selectors
 	9:  4,  // Python and Go epoll, persistent and oneshot
 	10: 8,  // Python epoll + Go epoll, poll, select, batch 1 and until EAGAIN
-	11: 12, // every Python and Go stack
+	11: 13, // every Python and Go stack, io_uring's too
 	12: 12, // every Python and Go stack
 	13: 20, // 5 servers × 10, 100, 1000, 5000 connections
 	14: 3,  // nginx, Python epoll, Go epoll
