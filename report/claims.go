@@ -334,7 +334,7 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 		res.Verdict = verdictInconclusive
 		res.Why = fmt.Sprintf("%s is %s: the interval reaches across %s", c.describe(), res.figureText(), c.boundText())
 	}
-	if len(flags) > 0 && saturatedOnly && c.metric.AtLeastWhenSaturated && res.Verdict == verdictReproduced && c.holdsAFortiori(saturated) {
+	if len(flags) > 0 && saturatedOnly && res.Verdict == verdictReproduced && c.holdsAFortiori(saturated) {
 		res.How += "; " + strings.Join(flags, "; ") + ", so the bound holds for the server's own figure too"
 		return res, nil
 	}
@@ -351,21 +351,35 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 }
 
 // holdsAFortiori reports whether a bound the figure meets holds for the
-// servers' own figures too, given which cells' generator was saturated:
-// a saturated client's figure is a floor of the server's (it answered at
-// least what the client could send), so a floor met by a saturated cell,
-// or by a ratio with only its numerator saturated, holds; and a ceiling
-// met by a ratio with only its denominator saturated.
+// servers' own figures too, given which cells' generator was saturated.
+// Where a saturated client's figure is a floor of the server's (it
+// answered at least what the client could send), a floor met by a
+// saturated cell, or by a ratio with only its numerator saturated, holds,
+// and a ceiling met by a ratio with only its denominator saturated. Where
+// it is a ceiling (a latency the client's delay only adds to), the same
+// with floor and ceiling swapped.
 func (c check) holdsAFortiori(saturated []bool) bool {
+	floor := c.metric.AtLeastWhenSaturated
+	if !floor && !c.metric.AtMostWhenSaturated {
+		return false
+	}
+	// keeps is the kind of bound a saturated figure, or a ratio with it
+	// on top, keeps meeting: a floor for a floor metric.
+	keeps := func(top bool) bool {
+		if top == floor {
+			return c.AtMost == nil
+		}
+		return c.AtLeast == nil
+	}
 	switch {
 	case len(saturated) == 1:
-		return c.AtMost == nil
+		return keeps(true)
 	case saturated[0] && saturated[1]:
 		return false
 	case saturated[0]:
-		return c.AtMost == nil
+		return keeps(true)
 	}
-	return c.AtLeast == nil
+	return keeps(false)
 }
 
 // misses reports whether the check's figure is outside its bound.

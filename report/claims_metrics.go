@@ -23,6 +23,10 @@ type claimMetric struct {
 	// AtLeastWhenSaturated says a saturated generator's figure is a floor
 	// of the server's: it answered at least what the client could send.
 	AtLeastWhenSaturated bool
+	// AtMostWhenSaturated says a saturated generator's figure is a
+	// ceiling of the server's: a latency, to which the client's own delay
+	// in sending and reading only adds.
+	AtMostWhenSaturated bool
 	// Plot is what the plots draw of a value: the unit text writes it in
 	// (ms for the µs latencies are stored in); nil draws it as it is.
 	Plot func(float64) float64
@@ -50,9 +54,9 @@ var claimMetrics = []claimMetric{
 	{Name: "cpu_sys_us_per_request", Title: "server system CPU µs/request", of: func(r *rep) float64 { return r.CPUSysUS }, text: fmt3},
 	{Name: "syscalls_per_request", Title: "syscalls/request", of: func(r *rep) float64 { return r.SyscallsPerReq }, text: fmt3},
 	{Name: "accepts_per_wakeup", Title: "accepts/wakeup", of: func(r *rep) float64 { return r.AcceptsPerWakeup }, text: fmt3},
-	{Name: "p50_us", Plot: usToMS, Title: "p50 latency ms", ClientBound: true, of: measureP50.perRep, text: fmtMS},
-	{Name: "p99_us", Plot: usToMS, Title: "p99 latency ms", ClientBound: true, of: measureP99.perRep, text: fmtMS},
-	{Name: "max_us", Plot: usToMS, Title: "max latency ms", ClientBound: true, AboutErrors: true, of: func(r *rep) float64 { return r.percentileUS(100) }, text: fmtMS},
+	{Name: "p50_us", Plot: usToMS, Title: "p50 latency ms", ClientBound: true, AtMostWhenSaturated: true, of: measureP50.perRep, text: fmtMS},
+	{Name: "p99_us", Plot: usToMS, Title: "p99 latency ms", ClientBound: true, AtMostWhenSaturated: true, of: measureP99.perRep, text: fmtMS},
+	{Name: "max_us", Plot: usToMS, Title: "max latency ms", ClientBound: true, AtMostWhenSaturated: true, AboutErrors: true, of: func(r *rep) float64 { return r.percentileUS(100) }, text: fmtMS},
 	{Name: "timeouts", Title: "timed-out requests", AboutErrors: true, of: func(r *rep) float64 {
 		if !r.OK {
 			return math.NaN()

@@ -94,6 +94,8 @@ claims:
         - {metric: requests_per_s, cell: "server=py-epoll, backlog=65535", over: "server=py-trio, backlog=65535", at_least: 2}
         - {metric: requests_per_s, cell: "server=py-trio, backlog=65535", at_least: 1000}
         - {metric: requests_per_s, cell: "server=py-trio, backlog=65535", over: "server=py-epoll, backlog=1", at_least: 0.4}
+        - {metric: max_us, cell: "server=py-epoll, backlog=1", over: "server=py-trio, backlog=65535", at_least: 10}
+        - {metric: p99_us, cell: "server=py-trio, backlog=65535", at_least: 1000}
     go:
       checks:
         - {metric: requests_per_s, cell: "server=epoll, backlog=65535", over: "server=epoll, backlog=1", at_least: 1.02}
@@ -175,10 +177,16 @@ func TestClaimVerdicts(t *testing.T) {
 	}
 	// A floor met by a saturated client's figure holds: the server
 	// answered at least that.
-	for i, what := range map[int]string{1: "saturated floor", 2: "ratio with a saturated numerator over a floor"} {
+	// A latency is the other way round: a saturated client's is a ceiling
+	// of the server's, so a ratio over it keeps meeting a floor, and a
+	// floor it meets itself proves nothing.
+	for i, what := range map[int]string{1: "saturated floor", 2: "ratio with a saturated numerator over a floor", 3: "latency ratio with a saturated denominator over a floor"} {
 		if c := res["saturated"].Stacks[0].Checks[i]; c.Verdict != verdictReproduced || !strings.Contains(c.How, "the bound holds for the server's own figure too") {
 			t.Errorf("%s: %s, %s", what, c.Verdict, c.How)
 		}
+	}
+	if c := res["saturated"].Stacks[0].Checks[4]; c.Verdict != verdictFlagged {
+		t.Errorf("a saturated client's latency over a floor: %s, %s; want it flagged", c.Verdict, c.Why)
 	}
 	// Reasons come from the recorded facts: somaxconn 4096 < 65535 and 8
 	// CPUs (not below 4); the Go cell stalled for 20 ms, not 1 s.
