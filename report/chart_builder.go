@@ -14,10 +14,13 @@ type chartBuilder struct {
 	pal    palette
 	byCell map[*cell]summary
 	names  chartNames
+	// line names a cell's line where a chart draws one per cell: its
+	// server, unless the cells differ by something else too.
+	line func(*cell) string
 }
 
 func newChartBuilder(r *run, sums []summary, pal palette) *chartBuilder {
-	b := &chartBuilder{r: r, pal: pal, byCell: map[*cell]summary{}, names: chartNames{}}
+	b := &chartBuilder{r: r, pal: pal, byCell: map[*cell]summary{}, names: chartNames{}, line: (*cell).server}
 	for _, s := range sums {
 		b.byCell[s.Cell] = s
 	}

@@ -60,7 +60,7 @@ func (b *chartBuilder) timeline(g group) *chart {
 			if len(rp.Series) == 0 {
 				continue
 			}
-			style := b.pal.lineStyle(c.server())
+			style := b.pal.lineStyle(b.line(c))
 			style.Width = vg.Points(1.2)
 			if style.Dashes == nil {
 				style.Dashes = repDashes[ri%len(repDashes)]
@@ -111,7 +111,7 @@ func (b *chartBuilder) timeline(g group) *chart {
 			maxReps = max(maxReps, ri+1)
 		}
 		if drawn {
-			legend = append(legend, legendItem{Label: c.server(), Thumbs: []plot.Thumbnailer{swatch{b.pal.colour(c.server())}}})
+			legend = append(legend, legendItem{Label: b.line(c), Thumbs: []plot.Thumbnailer{swatch{b.pal.colour(b.line(c))}}})
 		}
 	}
 	if len(legend) == 0 {

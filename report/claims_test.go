@@ -245,6 +245,8 @@ claims:
 		"| nethttp-slower | #1 | net/http is slower than epoll (1.5x) | not applicable here | reproduced: 1.6",
 		"left out**: 20251124-100000-keep-alive",
 		"![nethttp-slower](plots/claim-nethttp-slower.png)",
+		// Its windows are 10 s: long enough for the seconds to show.
+		"![nethttp-slower, second by second](plots/claim-nethttp-slower-timeline.png)",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("REPORT.md lacks %q:\n%s", want, md)

@@ -59,6 +59,14 @@ func Claims(runDir, claimsPath string, opts Options) (Paths, error) {
 		}
 		p.Plots = append(p.Plots, png, svg)
 		plots[cr.Claim.ID] = "plots/" + filepath.Base(png)
+		if tl := claimTimeline(cr); tl != nil {
+			png, svg, err := tl.save(plotDir)
+			if err != nil {
+				return p, err
+			}
+			p.Plots = append(p.Plots, png, svg)
+			plots[cr.Claim.ID+timelineSuffix] = "plots/" + filepath.Base(png)
+		}
 	}
 	p.Markdown = filepath.Join(out, ClaimsReport)
 	err = writeFile(p.Markdown, func(w io.Writer) error { return writeClaims(w, f, cs, res, plots) })
@@ -150,6 +158,9 @@ func writeClaims(w io.Writer, f *forum, cs *claims, res []claimResult, plots map
 		if png, ok := plots[c.ID]; ok {
 			fmt.Fprintf(&b, "\n![%s](%s)\n", c.ID, png)
 		}
+		if png, ok := plots[c.ID+timelineSuffix]; ok {
+			fmt.Fprintf(&b, "\n![%s, second by second](%s)\n", c.ID, png)
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -193,6 +204,46 @@ var (
 // and its plots are committed (issue #13), a plot a claim.
 const claimPlotDPI = 96
 
+// timelineSuffix keys a claim's per-second chart among its plots.
+const timelineSuffix = "-timeline"
+
+// claimTimeline is the per-second series of the cells a claim compares, a
+// line per cell and repetition, where their windows are long enough to
+// show a stall (the backlog experiment's are, for post #5's); nil where
+// they are not or no check had data.
+func claimTimeline(cr claimResult) *chart {
+	var cells []*cell
+	var labels []string
+	for _, sr := range cr.Stacks {
+		for _, ch := range sr.Checks {
+			for _, c := range ch.Cells {
+				if !slices.Contains(cells, c) {
+					cells = append(cells, c)
+					labels = append(labels, claimCellLabel(cr.Run, c))
+				}
+			}
+		}
+	}
+	if len(cells) == 0 {
+		return nil
+	}
+	b := newChartBuilder(cr.Run, nil, newPalette(labels))
+	b.line = func(c *cell) string { return claimCellLabel(cr.Run, c) }
+	ch := b.timeline(group{Cells: cells})
+	if ch == nil {
+		return nil
+	}
+	ch.Name, ch.DPI = "claim-"+cr.Claim.ID+timelineSuffix, claimPlotDPI
+	ch.Title = fmt.Sprintf("#%d %s, second by second", cr.Claim.Post, cr.Claim.ID)
+	return ch
+}
+
+// claimCellLabel names a cell in a claim's plots: its axes, the server's
+// by value alone.
+func claimCellLabel(r *run, c *cell) string {
+	return strings.TrimPrefix(cellLabel(r, c), serverAxis+"=")
+}
+
 // claimChart draws the cells a claim compares: a panel per metric, a bar
 // per cell (its median, whiskers its interval) coloured by stack; nil
 // when no check had data.
@@ -213,7 +264,7 @@ func claimChart(cr claimResult) *chart {
 			}
 			for _, c := range ch.Cells {
 				if !slices.ContainsFunc(bars[m.Name], func(e entry) bool { return e.c == c }) {
-					bars[m.Name] = append(bars[m.Name], entry{strings.TrimPrefix(cellLabel(cr.Run, c), serverAxis+"="), colour, c})
+					bars[m.Name] = append(bars[m.Name], entry{claimCellLabel(cr.Run, c), colour, c})
 				}
 			}
 		}
