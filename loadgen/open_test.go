@@ -95,6 +95,14 @@ func TestOpenPacersShapeTheRate(t *testing.T) {
 			if got := float64(r.Requests + r.Unfinished); math.Abs(got-total) > total*0.03 {
 				t.Errorf("%d requests and %d unfinished in the window, want %.0f within 3%%", r.Requests, r.Unfinished, total)
 			}
+			// The seconds rise and fall as the pacer's do (hundreds of
+			// requests apart, more than late answers can move), so an
+			// attack pacing the mean rate instead does not pass.
+			for i := 1; i < len(tc.want); i++ {
+				if (tc.want[i] > tc.want[i-1]) != (r.Series[i].Requests > r.Series[i-1].Requests) {
+					t.Errorf("seconds %d and %d: %d then %d requests, want them ordered as %.0f then %.0f", i-1, i, r.Series[i-1].Requests, r.Series[i].Requests, tc.want[i-1], tc.want[i])
+				}
+			}
 		})
 	}
 }
