@@ -40,17 +40,6 @@ func lowestShare(agents []loadgen.AgentFigures) (float64, string) {
 	return low, who
 }
 
-// agentsSaturated says an agent of the repetition was saturated: a
-// saturated agent is a saturated client.
-func agentsSaturated(agents []loadgen.AgentFigures) bool {
-	for _, a := range agents {
-		if a.Saturated {
-			return true
-		}
-	}
-	return false
-}
-
 // hasAgents says a repetition of the run carries agents' figures.
 func (r *run) hasAgents() bool {
 	for _, c := range r.allCells() {

@@ -238,7 +238,7 @@ func (cv cellValues) flag(m claimMetric, c *cell) (flag string, saturatedOnly bo
 	if cv.Errors > 0 && !m.AboutErrors {
 		fs = append(fs, fmt.Sprintf("%s requests failed in %s", fmtCount(float64(cv.Errors)), c.ID))
 	}
-	return strings.Join(fs, "; "), len(fs) == 1 && cv.Errors == 0
+	return strings.Join(fs, "; "), len(fs) == 1 && (cv.Errors == 0 || m.AboutErrors)
 }
 
 // noValues says why a cell has no value of the metric.
@@ -384,6 +384,11 @@ func (c check) holdsAFortiori(saturated []bool) bool {
 
 // misses reports whether the check's figure is outside its bound.
 func (res checkResult) misses() bool {
+	// A figure without an interval (too few repetitions) decides
+	// nothing, so no reason explains it.
+	if math.IsNaN(res.Lo) {
+		return false
+	}
 	lo, hi := res.Check.bounds()
 	return res.Value < lo || res.Value > hi
 }

@@ -162,7 +162,9 @@ func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
 	rp.BytesPerS = l.BytesPerS
 	rp.LatencyKind = string(l.LatencyKind)
 	rp.Agents = l.Agents
-	rp.Saturated = l.Saturated || agentsSaturated(l.Agents)
+	// A distributed result is saturated when one of its agents was:
+	// loadgen.Merge keeps the busiest agent's figures, which flag it.
+	rp.Saturated = l.Saturated
 	rp.ErrorKinds = results.ErrorCounts(l.Errors)
 	rp.Errors = l.Errors.Total()
 	// ReadRep has decoded it already.
