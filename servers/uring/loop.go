@@ -287,7 +287,7 @@ func (l *loop) complete(cqe *iouring.CQE) {
 	switch cqe.UserData & 0xff {
 	case opWake:
 		l.wakeArmed = false
-		if l.server.stopping.Load() {
+		if l.stopping || l.server.stopping.Load() {
 			l.stopping = true
 			return
 		}
@@ -493,12 +493,9 @@ func (l *loop) received(c *conn, cqe *iouring.CQE) {
 			c.in = c.in[:len(c.in)+n]
 		}
 		l.process(c)
-	case n == 0 && !fromRing && len(c.in) == cap(c.in) && !c.lingering:
-		// A receive into no room would look like EOF; Serve answers 431
-		// before the buffer fills.
-		l.close(c)
 	case n == 0:
-		// EOF: the client is gone.
+		// EOF: the client is gone. (A receive into no room would look
+		// the same, but Serve answers 431 before the buffer fills.)
 		l.close(c)
 	case unix.Errno(-n) == unix.ENOBUFS:
 		// The buffer ring ran dry: the multishot receive ended, and is
@@ -713,6 +710,10 @@ func (l *loop) expire() {
 // closeAll ends every connection and the loop's own operations, and
 // waits, at most drainTime, for the kernel to finish them.
 func (l *loop) closeAll() {
+	// However the loop ended (its wake-up, or an error before it), the
+	// cancelled wake-up must not be armed again: the drain would wait
+	// its whole drainTime for it and leave the buffer ring mapped.
+	l.stopping = true
 	for _, c := range l.conns {
 		if c != nil {
 			l.close(c)
