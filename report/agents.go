@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/sockbench/sockbench/loadgen"
@@ -17,24 +18,34 @@ const unevenShare = 0.8
 // the mean share of a repetition's requests.
 const flagUneven = "agents uneven"
 
-// lowestShare is the smallest agent's requests over the mean of the
-// agents', and that agent; 1 without two agents.
-func lowestShare(agents []loadgen.AgentFigures) (float64, string) {
-	if len(agents) < 2 {
-		return 1, ""
-	}
+// agentShares are each agent's requests over the mean of the agents';
+// nil when they answered nothing, which has no shares.
+func agentShares(agents []loadgen.AgentFigures) []float64 {
 	var total int64
 	for _, a := range agents {
 		total += a.Requests
 	}
 	if total == 0 {
-		return 1, ""
+		return nil
 	}
 	mean := float64(total) / float64(len(agents))
+	shares := make([]float64, len(agents))
+	for i, a := range agents {
+		shares[i] = float64(a.Requests) / mean
+	}
+	return shares
+}
+
+// lowestShare is the smallest agent's share and that agent; 1 without two
+// agents.
+func lowestShare(agents []loadgen.AgentFigures) (float64, string) {
+	if len(agents) < 2 {
+		return 1, ""
+	}
 	low, who := 1.0, ""
-	for _, a := range agents {
-		if s := float64(a.Requests) / mean; s < low {
-			low, who = s, a.Agent
+	for i, s := range agentShares(agents) {
+		if s < low {
+			low, who = s, agents[i].Agent
 		}
 	}
 	return low, who
@@ -74,19 +85,19 @@ func agentsTable(r *run) table {
 	)
 	for _, c := range r.allCells() {
 		for _, rp := range c.Reps {
-			var total int64
-			for _, a := range rp.Agents {
-				total += a.Requests
-			}
-			mean := float64(total) / float64(max(len(rp.Agents), 1))
-			for _, a := range rp.Agents {
+			shares := agentShares(rp.Agents)
+			for i, a := range rp.Agents {
 				var row []field
 				for _, ax := range axes {
 					row = append(row, textField(c.Axes[ax]))
 				}
-				share := float64(a.Requests) / mean
+				// No requests at all is no share (not NaN×).
+				share, shareText := math.NaN(), missing
+				if shares != nil {
+					share = shares[i]
+					shareText = fmt.Sprintf("%.2f×", share)
+				}
 				uneven := len(rp.Agents) > 1 && share < unevenShare
-				shareText := fmt.Sprintf("%.2f×", share)
 				if uneven {
 					shareText += " uneven"
 				}
@@ -96,7 +107,7 @@ func agentsTable(r *run) table {
 				}
 				row = append(row, textField(strconv.Itoa(rp.Index)), textField(a.Agent),
 					textField(strconv.FormatInt(a.Requests, 10)),
-					field{Text: shareText, CSV: []string{fmt.Sprintf("%.3f", share)}, Warn: uneven},
+					field{Text: shareText, CSV: []string{csvFloat(share, 3)}, Warn: uneven},
 					textField(strconv.FormatInt(a.Errors.Total(), 10)),
 					field{Text: fmt.Sprintf("%.2f", a.CPUPerRequestUS), CSV: []string{fmt.Sprintf("%.3f", a.CPUPerRequestUS)}},
 					sat,

@@ -51,6 +51,19 @@ type checkResult struct {
 	N                         []int
 	Verdict                   claimVerdict
 	Why                       string
+	// OnOneCore says the saturated cells were judged on the figure their
+	// server's CPU allows on one core (claimMetric.OnOneCore).
+	OnOneCore bool
+}
+
+// cellValues are a cell's values as the check was judged on them.
+func (res checkResult) cellValues(c *cell) cellValues {
+	m := res.Check.metric
+	cv := values(m, c, nil)
+	if res.OnOneCore && cv.Saturated {
+		cv = values(m, c, m.OnOneCore)
+	}
+	return cv
 }
 
 // stackResult is a claim on one stack.
@@ -173,7 +186,11 @@ func (cs *claims) evaluateStack(st stack, r *run, experiment string) (stackResul
 	// or whose figure misses the bound though its interval reaches it
 	// (not one that merely has too few repetitions for an interval).
 	if sr.Verdict == verdictNotReproduced || slices.ContainsFunc(sr.Checks, checkResult.misses) {
-		sr.Reasons = explain(st.Explain, r)
+		reasons, err := cs.explain(st.Explain, r)
+		if err != nil {
+			return sr, err
+		}
+		sr.Reasons = reasons
 	}
 	return sr, nil
 }
@@ -211,7 +228,12 @@ type cellValues struct {
 	LeftOut int
 }
 
-func values(m claimMetric, c *cell) cellValues {
+// values are the cell's values of the metric; of, when not nil, takes
+// the place of the metric's own figure of a repetition.
+func values(m claimMetric, c *cell, of func(*rep) float64) cellValues {
+	if of == nil {
+		of = m.of
+	}
 	var cv cellValues
 	for _, rp := range c.Reps {
 		if rp.OK && !rp.Counts {
@@ -219,7 +241,7 @@ func values(m claimMetric, c *cell) cellValues {
 		}
 	}
 	for _, rp := range c.countedReps() {
-		if v := m.of(rp); !math.IsNaN(v) {
+		if v := of(rp); !math.IsNaN(v) {
 			cv.Values = append(cv.Values, v)
 		}
 		cv.Saturated = cv.Saturated || rp.Saturated
@@ -230,15 +252,17 @@ func values(m claimMetric, c *cell) cellValues {
 
 // flag says why the cell's figure of the metric is not the server's to
 // judge; saturatedOnly, that the only flag is a saturated generator.
-func (cv cellValues) flag(m claimMetric, c *cell) (flag string, saturatedOnly bool) {
+// Failed requests the check expects (errors_expected) flag nothing.
+func (cv cellValues) flag(c check, cl *cell) (flag string, saturatedOnly bool) {
 	var fs []string
-	if cv.Saturated && m.ClientBound {
-		fs = append(fs, fmt.Sprintf("the load generator was saturated in %s: its %s are the client's", c.ID, m.Title))
+	if cv.Saturated && c.metric.ClientBound {
+		fs = append(fs, fmt.Sprintf("the load generator was saturated in %s: its %s are the client's", cl.ID, c.metric.Title))
 	}
-	if cv.Errors > 0 && !m.AboutErrors {
-		fs = append(fs, fmt.Sprintf("%s requests failed in %s", fmtCount(float64(cv.Errors)), c.ID))
+	errorsFlag := cv.Errors > 0 && !c.metric.AboutErrors && c.ErrorsExpected == ""
+	if errorsFlag {
+		fs = append(fs, fmt.Sprintf("%s requests failed in %s", fmtCount(float64(cv.Errors)), cl.ID))
 	}
-	return strings.Join(fs, "; "), len(fs) == 1 && (cv.Errors == 0 || m.AboutErrors)
+	return strings.Join(fs, "; "), len(fs) == 1 && !errorsFlag
 }
 
 // noValues says why a cell has no value of the metric.
@@ -265,10 +289,6 @@ func noValues(m claimMetric, c *cell) string {
 
 func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	res := checkResult{Check: c, Value: math.NaN(), Lo: math.NaN(), Hi: math.NaN(), Confidence: math.NaN()}
-	var samples [][]float64
-	var flags, leftOut []string
-	// saturated marks the cells whose only flag is a saturated generator.
-	saturatedOnly, saturated := true, make([]bool, len(c.cellRefs()))
 	for _, ref := range c.cellRefs() {
 		cl, err := cs.findCell(r, ref.Selector, ref.Path)
 		if err != nil {
@@ -282,16 +302,48 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	}
 	// Every cell is found before any is judged, so the plot shows both
 	// sides of a ratio even when one has no data.
+	judged := c.judge(res, false)
+	if judged.Verdict == verdictFlagged && judged.saturatedOnly && c.metric.OnOneCore != nil && r.ServerCPUs == 1 {
+		// The client's figures could not decide: the saturated cells'
+		// servers are judged on what their CPU per request allows.
+		return c.judge(res, true).checkResult, nil
+	}
+	return judged.checkResult, nil
+}
+
+// judged is a check's result, with whether its only flags were saturated
+// generators.
+type judged struct {
+	checkResult
+	saturatedOnly bool
+}
+
+// judge evaluates the check on the cells res has found; onOneCore judges
+// a saturated cell on its server's requests on one core instead of the
+// client's figure.
+func (c check) judge(res checkResult, onOneCore bool) judged {
+	var samples [][]float64
+	var flags, notes, leftOut []string
+	// saturated marks the cells whose only flag is a saturated generator.
+	saturatedOnly, saturated := true, make([]bool, len(res.Cells))
+	res.OnOneCore = onOneCore
 	for i, cl := range res.Cells {
-		cv := values(c.metric, cl)
+		cv := res.cellValues(cl)
+		if onOneCore && cv.Saturated {
+			notes = append(notes, fmt.Sprintf("the load generator was saturated in %s, so its figure is the %s its server's CPU µs per request allow on its one CPU (10⁶ ÷ µs)", cl.ID, c.metric.Title))
+			cv.Saturated = false
+		}
 		if len(cv.Values) == 0 {
 			res.Verdict, res.Why = verdictNoClaimData, noValues(c.metric, cl)
-			return res, nil
+			return judged{checkResult: res}
 		}
-		if flag, sat := cv.flag(c.metric, cl); flag != "" {
+		if flag, sat := cv.flag(c, cl); flag != "" {
 			flags = append(flags, flag)
 			saturatedOnly = saturatedOnly && sat
 			saturated[i] = sat
+		}
+		if cv.Errors > 0 && c.ErrorsExpected != "" && !c.metric.AboutErrors {
+			notes = append(notes, fmt.Sprintf("%s requests failed in %s, as the check expects: %s", fmtCount(float64(cv.Errors)), cl.ID, c.ErrorsExpected))
 		}
 		if cv.LeftOut > 0 {
 			leftOut = append(leftOut, fmt.Sprintf("%d of %s left out (machine busy)", cv.LeftOut, plural(cv.LeftOut+len(cv.Values), "repetition")+" of "+cl.ID))
@@ -307,20 +359,27 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	if len(leftOut) > 0 {
 		res.How += "; " + strings.Join(leftOut, ", ")
 	}
+	if len(notes) > 0 {
+		res.How += "; " + strings.Join(notes, "; ")
+	}
+	out := judged{saturatedOnly: len(flags) > 0 && saturatedOnly}
 	lo, hi := c.bounds()
 	switch {
 	case math.IsNaN(res.Value) && c.Statistic == statisticHighest:
 		res.Verdict, res.Why = verdictInconclusive, res.How
-		return res, nil
+		out.checkResult = res
+		return out
 	case math.IsNaN(res.Value):
 		res.Verdict, res.Why = verdictNoClaimData, "no figure: "+res.How
-		return res, nil
+		out.checkResult = res
+		return out
 	case math.IsNaN(res.Lo):
 		// No interval: only "highest", an existence statement, is
 		// judged on its value alone.
 		if c.Statistic != statisticHighest {
 			res.Verdict, res.Why = verdictInconclusive, res.How
-			return res, nil
+			out.checkResult = res
+			return out
 		}
 		res.Lo, res.Hi = res.Value, res.Value
 	}
@@ -336,7 +395,8 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	}
 	if len(flags) > 0 && saturatedOnly && res.Verdict == verdictReproduced && c.holdsAFortiori(saturated) {
 		res.How += "; " + strings.Join(flags, "; ") + ", so the bound holds for the server's own figure too"
-		return res, nil
+		out.checkResult, out.saturatedOnly = res, false
+		return out
 	}
 	if len(flags) > 0 {
 		// Never reproduced on flagged numbers; a contradiction on them
@@ -347,7 +407,8 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 		}
 		res.Verdict, res.Why = verdictFlagged, why
 	}
-	return res, nil
+	out.checkResult = res
+	return out
 }
 
 // holdsAFortiori reports whether a bound the figure meets holds for the
@@ -475,10 +536,19 @@ func (res checkResult) figureText() string {
 
 // explain gives the explanations whose conditions the run's recorded
 // facts meet, with their values.
-func explain(es []explanation, r *run) []string {
+func (cs *claims) explain(es []explanation, r *run) ([]string, error) {
 	var out []string
 	for _, e := range es {
-		v, text, ok := explainValue(e, r)
+		if e.Interpreter != "" {
+			if v, ok := r.Interpreters[e.Interpreter]; ok && newerThan(v, e.NewerThan) {
+				out = append(out, strings.ReplaceAll(e.Say, "{value}", v))
+			}
+			continue
+		}
+		v, text, ok, err := cs.explainValue(e, r)
+		if err != nil {
+			return nil, err
+		}
 		if !ok {
 			continue
 		}
@@ -486,19 +556,30 @@ func explain(es []explanation, r *run) []string {
 			out = append(out, strings.ReplaceAll(e.Say, "{value}", text))
 		}
 	}
-	return out
+	return out, nil
+}
+
+// newerThan reports whether the recorded version is newer than the
+// claims file's; one that cannot be read ("unknown (...)") is not.
+func newerThan(recorded, than string) bool {
+	v, err := parseVersion(recorded)
+	if err != nil {
+		return false
+	}
+	w, _ := parseVersion(than)
+	return slices.Compare(v, w) > 0
 }
 
 // explainValue is the recorded fact an explanation tests; ok is false
 // when the run did not record it.
-func explainValue(e explanation, r *run) (float64, string, bool) {
-	lookup := func(kvs []keyValue, key string) (float64, string, bool) {
+func (cs *claims) explainValue(e explanation, r *run) (float64, string, bool, error) {
+	lookup := func(kvs []keyValue, key string) (float64, string, bool, error) {
 		i := slices.IndexFunc(kvs, func(kv keyValue) bool { return kv.Key == key })
 		if i < 0 {
-			return 0, "", false
+			return 0, "", false, nil
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(kvs[i].Value), 64)
-		return v, kvs[i].Value, err == nil
+		return v, kvs[i].Value, err == nil, nil
 	}
 	switch {
 	case e.Sysctl != "":
@@ -506,12 +587,12 @@ func explainValue(e explanation, r *run) (float64, string, bool) {
 	case e.Machine != "":
 		return lookup(r.Machine, explainMachine[e.Machine])
 	}
-	for _, c := range r.Cells {
-		if e.cell.matches(c) {
-			if est := estimateOf(values(e.metric, c).Values); est.Known() {
-				return est.Center, e.metric.text(est.Center), true
-			}
-		}
+	c, err := cs.findCell(r, e.cell, e.Path+".cell")
+	if err != nil || c == nil {
+		return 0, "", false, err
 	}
-	return 0, "", false
+	if est := estimateOf(values(e.metric, c, nil).Values); est.Known() {
+		return est.Center, e.metric.text(est.Center), true, nil
+	}
+	return 0, "", false, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sockbench/sockbench/runner/config"
@@ -70,11 +71,15 @@ type checkSpec struct {
 	// repetitions, or "highest", the largest of them (a stall or a
 	// timeout that shows in one repetition of several).
 	Statistic string `yaml:"statistic"`
+	// ErrorsExpected says why failed requests in the cells are what the
+	// claim is about (listen(1)'s timeouts), so they flag nothing.
+	ErrorsExpected string `yaml:"errors_expected"`
 }
 
 // explainSpec is one possible reason a claim does not hold, with the
 // condition on the run's recorded facts that makes it one: a kernel
-// setting, a machine fact, or a metric of a cell, below or above a value.
+// setting, a machine fact, or a metric of a cell, below or above a value;
+// or an interpreter's version newer than the thread's.
 type explainSpec struct {
 	Sysctl  string   `yaml:"sysctl"`
 	Machine string   `yaml:"machine"`
@@ -82,6 +87,10 @@ type explainSpec struct {
 	Cell    string   `yaml:"cell"`
 	Below   *float64 `yaml:"below"`
 	Above   *float64 `yaml:"above"`
+	// Interpreter is a program the servers run ("/usr/bin/python3");
+	// NewerThan the version it must be newer than ("3.7").
+	Interpreter string `yaml:"interpreter"`
+	NewerThan   string `yaml:"newer_than"`
 	// Say is the sentence, with {value} replaced by the recorded value.
 	Say string `yaml:"say"`
 }
@@ -282,14 +291,14 @@ func checkStack(doc *config.Document, path, name string, s stackSpec) stack {
 		ep := fmt.Sprintf("%s.explain[%d]", path, i)
 		e := explanation{explainSpec: es, Path: ep}
 		kinds := 0
-		for _, given := range []bool{es.Sysctl != "", es.Machine != "", es.Metric != ""} {
+		for _, given := range []bool{es.Sysctl != "", es.Machine != "", es.Metric != "", es.Interpreter != ""} {
 			if given {
 				kinds++
 			}
 		}
 		switch {
 		case kinds != 1:
-			doc.Problem(ep, "give one of sysctl, machine or metric (with cell): the recorded fact the reason rests on")
+			doc.Problem(ep, "give one of sysctl, machine, metric (with cell) or interpreter: the recorded fact the reason rests on")
 		case es.Machine != "":
 			if _, ok := explainMachine[es.Machine]; !ok {
 				doc.Problem(ep+".machine", "%q: the machine facts are %s", es.Machine, strings.Join(slices.Sorted(maps.Keys(explainMachine)), ", "))
@@ -301,7 +310,17 @@ func checkStack(doc *config.Document, path, name string, s stackSpec) stack {
 		if es.Metric == "" && es.Cell != "" {
 			doc.Problem(ep+".cell", "a cell goes with a metric")
 		}
-		if (es.Below == nil) == (es.Above == nil) {
+		switch {
+		case es.Interpreter != "":
+			if _, err := parseVersion(es.NewerThan); err != nil {
+				doc.Problem(ep+".newer_than", "%v: give the version the interpreter is compared with (\"3.7\")", err)
+			}
+			if es.Below != nil || es.Above != nil {
+				doc.Problem(ep, "an interpreter is compared by newer_than, not below or above")
+			}
+		case es.NewerThan != "":
+			doc.Problem(ep+".newer_than", "newer_than goes with an interpreter")
+		case (es.Below == nil) == (es.Above == nil):
 			doc.Problem(ep, "give one of below or above: when the fact makes the reason true")
 		}
 		if strings.TrimSpace(es.Say) == "" {
@@ -310,6 +329,24 @@ func checkStack(doc *config.Document, path, name string, s stackSpec) stack {
 		st.Explain = append(st.Explain, e)
 	}
 	return st
+}
+
+// parseVersion reads the numbers of "3.13.5" or "CPython 3.13.5" (its last
+// word).
+func parseVersion(text string) ([]int, error) {
+	fields := strings.Fields(text)
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("no version")
+	}
+	var v []int
+	for _, part := range strings.Split(fields[len(fields)-1], ".") {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a version such as 3.7", text)
+		}
+		v = append(v, n)
+	}
+	return v, nil
 }
 
 func metricAt(doc *config.Document, path, name string) claimMetric {

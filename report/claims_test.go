@@ -26,8 +26,8 @@ func forumCells() []synthCell {
 		return []float64{base * 0.99, base * 1.01, base, base * 0.995, base * 1.005, base * 1.002}
 	}
 	return []synthCell{
-		{Axes: ax("py-epoll", "1"), RPS: rps(11000), P50US: 4000, P99US: 9000, MaxUS: 1_800_000, CPUUser: 40, CPUSys: 30, Accepts: 1},
-		{Axes: ax("py-epoll", "65535"), RPS: rps(16000), P50US: 3000, P99US: 6000, MaxUS: 30_000, CPUUser: 35, CPUSys: 25, Accepts: 20},
+		{Axes: ax("py-epoll", "1"), RPS: rps(11000), P50US: 4000, P99US: 9000, MaxUS: 1_800_000, CPUUser: 40, CPUSys: 30, Accepts: 1, AcceptSyscalls: 2},
+		{Axes: ax("py-epoll", "65535"), RPS: rps(16000), P50US: 3000, P99US: 6000, MaxUS: 30_000, CPUUser: 35, CPUSys: 25, Accepts: 20, AcceptSyscalls: 1.1},
 		{Axes: ax("epoll", "1"), RPS: rps(20000), P50US: 2000, P99US: 5000, MaxUS: 20_000, CPUUser: 10, CPUSys: 20, Accepts: 1},
 		{Axes: ax("epoll", "65535"), RPS: rps(20400), P50US: 2000, P99US: 5000, MaxUS: 20_000, CPUUser: 10, CPUSys: 20, Accepts: 30},
 		{Axes: ax("py-trio", "65535"), RPS: rps(5000), P50US: 9000, P99US: 20000, MaxUS: 60_000, CPUUser: 90, CPUSys: 40, Saturated: true},
@@ -99,6 +99,17 @@ claims:
     go:
       checks:
         - {metric: requests_per_s, cell: "server=epoll, backlog=65535", over: "server=epoll, backlog=1", at_least: 1.02}
+  - id: accept-model
+    post: 18
+    thread: batches of N cost (N+2)/N syscalls a connection
+    figure: (N+2)/N
+    experiment: forum-x
+    python:
+      checks:
+        - {metric: accept_syscalls_over_model, cell: "server=py-epoll, backlog=65535", at_least: 1, at_most: 1, tolerance: 5%}
+    go:
+      checks:
+        - {metric: accept_syscalls_over_model, cell: "server=py-epoll, backlog=1", at_least: 1, at_most: 1, tolerance: 5%}
   - id: few
     post: 1
     thread: poll does 5K
@@ -114,11 +125,16 @@ claims:
 
 func evaluateFixture(t *testing.T) map[string]claimResult {
 	t.Helper()
-	cs, err := parseClaims("claims.yaml", []byte(forumClaims))
+	return evaluateOn(t, forumClaims, synthRun("forum-x", []string{"server", "backlog"}, forumCells()))
+}
+
+// evaluateOn judges the claims text on r, as the results of forum-x.
+func evaluateOn(t *testing.T, text string, r *run) map[string]claimResult {
+	t.Helper()
+	cs, err := parseClaims("claims.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := synthRun("forum-x", []string{"server", "backlog"}, forumCells())
 	res, err := cs.evaluate(&forum{Runs: map[string]*run{"forum-x": r}, Order: []string{"forum-x"}})
 	if err != nil {
 		t.Fatal(err)
@@ -128,6 +144,47 @@ func evaluateFixture(t *testing.T) map[string]claimResult {
 		out[cr.Claim.ID] = cr
 	}
 	return out
+}
+
+// TestSaturatedServersJudgedOnOneCore: where a saturated client's
+// requests/s cannot decide, a server pinned to one CPU is judged on what
+// its CPU per request allows there; unpinned, it stays flagged.
+func TestSaturatedServersJudgedOnOneCore(t *testing.T) {
+	r := synthRun("forum-x", []string{"server", "backlog"}, forumCells())
+	r.ServerCPUs = 1
+	c := evaluateOn(t, forumClaims, r)["saturated"].Stacks[0].Checks[0]
+	// py-epoll's 16,000 over trio's 10⁶ ÷ (90 + 40) µs = 7,692.
+	if c.Verdict != verdictReproduced || !c.OnOneCore || !strings.HasPrefix(c.figureText(), "2.08×") || !strings.Contains(c.How, "the load generator was saturated in c5, so its figure is the requests/s its server's CPU µs per request allow on its one CPU") {
+		t.Errorf("pinned: %s %s (%s), on one core %v", c.Verdict, c.figureText(), c.How, c.OnOneCore)
+	}
+	if cv := c.cellValues(c.Cells[1]); len(cv.Values) == 0 || math.Abs(cv.Values[0]-1e6/130) > 1e-6 {
+		t.Errorf("the saturated cell's values as judged: %v", cv.Values)
+	}
+	// Latency has no such figure: still flagged.
+	if c := evaluateOn(t, forumClaims, r)["saturated"].Stacks[0].Checks[4]; c.Verdict != verdictFlagged || c.OnOneCore {
+		t.Errorf("latency on a saturated client, pinned: %s", c.Verdict)
+	}
+	r.ServerCPUs = 2
+	if c := evaluateOn(t, forumClaims, r)["saturated"].Stacks[0].Checks[0]; c.Verdict != verdictFlagged || c.OnOneCore {
+		t.Errorf("a server on 2 CPUs: %s, on one core %v", c.Verdict, c.OnOneCore)
+	}
+}
+
+// TestErrorsTheClaimExpects: failed requests flag a requests/s check,
+// unless the check says they are what the claim is about.
+func TestErrorsTheClaimExpects(t *testing.T) {
+	cells := forumCells()
+	cells[0].Errors = 55 // py-epoll at backlog 1: its timeouts
+	r := synthRun("forum-x", []string{"server", "backlog"}, cells)
+	if c := evaluateOn(t, forumClaims, r)["backlog"].Stacks[0]; c.Verdict != verdictFlagged || !strings.Contains(c.Why, "requests failed in c1") {
+		t.Errorf("errors not expected: %s (%s)", c.Verdict, c.Why)
+	}
+	const check = `{metric: requests_per_s, cell: "server=py-epoll, backlog=65535", over: "server=py-epoll, backlog=1", at_least: 1.47, tolerance: 10%`
+	text := strings.Replace(forumClaims, check+"}", check+`, errors_expected: "listen(1) times out"}`, 1)
+	c := evaluateOn(t, text, r)["backlog"].Stacks[0].Checks[0]
+	if c.Verdict != verdictReproduced || !strings.Contains(c.How, "requests failed in c1, as the check expects: listen(1) times out") {
+		t.Errorf("errors expected: %s (%s)", c.Verdict, c.How)
+	}
 }
 
 // TestClaimVerdicts: on a fixed results folder, a claim that holds, one
@@ -156,6 +213,11 @@ func TestClaimVerdicts(t *testing.T) {
 		{"saturated", 0, verdictFlagged, "3.20×", "the load generator was saturated in c5: its requests/s are the client's"},
 		// ...and 20400/20000 against 1.02: the interval reaches across.
 		{"saturated", 1, verdictInconclusive, "1.02×", "the interval reaches across ≥ 1.02"},
+		// 1.1 accept syscalls a connection in batches of 20: (20+2)/20.
+		{"accept-model", 0, verdictReproduced, "1", ""},
+		// One at a time: 2 (accept, wait), the model's 3 counts a
+		// failing accept that a batch of one does not make.
+		{"accept-model", 1, verdictNotReproduced, "0.667", "accept syscalls/connection ÷ (N+2)/N of server=py-epoll, backlog=1 is 0.667"},
 		// Two repetitions, both above the bound: too few to judge by.
 		{"few", 0, verdictInconclusive, "9,050", "median of 2 repetitions: too few for an interval (need 4)"},
 	}
@@ -287,7 +349,7 @@ func TestClaimsFileProblems(t *testing.T) {
 	}{
 		{"syntax", "version: 1\nclaims: [\n", []string{"c.yaml:2: YAML syntax: sequence end token ']' not found"}},
 		{"unknown key", head + "    python: {checks: [{metric: requests_per_s, cel: server=a, at_least: 1}]}\n",
-			[]string{"c.yaml:9: claims[0].python.checks[0].cel: unknown field; claims[0].python.checks[0] takes metric, cell, over, at_least, at_most, tolerance, statistic"}},
+			[]string{"c.yaml:9: claims[0].python.checks[0].cel: unknown field; claims[0].python.checks[0] takes metric, cell, over, at_least, at_most, tolerance, statistic, errors_expected"}},
 		{"unknown metric", head + "    python:\n      checks:\n        - {metric: rps, cell: server=a, at_least: 1}\n",
 			[]string{"c.yaml:11: claims[0].python.checks[0].metric: unknown metric \"rps\"; the metrics are " + strings.Join(claimMetricNames(), ", ")}},
 		{"bad cell and no bound", head + "    python:\n      checks:\n        - {metric: requests_per_s, cell: py-epoll}\n",
@@ -297,6 +359,9 @@ func TestClaimsFileProblems(t *testing.T) {
 		{"tolerance and explain", head + "    python:\n      checks:\n        - {metric: requests_per_s, cell: server=a, at_least: 1, tolerance: 150%}\n      explain:\n        - {machine: ram, below: 1, say: x}\n",
 			[]string{"c.yaml:11: claims[0].python.checks[0].tolerance: want a share from 0% to below 100%",
 				"c.yaml:13: claims[0].python.explain[0].machine: \"ram\": the machine facts are cpus"}},
+		{"interpreter", head + "    python:\n      checks:\n        - {metric: requests_per_s, cell: server=a, at_least: 1}\n      explain:\n        - {interpreter: /usr/bin/python3, newer_than: three, say: x}\n        - {sysctl: a.b, below: 1, newer_than: \"3.7\", say: x}\n",
+			[]string{"c.yaml:13: claims[0].python.explain[0].newer_than: \"three\" is not a version such as 3.7: give the version the interpreter is compared with (\"3.7\")",
+				"c.yaml:14: claims[0].python.explain[1].newer_than: newer_than goes with an interpreter"}},
 		{"duplicate id", head + "    python: {not_applicable: no}\n" + strings.TrimPrefix(head, "version: 1\nclaims:\n") + "    python: {not_applicable: no}\n",
 			[]string{"c.yaml:10: claims[1].id: \"c\" is already the id of claims[0]"}},
 	}
@@ -321,6 +386,42 @@ func TestClaimsFileProblems(t *testing.T) {
 	_, err = cs.evaluate(&forum{Runs: map[string]*run{"forum-x": r}})
 	if want := `c.yaml:11: claims[0].python.checks[0].cell: "server=epoll" matches 2 cells of forum-x (server=epoll, backlog=1; server=epoll, backlog=65535): name more axes`; err == nil || err.Error() != want {
 		t.Errorf("ambiguous cell: %v, want %s", err, want)
+	}
+	// So is an explanation's, when the claim needs its reasons.
+	cs, err = parseClaims("c.yaml", []byte(head+"    python:\n      checks:\n        - {metric: requests_per_s, cell: \"server=epoll, backlog=1\", at_least: 1000000000}\n      explain:\n        - {metric: max_us, cell: server=epoll, above: 1, say: x}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs.List[0].Experiment = "forum-x"
+	_, err = cs.evaluate(&forum{Runs: map[string]*run{"forum-x": r}})
+	if err == nil || !strings.Contains(err.Error(), `c.yaml:13: claims[0].python.explain[0].cell: "server=epoll" matches 2 cells`) {
+		t.Errorf("ambiguous explanation: %v", err)
+	}
+}
+
+// TestInterpreterReason: a newer interpreter than the thread's is given
+// as a reason when the run recorded it, an older or unknown one not.
+func TestInterpreterReason(t *testing.T) {
+	text := forumClaims + `  - id: python
+    post: 1
+    thread: something slow
+    figure: "1"
+    experiment: forum-x
+    python:
+      checks:
+        - {metric: requests_per_s, cell: "server=py-epoll, backlog=1", at_least: 1000000000}
+      explain:
+        - {interpreter: /usr/bin/python3, newer_than: "3.7", say: "CPython {value} here"}
+        - {interpreter: /usr/bin/python3, newer_than: "3.14", say: "newer than 3.14"}
+        - {interpreter: /usr/bin/pypy3, newer_than: "6.0", say: "PyPy {value} here"}
+    go:
+      not_applicable: not Go's
+`
+	r := synthRun("forum-x", []string{"server", "backlog"}, forumCells())
+	r.Interpreters = map[string]string{"/usr/bin/python3": "CPython 3.13.5", "/usr/bin/pypy3": "unknown (exit status 1)"}
+	got := evaluateOn(t, text, r)["python"].Stacks[0].Reasons
+	if want := []string{"CPython CPython 3.13.5 here"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("reasons %q, want %q", got, want)
 	}
 }
 

@@ -83,8 +83,11 @@ func claimsNote() string {
 		"(of every ratio of a repetition of one cell to one of the other, the k-th from each end: Hodges–Lehmann), its p-value beside it. "+
 		"A bound is widened by the claim's tolerance. **reproduced**: the whole interval meets the bound; **not reproduced**: the whole "+
 		"interval misses it; **inconclusive**: the interval reaches across it, or a cell has too few counted repetitions (more could tell); **flagged**: a cell's numbers "+
-		"were flagged (the load generator saturated for a figure it measures, or requests failed), so the claim is not judged on them; "+
-		"**no data**: the run, the cell or the metric is missing; **not applicable here**: the claim does not concern the stack, and the "+
+		"were flagged (the load generator saturated for a figure it measures, or requests failed), so the claim is not judged on them. "+
+		"Where the client's figures of a saturated cell cannot decide a requests/s check, the cell is judged on the requests/s its server's CPU µs per request "+
+		"allow on the one CPU it is pinned to (10⁶ ÷ µs: at least what it answered, since it was busy at most the whole window), the figure the runner "+
+		"ranks a saturated group by; the check's line says so, and its plot has a panel of its own. "+
+		"**No data**: the run, the cell or the metric is missing; **not applicable here**: the claim does not concern the stack, and the "+
 		"claims file says why. Where a claim does not hold, the reasons given are those of the claims file whose conditions the run's "+
 		"recorded facts meet (kernel settings, the machine, a cell's figure), with the recorded value.",
 		100*ciLevel, minRepsForCI(), minRepsToTell())
@@ -252,19 +255,28 @@ func claimChart(cr claimResult) *chart {
 		label  string
 		colour color.Color
 		c      *cell
+		values cellValues
 	}
-	var metrics []claimMetric
-	bars := map[string][]entry{}
+	// A check judged on what saturated servers do on one core gets a
+	// panel of its own: those bars are not the client's figures.
+	type panel struct {
+		name      string
+		onOneCore bool
+	}
+	var panels []panel
+	metrics := map[string]claimMetric{}
+	bars := map[panel][]entry{}
 	for i, sr := range cr.Stacks {
 		colour := []color.Color{pythonColour, goColour}[i]
 		for _, ch := range sr.Checks {
-			m := ch.Check.metric
-			if !slices.ContainsFunc(metrics, func(x claimMetric) bool { return x.Name == m.Name }) {
-				metrics = append(metrics, m)
+			p := panel{ch.Check.metric.Name, ch.OnOneCore}
+			if !slices.Contains(panels, p) {
+				panels = append(panels, p)
+				metrics[p.name] = ch.Check.metric
 			}
 			for _, c := range ch.Cells {
-				if !slices.ContainsFunc(bars[m.Name], func(e entry) bool { return e.c == c }) {
-					bars[m.Name] = append(bars[m.Name], entry{claimCellLabel(cr.Run, c), colour, c})
+				if !slices.ContainsFunc(bars[p], func(e entry) bool { return e.c == c }) {
+					bars[p] = append(bars[p], entry{claimCellLabel(cr.Run, c), colour, c, ch.cellValues(c)})
 				}
 			}
 		}
@@ -272,11 +284,16 @@ func claimChart(cr claimResult) *chart {
 	ch := &chart{Name: "claim-" + cr.Claim.ID, DPI: claimPlotDPI, Title: fmt.Sprintf("#%d %s", cr.Claim.Post, cr.Claim.ID),
 		Caption: "Bars are medians over the repetitions that count; whiskers span their interval.",
 		Legend:  []legendItem{{Label: "Python", Thumbs: []plot.Thumbnailer{swatch{pythonColour}}}, {Label: "Go", Thumbs: []plot.Thumbnailer{swatch{goColour}}}}}
-	for _, m := range metrics {
+	for _, p := range panels {
+		m := metrics[p.name]
+		title := m.Title
+		if p.onOneCore {
+			title += ", saturated: on one core"
+		}
 		var bs []bar
 		var ticks []plot.Tick
-		for i, e := range bars[m.Name] {
-			est := estimateOf(values(m, e.c).Values)
+		for i, e := range bars[p] {
+			est := estimateOf(e.values.Values)
 			b := newBar(float64(i), 0.7)
 			if !est.Known() {
 				b.Label = "no data"
@@ -292,7 +309,7 @@ func claimChart(cr claimResult) *chart {
 			ticks = append(ticks, plot.Tick{Value: float64(i), Label: e.label})
 		}
 		if len(bs) > 0 {
-			ch.Panels = append(ch.Panels, barPanel("", m.Title, bs, ticks))
+			ch.Panels = append(ch.Panels, barPanel("", title, bs, ticks))
 		}
 	}
 	if len(ch.Panels) == 0 {

@@ -28,6 +28,7 @@ func loadRun(dir string) (*run, error) {
 	r := &run{
 		Dir: dir, ID: m.RunID, Status: string(m.Status), Started: m.Started, Finished: m.Finished, ConfigText: m.ConfigText, Axes: slices.Clone(m.Plan.Axes),
 		Repetitions: m.Plan.Repetitions, Adaptive: m.Plan.Adaptive, InterferenceMax: float64(m.Plan.Interference.Max),
+		ServerCPUs: len(m.Plan.CPUs.Server.CPUs), Interpreters: m.Machine.Interpreters,
 	}
 	r.Machine = machineFacts(m.Machine)
 	for _, k := range slices.Sorted(maps.Keys(m.Machine.Sysctls)) {
@@ -137,6 +138,9 @@ func machineFacts(m results.Machine) []keyValue {
 		commit += " (with uncommitted changes)"
 	}
 	add("commit", commit)
+	for _, prog := range slices.Sorted(maps.Keys(m.Interpreters)) {
+		add(prog, m.Interpreters[prog])
+	}
 	return f
 }
 
@@ -145,7 +149,7 @@ func machineFacts(m results.Machine) []keyValue {
 func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
 	rp := &rep{
 		Index: sr.Rep, Reason: sr.Reason, Started: sr.Started, Counts: sr.Counts(), Machine: interferenceOf(sr.Machine),
-		CPUUserUS: math.NaN(), CPUSysUS: math.NaN(), SyscallsPerReq: math.NaN(), AcceptsPerWakeup: math.NaN(),
+		CPUUserUS: math.NaN(), CPUSysUS: math.NaN(), SyscallsPerReq: math.NaN(), AcceptsPerWakeup: math.NaN(), AcceptSyscallsPerConn: math.NaN(),
 		ServerClosesPerReq: results.ServerClosesPerRequest.Of(sr),
 		Jain:               results.Jain.Of(sr), MinShare: results.MinShare.Of(sr), MaxShare: results.MaxShare.Of(sr),
 	}
@@ -181,6 +185,7 @@ func adaptRep(sr *results.Rep, cal *results.Calibration) *rep {
 		}
 		if c.AcceptsPerWakeup > 0 {
 			rp.AcceptsPerWakeup = c.AcceptsPerWakeup
+			rp.AcceptSyscallsPerConn = c.AcceptSyscallsPerConn
 		}
 	}
 	return rp

@@ -31,7 +31,9 @@ type run struct {
 	Started, Finished string
 	Machine           []keyValue
 	Sysctls           []keyValue
-	ConfigText        string
+	// Interpreters are the Python interpreters' versions, by program.
+	Interpreters map[string]string
+	ConfigText   string
 	// Axes lists the axis names in the order the configuration gave them.
 	Axes  []string
 	Cells []*cell
@@ -44,6 +46,8 @@ type run struct {
 	Adaptive    *results.Adaptive
 	// InterferenceMax is the plan's threshold for "machine busy".
 	InterferenceMax float64
+	// ServerCPUs is how many CPUs the server was pinned to (0: none).
+	ServerCPUs int
 	// Control is the drift control; nil when the plan has none.
 	Control *control
 }
@@ -103,6 +107,9 @@ type rep struct {
 	CPUUserUS, CPUSysUS float64 // µs per request
 	SyscallsPerReq      float64
 	AcceptsPerWakeup    float64
+	// AcceptSyscallsPerConn is the accept path's syscalls per accepted
+	// connection (results.PerRequest).
+	AcceptSyscallsPerConn float64
 
 	// Connections (package results' measures): server closes per
 	// request, and the fairness between connections.

@@ -17,18 +17,21 @@ import (
 // synthCell describes one cell of a synthetic run: the shape of real
 // measurements without running anything, so tests control every number.
 type synthCell struct {
-	Axes          map[string]string
-	RPS           []float64 // per repetition; NaN marks a failed repetition
-	P50US, P99US  float64
-	MaxUS         float64
-	CPUUser       float64
-	CPUSys        float64
-	Syscalls      float64 // 0: not counted
-	Accepts       float64 // NaN: not an event-loop server
-	Errors        int64
-	StallRep      int // 1-based repetition with a stall in its series; 0: none
-	Saturated     bool
-	FailureReason string
+	Axes         map[string]string
+	RPS          []float64 // per repetition; NaN marks a failed repetition
+	P50US, P99US float64
+	MaxUS        float64
+	CPUUser      float64
+	CPUSys       float64
+	Syscalls     float64 // 0: not counted
+	Accepts      float64 // NaN: not an event-loop server
+	// AcceptSyscalls is the accept path's syscalls per connection; 0:
+	// not counted.
+	AcceptSyscalls float64
+	Errors         int64
+	StallRep       int // 1-based repetition with a stall in its series; 0: none
+	Saturated      bool
+	FailureReason  string
 	// Busy lists the 1-based repetitions measured on a busy machine (with
 	// synthOptions.Interference).
 	Busy []int
@@ -222,6 +225,10 @@ func (sc synthCell) build(rng *rand.Rand, id string, window time.Duration, check
 			rp.SyscallsPerReq = math.NaN() // as the loader reads an uncounted server
 		}
 		rp.AcceptsPerWakeup = sc.Accepts
+		rp.AcceptSyscallsPerConn = sc.AcceptSyscalls
+		if sc.AcceptSyscalls == 0 {
+			rp.AcceptSyscallsPerConn = math.NaN()
+		}
 		if checked {
 			rp.Machine = synthInterference(rng, slices.Contains(sc.Busy, j+1))
 		}

@@ -261,7 +261,7 @@ func Describe(w io.Writer, plan *results.Plan) error {
 	}
 	fmt.Fprintf(w, "estimated time: %s (warm-up and window of every repetition, plus about %s each to start, verify and stop a server; strace passes not included)\n",
 		EstimatedTime(plan).Round(time.Second), repOverhead)
-	for _, warning := range warnings(plan, readMachine(".")) {
+	for _, warning := range warnings(plan, readMachine(".", plan)) {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 	return nil
@@ -404,7 +404,7 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 			m.Sessions[i].Status = results.Died
 		}
 	}
-	mach := readMachine(src)
+	mach := readMachine(src, &m.Plan)
 	if len(m.Sessions) == 0 {
 		m.Machine = mach
 		m.Warnings = warnings(&m.Plan, mach)

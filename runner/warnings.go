@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -23,7 +25,7 @@ var recordedSysctls = []string{
 	"net.ipv4.tcp_tw_reuse",        // whether TIME_WAIT ports may be reused
 }
 
-func readMachine(src string) results.Machine {
+func readMachine(src string, plan *results.Plan) results.Machine {
 	m := results.Machine{
 		Kernel: machine.Kernel(), CPUModel: machine.CPUModel(), CPUCount: runtime.NumCPU(),
 		Arch: runtime.GOARCH, GoVersion: runtime.Version(), Sysctls: map[string]string{},
@@ -35,7 +37,40 @@ func readMachine(src string) results.Machine {
 		m.Sysctls[name] = machine.Sysctl(name)
 	}
 	m.GitCommit, m.GitDirty = machine.Git(src)
+	m.Interpreters = interpreters(plan)
 	return m
+}
+
+// interpreters asks each Python interpreter the plan's servers run for
+// its implementation and version; one that does not answer within a few
+// seconds is recorded as such, not waited for.
+func interpreters(plan *results.Plan) map[string]string {
+	var progs []string
+	for _, c := range plan.Cells {
+		if !c.Server.External() {
+			continue
+		}
+		prog := c.Server.Command[0]
+		base := filepath.Base(prog)
+		if (strings.HasPrefix(base, "python") || strings.HasPrefix(base, "pypy")) && !slices.Contains(progs, prog) {
+			progs = append(progs, prog)
+		}
+	}
+	if len(progs) == 0 {
+		return nil
+	}
+	versions := map[string]string{}
+	for _, prog := range progs {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, err := exec.CommandContext(ctx, prog, "-c", "import platform; print(platform.python_implementation(), platform.python_version())").Output()
+		cancel()
+		if err != nil {
+			versions[prog] = "unknown (" + err.Error() + ")"
+			continue
+		}
+		versions[prog] = strings.TrimSpace(string(out))
+	}
+	return versions
 }
 
 // timeWait is how long Linux keeps a closed connection's port in

@@ -37,14 +37,12 @@ const (
 )
 
 // The connection figures of a repetition (issue #13), named as the
-// claims read them: server closes and reconnects per answered request
-// (post #5's servers closed after every answer; connects per request,
-// posts #16-#19), and how evenly the connections were answered (post
+// claims read them: server closes per answered request (post #5's
+// servers closed after every answer), and how evenly the connections were answered (post
 // #18): Jain's index, the fewest and the most answers of one connection
 // over the mean.
 const (
 	ServerClosesPerRequest Measure = "server_closes_per_request"
-	ReconnectsPerRequest   Measure = "reconnects_per_request"
 	Jain                   Measure = "jain"
 	MinShare               Measure = "min_share"
 	MaxShare               Measure = "max_share"
@@ -53,7 +51,7 @@ const (
 // HigherIsBetter says which way the measure improves.
 func (m Measure) HigherIsBetter() bool {
 	switch m {
-	case CPUPerRequest, ServerClosesPerRequest, ReconnectsPerRequest, MaxShare:
+	case CPUPerRequest, ServerClosesPerRequest, MaxShare:
 		return false
 	}
 	return true
@@ -70,7 +68,7 @@ func (m Measure) Of(r *Rep) float64 {
 	}
 	l, f := r.Load, r.Load.Fairness
 	switch m {
-	case ServerClosesPerRequest, ReconnectsPerRequest:
+	case ServerClosesPerRequest:
 		if f == nil && l.Mode != loadgen.Open {
 			return math.NaN()
 		}
@@ -82,8 +80,6 @@ func (m Measure) Of(r *Rep) float64 {
 	switch m {
 	case ServerClosesPerRequest:
 		return l.PerAnswered(l.ServerCloses)
-	case ReconnectsPerRequest:
-		return l.PerAnswered(l.Reconnects)
 	case Jain:
 		return f.Jain
 	case MinShare:

@@ -92,7 +92,7 @@ func TestConnectionMeasures(t *testing.T) {
 		Fairness: &loadgen.Fairness{Jain: 0.8, MinShare: 0.5, MaxShare: 1.5, Connections: 2}}
 	r := &Rep{Status: OK, Load: load}
 	for m, want := range map[Measure]float64{
-		ServerClosesPerRequest: 0.5, ReconnectsPerRequest: 1.2, Jain: 0.8, MinShare: 0.5, MaxShare: 1.5,
+		ServerClosesPerRequest: 0.5, Jain: 0.8, MinShare: 0.5, MaxShare: 1.5,
 	} {
 		if got := m.Of(r); got != want {
 			t.Errorf("%s = %g, want %g", m, got, want)
@@ -103,7 +103,7 @@ func TestConnectionMeasures(t *testing.T) {
 		t.Errorf("open mode: %g server closes per request, Jain %g; want 1 and none (its connections are a pool)", got, Jain.Of(open))
 	}
 	old := &Rep{Status: OK, Load: &loadgen.Result{Mode: loadgen.Closed, Requests: 90}}
-	for _, m := range []Measure{ServerClosesPerRequest, ReconnectsPerRequest, Jain, MinShare, MaxShare} {
+	for _, m := range []Measure{ServerClosesPerRequest, Jain, MinShare, MaxShare} {
 		if got := m.Of(old); !math.IsNaN(got) {
 			t.Errorf("%s of a result without connection figures = %g, want NaN", m, got)
 		}

@@ -112,6 +112,10 @@ type Machine struct {
 	GitCommit string            `json:"git_commit"`
 	// GitDirty is true when the working tree had uncommitted changes.
 	GitDirty bool `json:"git_dirty"`
+	// Interpreters are the versions of the Python interpreters the
+	// plan's servers run, by program ("/usr/bin/python3": "CPython
+	// 3.13.5"): the thread measured CPython 3.7 and PyPy 6.0.
+	Interpreters map[string]string `json:"interpreters,omitempty"`
 }
 
 // Unfinished is a planned repetition that has no result file.
@@ -254,6 +258,12 @@ type PerRequest struct {
 	// AcceptsPerWakeup is how many connections an event-loop server
 	// accepted per poller wakeup on its listener (thread post #19).
 	AcceptsPerWakeup float64 `json:"accepts_per_wakeup,omitempty"`
+	// AcceptSyscallsPerConn is what the accept path costs a connection:
+	// the accept calls (those that found nothing too) and a poller wait
+	// per listener wakeup, over the connections accepted, the count of
+	// the thread's model of batches of N, (N+2)/N with the listener
+	// registered once (post #18).
+	AcceptSyscallsPerConn float64 `json:"accept_syscalls_per_connection,omitempty"`
 }
 
 // Cost computes the cost per request from the raw counters; cal may be
@@ -280,6 +290,9 @@ func (r *Rep) Cost(cal *Calibration) *PerRequest {
 	}
 	if st := s.Stats; st != nil && st.ListenerWakeups > 0 {
 		c.AcceptsPerWakeup = float64(st.Connections) / float64(st.ListenerWakeups)
+		if st.Connections > 0 {
+			c.AcceptSyscallsPerConn = float64(st.AcceptCalls+st.ListenerWakeups) / float64(st.Connections)
+		}
 	}
 	return c
 }

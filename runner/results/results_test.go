@@ -21,14 +21,14 @@ func TestCost(t *testing.T) {
 		return &Rep{Status: OK, Load: &loadgen.Result{Requests: 1000}, Server: &Server{CPUUserSeconds: 0.002, CPUSysSeconds: 0.006, Stats: st}}
 	}
 	cal := &Calibration{Requests: 500, Syscalls: 1500}
-	own := &servers.Stats{Requests: 2000, Connections: 40, ListenerWakeups: 10, Syscalls: map[string]uint64{"read": 2000, "write": 2000, "epoll_wait": 1000}}
+	own := &servers.Stats{Requests: 2000, Connections: 40, AcceptCalls: 50, ListenerWakeups: 10, Syscalls: map[string]uint64{"read": 2000, "write": 2000, "epoll_wait": 1000}}
 
 	c := rep(own).Cost(cal)
-	if c.CPUUserUS != 2 || c.CPUSysUS != 6 || c.CPUTotalUS != 8 || c.Syscalls != 2.5 || c.SyscallsFrom != "server" || c.AcceptsPerWakeup != 4 {
+	if c.CPUUserUS != 2 || c.CPUSysUS != 6 || c.CPUTotalUS != 8 || c.Syscalls != 2.5 || c.SyscallsFrom != "server" || c.AcceptsPerWakeup != 4 || c.AcceptSyscallsPerConn != 1.5 {
 		t.Errorf("with the server's counts: %+v", c)
 	}
 	c = rep(&servers.Stats{Requests: 2000}).Cost(cal)
-	if c.Syscalls != 3 || c.SyscallsFrom != "strace" || c.AcceptsPerWakeup != 0 {
+	if c.Syscalls != 3 || c.SyscallsFrom != "strace" || c.AcceptsPerWakeup != 0 || c.AcceptSyscallsPerConn != 0 {
 		t.Errorf("from the calibration: %+v", c)
 	}
 	if c := rep(nil).Cost(&Calibration{Error: "strace is not installed"}); c.Syscalls != 0 || c.SyscallsFrom != "" {
