@@ -305,8 +305,11 @@ func (cs *claims) evaluateCheck(c check, r *run) (checkResult, error) {
 	judged := c.judge(res, false)
 	if judged.Verdict == verdictFlagged && judged.saturatedOnly && c.metric.OnOneCore != nil && r.ServerCPUs == 1 {
 		// The client's figures could not decide: the saturated cells'
-		// servers are judged on what their CPU per request allows.
-		return c.judge(res, true).checkResult, nil
+		// servers are judged on what their CPU per request allows, if
+		// their CPU was measured.
+		if onOneCore := c.judge(res, true); onOneCore.Verdict != verdictNoClaimData {
+			return onOneCore.checkResult, nil
+		}
 	}
 	return judged.checkResult, nil
 }

@@ -168,6 +168,14 @@ func TestSaturatedServersJudgedOnOneCore(t *testing.T) {
 	if c := evaluateOn(t, forumClaims, r)["saturated"].Stacks[0].Checks[0]; c.Verdict != verdictFlagged || c.OnOneCore {
 		t.Errorf("a server on 2 CPUs: %s, on one core %v", c.Verdict, c.OnOneCore)
 	}
+	// Nor without the server's CPU.
+	cells := forumCells()
+	cells[4].CPUUser, cells[4].CPUSys = math.NaN(), math.NaN()
+	r = synthRun("forum-x", []string{"server", "backlog"}, cells)
+	r.ServerCPUs = 1
+	if c := evaluateOn(t, forumClaims, r)["saturated"].Stacks[0].Checks[0]; c.Verdict != verdictFlagged || c.OnOneCore {
+		t.Errorf("no CPU measured: %s, on one core %v", c.Verdict, c.OnOneCore)
+	}
 }
 
 // TestErrorsTheClaimExpects: failed requests flag a requests/s check,
