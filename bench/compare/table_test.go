@@ -258,7 +258,16 @@ func TestGeneratorTablesTestTheirMeasure(t *testing.T) {
 		}
 	}
 	res := loadgenResults{all: rows, rounds: 5, skipped: map[string]error{}, failures: map[string][]string{}, cells: cells}
-	test := func(tb *table, row int) string { return tb.rows[row][slices.Index(tb.header, "test vs wrk")] }
+	test := func(tb *table, row int) string {
+		i := slices.IndexFunc(tb.header, func(h string) bool { return strings.HasSuffix(h, "test vs wrk") })
+		if i < 0 {
+			t.Fatalf("no test column in %q", tb.header)
+		}
+		return tb.rows[row][i]
+	}
+	if h := res.raceTable(rows[2:]).header; !slices.Contains(h, "req/s test vs wrk") || !slices.Contains(h, "µs/req vs wrk") {
+		t.Errorf("race columns %q: the test names req/s, the ratio µs/req", h)
+	}
 	if got := test(res.unpacedTable(rows[:2]), 1); !strings.HasPrefix(got, "no significant difference") {
 		t.Errorf("unpaced, same CPU per request: %q", got)
 	}
