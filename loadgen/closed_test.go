@@ -187,6 +187,9 @@ func TestCountsMatchTheServerExactly(t *testing.T) {
 				if r.Requests != n || st.Requests != n {
 					t.Errorf("generator counted %d requests, server %d, want %d each", r.Requests, st.Requests, n)
 				}
+				if r.Interrupted {
+					t.Error("the request budget ended the attack, and the result says it was interrupted")
+				}
 				if st.Connections != tc.conns {
 					t.Errorf("server accepted %d connections, want %d", st.Connections, tc.conns)
 				}

@@ -544,6 +544,7 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 	windowEnd := c.windowEnd
 	if end.Before(windowEnd) {
 		windowEnd = end
+		// Unless the request budget ended it (below).
 		r.Interrupted = true
 	}
 	if d := windowEnd.Sub(c.windowStart); d > 0 {
@@ -576,6 +577,9 @@ func (c *collector) result(o Options, end time.Time) (*Result, error) {
 		}
 		r.Client.Busiest = max(r.Client.Busiest, rec.threadBusy)
 		r.Client.RingEnters += rec.ringEnters
+	}
+	if o.MaxRequests > 0 && r.Requests+r.Errors.Total() >= o.MaxRequests {
+		r.Interrupted = false
 	}
 	r.Client.Hosts = 1
 	r.Fairness = newFairness(perConn)
