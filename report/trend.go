@@ -4,8 +4,9 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"sort"
 	"sync"
+
+	"github.com/sockbench/sockbench/internal/ranktest"
 )
 
 // Whether the drift control moved during a run is a test for a trend in
@@ -73,14 +74,14 @@ func trendOf(xs, ys []float64) trend {
 	if len(slopes) == 0 {
 		return t
 	}
-	t.Slope = median(slopes)
+	t.Slope = ranktest.NewSample(slopes).Median
 	var icpt, vs []float64
 	for _, p := range pts {
 		icpt = append(icpt, p.y-t.Slope*p.x)
 		vs = append(vs, p.y)
 	}
-	t.Intercept = median(icpt)
-	if m := median(vs); m != 0 {
+	t.Intercept = ranktest.NewSample(icpt).Median
+	if m := ranktest.NewSample(vs).Median; m != 0 {
 		t.Change = t.Slope * (pts[len(pts)-1].x - pts[0].x) / math.Abs(m)
 	}
 	return t
@@ -137,16 +138,6 @@ var minTrendPoints = sync.OnceValue(func() int {
 	}
 	return searchLimit + 1
 })
-
-func median(vs []float64) float64 {
-	s := slices.Clone(vs)
-	sort.Float64s(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
 
 func abs(v int) int {
 	if v < 0 {
