@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"golang.org/x/perf/benchmath"
-
+	"github.com/sockbench/sockbench/internal/ranktest"
 	"github.com/sockbench/sockbench/loadgen"
 )
 
@@ -174,15 +173,16 @@ func CellPrecision(c *Cell, reps []*Rep, ci Percent) Precision {
 		p.Why = "nothing measured"
 		return p
 	}
-	s := benchmath.AssumeNothing.Summary(benchmath.NewSample(values, &benchmath.DefaultThresholds), IntervalConfidence)
-	p.Center, p.Lo, p.Hi = s.Center, s.Lo, s.Hi
+	s := ranktest.NewSample(values)
+	p.Center = s.Median
+	p.Lo, p.Hi, _ = s.Interval(IntervalConfidence)
 	switch {
-	case len(s.Warnings) > 0:
-		p.Why = fmt.Sprintf("n=%d: %v", len(values), s.Warnings[0])
-	case s.Center <= 0:
+	case math.IsInf(p.Lo, 0) || math.IsInf(p.Hi, 0):
+		p.Why = fmt.Sprintf("n=%d: too few for a %.0f%% interval (need %d)", len(values), 100*IntervalConfidence, ranktest.MinRepsForInterval(IntervalConfidence))
+	case s.Median <= 0:
 		p.Why = "nothing measured"
 	default:
-		p.HalfWidth = HalfWidth(s.Lo, s.Center, s.Hi)
+		p.HalfWidth = HalfWidth(p.Lo, p.Center, p.Hi)
 		p.Converged = p.HalfWidth <= float64(ci)
 	}
 	return p
