@@ -120,7 +120,7 @@ func TestBusyRepetitionsDoNotReorderARanking(t *testing.T) {
 	if !slices.Equal(order, []string{"a", "b", "c"}) || rk.Entries[1].Rank != 2 || rk.Entries[2].Rank != 0 {
 		t.Fatalf("ranking %v (ranks %d, %d, %d), want a, then b on its quiet repetitions, and c, all busy, not ranked", order, rk.Entries[0].Rank, rk.Entries[1].Rank, rk.Entries[2].Rank)
 	}
-	if got := rk.versusFirst(rk.Entries[1], measureRPS).Text; got != "−10.1% ± 1.0% (p=0.024, n=6+3)" {
+	if got := rk.versusFirst(rk.Entries[1], measureRPS).Text; got != "−10.1% [−10.9%, −9.0%] (p=0.024, n=6+3)" {
 		t.Errorf("b against a: %q", got)
 	}
 }

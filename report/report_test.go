@@ -88,7 +88,7 @@ func TestBuildFixture(t *testing.T) {
 		"sockbench run run-a", "AMD EPYC 7B13", "net.core.somaxconn",
 		`<img class="chart" src="data:image/png;base64,`,
 		"server exited during measurement: signal: killed",
-		"not compared: client saturated", "12.6% ± 0.5% (p=0.002, n=6", "25,100 ± ∞",
+		"not compared: client saturated", "&#43;12.6% [&#43;12.2%, &#43;13.1%] (p=0.002, n=6&#43;6)", "25,100 ± ∞",
 		"ranked by server CPU µs per request", "Not ranked, because the run flagged their numbers",
 	} {
 		if !strings.Contains(html, want) {

@@ -106,7 +106,7 @@ func statsNote() string {
 	return fmt.Sprintf("Each measure is the median of a cell's successful repetitions with its %.0f%% confidence interval "+
 		"(± ∞ with fewer than %d repetitions, too few for an interval). Two cells are compared by a two-sided Mann–Whitney U test "+
 		"over their repetitions at α = %g, as benchstat does; a significant change is given with a %.0f%% interval for the ratio "+
-		"from the same test, e.g. \"−12.1%% ± 3.0%% (p=0.008, n=5+5)\". With fewer than %d repetitions on each side no difference "+
+		"from the same test, e.g. \"−12.1%% [−15.0%%, −9.2%%] (p=0.008, n=5+5)\". With fewer than %d repetitions on each side no difference "+
 		"can reach significance, and the tables say \"too few repetitions to tell\" rather than guess.",
 		100*ciLevel, minRepsForCI(), thresholds.CompareAlpha, 100*ciLevel, minRepsToTell())
 }

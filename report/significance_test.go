@@ -84,7 +84,7 @@ func TestKnownShiftIsDetected(t *testing.T) {
 
 // TestIntervalAgreesWithTest: the change's interval inverts the rank test,
 // so (without ties) it excludes no change exactly when the test is
-// significant; a reader never sees "+3% ± 5% (p=0.01)".
+// significant; a reader never sees "+3% [−2%, +8%] (p=0.01)".
 func TestIntervalAgreesWithTest(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 3))
 	for i := range trials {

@@ -99,7 +99,7 @@ func TestRankGroupVerdicts(t *testing.T) {
 		{"best", 1, "#1"},
 		{"close", 2, "no significant difference (p="},
 		{"single", 3, "too few repetitions to tell (n=6+1, need ≥ 4 each)"},
-		{"slow", 4, "−30.0% ± "},
+		{"slow", 4, "−30.0% [−"},
 		{"dead", 0, missing},
 		{"erring", 0, missing}, // faster than all, but its requests failed
 		{"flaky", 0, missing},
@@ -154,7 +154,7 @@ func TestSaturatedGroupRankedByCPU(t *testing.T) {
 	if got := rk.versusFirst(c, measureRPS).Text; got != "not compared: client saturated" {
 		t.Errorf("c's req/s against #1: %q", got)
 	}
-	if got := rk.versusFirst(c, measureCPU).Text; !strings.HasPrefix(got, "+50.0% ± ") {
+	if got := rk.versusFirst(c, measureCPU).Text; !strings.HasPrefix(got, "+50.0% [+") {
 		t.Errorf("c's CPU against #1: %q, want +50%%", got)
 	}
 	tab := rk.table(false)

@@ -50,7 +50,7 @@ func fmtRange(s ranktest.Sample) string {
 }
 
 // fmtTest is the rank test of b against the baseline a over the rounds,
-// in benchstat's words: "−12.1% ± 3.0% (p=0.008, n=5+5)", "no significant
+// in benchstat's words: "−12.1% [−15.0%, −9.2%] (p=0.008, n=5+5)", "no significant
 // difference (p=0.343, n=5+5)", "too few repetitions to tell (…)".
 func fmtTest(a, b ranktest.Sample) string {
 	return ranktest.Compare(a, b, results.IntervalConfidence).String()

@@ -111,7 +111,7 @@ func TestServersTableTestsAgainstNginx(t *testing.T) {
 	if got := strings.TrimSpace(strings.Split(lines[0], "|")[8]); got != "test vs nginx" {
 		t.Fatalf("column 8 is %q, want the test\n%s", got, b.String())
 	}
-	for line, want := range map[int]string{2: "–", 3: "+25.9% ± 6.6% (p=0.008, n=5+5)", 4: "no significant difference (p=0.770, n=5+5)"} {
+	for line, want := range map[int]string{2: "–", 3: "+25.9% [+19.5%, +32.5%] (p=0.008, n=5+5)", 4: "no significant difference (p=0.770, n=5+5)"} {
 		if got := column(line); got != want {
 			t.Errorf("row %d: test %q, want %q\n%s", line, got, want, b.String())
 		}
@@ -271,7 +271,7 @@ func TestGeneratorTablesTestTheirMeasure(t *testing.T) {
 	if got := test(res.unpacedTable(rows[:2]), 1); !strings.HasPrefix(got, "no significant difference") {
 		t.Errorf("unpaced, same CPU per request: %q", got)
 	}
-	if got := test(res.raceTable(rows[2:]), 1); !strings.HasPrefix(got, "+50.0% ± ") {
+	if got := test(res.raceTable(rows[2:]), 1); !strings.HasPrefix(got, "+50.0% [+") {
 		t.Errorf("race, 1.5× the req/s: %q", got)
 	}
 	if got := test(res.raceTable(rows[2:]), 0); got != "–" {

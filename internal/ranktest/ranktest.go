@@ -218,7 +218,10 @@ func (d Difference) String() string {
 	}
 	s := FormatChange(d.Change)
 	if !math.IsNaN(d.Lo) && !math.IsNaN(d.Change) {
-		s += " ± " + strconv.FormatFloat(100*math.Max(d.Hi-d.Change, d.Change-d.Lo), 'f', 1, 64) + "%"
+		// Both ends: the interval is seldom symmetric about the change,
+		// and "−8.9% ± 10.9%" would seem to reach across no change
+		// where [−19.8%, −0.1%] does not.
+		s += " [" + FormatChange(d.Lo) + ", " + FormatChange(d.Hi) + "]"
 	}
 	return s + " (" + FormatP(d.P) + ", " + n + ")"
 }

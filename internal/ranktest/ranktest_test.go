@@ -56,8 +56,8 @@ func TestVerdicts(t *testing.T) {
 		{[]float64{100, 101}, []float64{200, 201}, TooFew, "too few repetitions to tell (n=2+2, need ≥ 4 each)"},
 		{[]float64{100, 101, 102}, []float64{200, 201, 202}, TooFew, "too few repetitions to tell (n=3+3, need ≥ 4 each)"},
 		{[]float64{100}, []float64{200, 201, 202, 203, 204, 205}, TooFew, "too few repetitions to tell (n=1+6, need ≥ 4 each)"},
-		{[]float64{100, 101, 102, 103}, []float64{200, 201, 202, 203}, Differs, "+98.5% ± 4.5% (p=0.029, n=4+4)"},
-		{[]float64{100, 101, 102, 103, 104}, []float64{80, 81, 82, 83, 84}, Differs, "−19.6% ± 2.6% (p=0.008, n=5+5)"},
+		{[]float64{100, 101, 102, 103}, []float64{200, 201, 202, 203}, Differs, "+98.5% [+94.2%, +103.0%] (p=0.029, n=4+4)"},
+		{[]float64{100, 101, 102, 103, 104}, []float64{80, 81, 82, 83, 84}, Differs, "−19.6% [−22.1%, −17.0%] (p=0.008, n=5+5)"},
 		{[]float64{100, 102, 104, 101, 103}, []float64{101, 103, 100, 104, 102}, Same, "no significant difference (p=1.000, n=5+5)"},
 		{nil, []float64{1, 2}, NoData, "no data"},
 	} {
