@@ -50,6 +50,9 @@ func NewBufferRing(r *Ring, group uint16, count, size int) (*BufferRing, error) 
 	return g, nil
 }
 
+// Len is how many buffers the ring has.
+func (g *BufferRing) Len() int { return int(g.mask) + 1 }
+
 // Buffer is the buffer of that id.
 func (g *BufferRing) Buffer(id uint16) []byte {
 	off := int(id) * g.size

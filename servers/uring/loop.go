@@ -37,11 +37,10 @@ const (
 	ringEntries = 1024
 	// maxCompletions is how many completions one iteration handles.
 	maxCompletions = 1024
-	// The provided buffers: requests are small, and a buffer goes back
-	// to the ring as soon as its bytes are copied out; stream mode reads
-	// in the large chunks of thread post #1's throughput test.
-	bufferCount, bufferSize             = 1024, 4 << 10
-	streamBufferCount, streamBufferSize = 64, 64 << 10
+	// The provided buffers' sizes: requests are small, and a buffer goes
+	// back to the ring as soon as its bytes are copied out; stream mode
+	// reads in the large chunks of thread post #1's throughput test.
+	bufferSize, streamBufferSize = 4 << 10, 64 << 10
 	// maxFiles caps the registered files' table; a connection whose
 	// descriptor is past it goes unregistered.
 	maxFiles = 1 << 16
@@ -54,6 +53,10 @@ const (
 	// end its connections' operations.
 	drainTime = 2 * time.Second
 )
+
+// The provided buffers' counts (bufferSize, streamBufferSize); a test
+// starves the ring with fewer.
+var bufferCount, streamBufferCount = 1024, 64
 
 // loop is one ring and its connections. Everything it touches on the hot
 // path is its own, as in the readiness loops: no locks, counters in
@@ -89,10 +92,21 @@ type loop struct {
 	// connection with nothing else to do, receiving with a multishot
 	// receive that stays armed.
 	quiet int
+	// starved are connections whose multishot receive the kernel ended
+	// because the buffer ring was empty (ENOBUFS), in the order they
+	// starved: each buffer that comes back arms the first one's receive
+	// again (give). A connection no longer starved (closed, or reused
+	// since) is skipped when its turn comes.
+	starved []*conn
+	// spare counts the buffers that came back while no connection
+	// starved, up to the ring's size: each lets a receive that ends on
+	// ENOBUFS be armed again at once (starve).
+	spare int
 	// err is the first failure to queue an operation.
 	err error
-	// drained: every operation ended before the ring closed, so the
-	// buffers the kernel could write into can be unmapped.
+	// drained: no operation of the loop's can be in the kernel, as before
+	// it runs or after a drain that saw them all end, so the buffers the
+	// kernel could write into can be unmapped.
 	drained bool
 
 	getpeername, closes uint64
@@ -119,8 +133,10 @@ type conn struct {
 	// completion can name a descriptor reused by another connection.
 	inflight int
 	// recving: a receive is armed. paused: it was cancelled because in
-	// is full. sending: a send is in flight (out is the kernel's).
-	recving, paused, sending bool
+	// is full. starved: it ended on an empty buffer ring and waits in
+	// the loop's starved list. sending: a send is in flight (out is the
+	// kernel's).
+	recving, paused, starved, sending bool
 	// closing: once out is sent, the connection ends. closed: it has
 	// ended and waits for its operations to.
 	closing, closed bool
@@ -149,6 +165,7 @@ func newLoop(s *Server, listener int, page *http1.Page, opts servers.Options, cf
 		cfg:      cfg,
 		cqes:     make([]iouring.CQE, 0, maxCompletions),
 		timeouts: deadline.NewSet(opts.HeaderTimeout, opts.IdleTimeout, func(c *conn) *deadline.Timer[conn] { return &c.timer }),
+		drained:  true,
 	}
 	var err error
 	if l.ring, err = iouring.New(iouring.Config{Entries: ringEntries, SQPoll: cfg.sqpoll}); err != nil {
@@ -195,13 +212,14 @@ func newLoop(s *Server, listener int, page *http1.Page, opts servers.Options, cf
 	return l, nil
 }
 
-// release frees the ring and what the kernel was given. The buffers are
-// unmapped only once no operation can still write into them.
+// release frees the ring and what the kernel was given, whether the loop
+// ran or its set-up failed half-way. The buffers are unmapped only once
+// no operation can still write into them.
 func (l *loop) release() {
 	if l.ring != nil {
 		l.ring.Close()
 	}
-	if l.bufs != nil && (l.drained || l.ring == nil) {
+	if l.bufs != nil && l.drained {
 		l.bufs.Free()
 	}
 	if l.wake != nil {
@@ -216,6 +234,7 @@ func (l *loop) run() error {
 	if err := l.ring.Enable(); err != nil {
 		return err
 	}
+	l.drained = false
 	defer l.closeAll()
 	l.armWake()
 	l.armAccept()
@@ -473,7 +492,7 @@ func (l *loop) received(c *conn, cqe *iouring.CQE) {
 	n := int(cqe.Res)
 	if c.closed || n <= 0 || c.lingering || l.stream {
 		if fromRing {
-			l.bufs.Recycle(id)
+			l.recycle(id)
 		}
 	}
 	switch {
@@ -498,8 +517,7 @@ func (l *loop) received(c *conn, cqe *iouring.CQE) {
 		// the same, but Serve answers 431 before the buffer fills.)
 		l.close(c)
 	case unix.Errno(-n) == unix.ENOBUFS:
-		// The buffer ring ran dry: the multishot receive ended, and is
-		// armed again below, when buffers have come back.
+		l.starve(c)
 	case unix.Errno(-n) == unix.ECANCELED:
 		// Only the loop cancels a receive: to pause it (and it may have
 		// been taken up again since), or to close.
@@ -514,7 +532,7 @@ func (l *loop) received(c *conn, cqe *iouring.CQE) {
 func (l *loop) take(c *conn, id uint16, n int) {
 	if len(c.held) == 0 && cap(c.in)-len(c.in) >= n {
 		c.in = append(c.in, l.bufs.Buffer(id)[:n]...)
-		l.bufs.Recycle(id)
+		l.recycle(id)
 		return
 	}
 	c.held = append(c.held, held{id: id, to: n})
@@ -523,6 +541,49 @@ func (l *loop) take(c *conn, id uint16, n int) {
 		l.queued()
 	}
 	c.paused = true
+}
+
+// starve deals with a multishot receive the kernel ended because the
+// buffer ring was empty (ENOBUFS). Armed again at once it would end so
+// again, turn after turn, for as long as the buffers are held (held): c
+// waits for one to come back instead (give). Only a buffer that came back
+// while no connection starved may have done so after the kernel found the
+// ring empty and before this completion was reaped; each such spare
+// buffer lets one receive be armed again at once (settle), so that none
+// waits for a buffer the ring already has.
+func (l *loop) starve(c *conn) {
+	if l.spare > 0 {
+		l.spare--
+		return
+	}
+	c.starved = true
+	l.starved = append(l.starved, c)
+}
+
+// recycle gives a provided buffer back to the ring, and the turn to
+// receive with it.
+func (l *loop) recycle(id uint16) {
+	l.bufs.Recycle(id)
+	l.give()
+}
+
+// give hands a buffer's turn to the connection that has starved longest,
+// arming its receive, or keeps it spare when none starves. So every
+// ENOBUFS completion is a connection's first, or follows one buffer come
+// back.
+func (l *loop) give() {
+	for len(l.starved) > 0 {
+		c := l.starved[0]
+		l.starved = l.starved[:copy(l.starved, l.starved[1:])]
+		if c.starved {
+			c.starved = false
+			l.armRecv(c)
+			return
+		}
+	}
+	if l.bufs != nil {
+		l.spare = min(l.spare+1, l.bufs.Len())
+	}
 }
 
 // unhold moves held bytes into in as far as there is room.
@@ -534,7 +595,7 @@ func (l *loop) unhold(c *conn) {
 		if h.off += k; h.off < h.to {
 			return
 		}
-		l.bufs.Recycle(h.id)
+		l.recycle(h.id)
 		c.held = c.held[:copy(c.held, c.held[1:])]
 	}
 	if len(c.held) == 0 {
@@ -642,7 +703,7 @@ func (l *loop) settle(c *conn) {
 		if c.inflight == 0 {
 			l.dispose(c)
 		}
-	case c.recving || c.paused:
+	case c.recving || c.paused || c.starved:
 	case l.bufs != nil || l.stream || c.lingering:
 		l.armRecv(c)
 	case !c.sending && len(c.in) < cap(c.in):
@@ -653,7 +714,7 @@ func (l *loop) settle(c *conn) {
 // dropHeld gives the buffers c holds back to the ring, unread.
 func (l *loop) dropHeld(c *conn) {
 	for _, h := range c.held {
-		l.bufs.Recycle(h.id)
+		l.recycle(h.id)
 	}
 	c.held = c.held[:0]
 }
@@ -664,9 +725,13 @@ func (l *loop) close(c *conn) {
 	if c.closed {
 		return
 	}
-	c.closed = true
+	c.closed, c.starved = true, false
 	c.timer.Leave()
 	l.dropHeld(c)
+	// It may be the connection a buffer's turn went to, ending before it
+	// took the buffer: the turn passes on, lest the buffer sit in the
+	// ring while others starve.
+	l.give()
 	if c.inflight > 0 {
 		s := l.sqe(opCancel, c.fd)
 		s.PrepCancelFD(c.target)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -251,4 +252,176 @@ func (s *Server) close() {
 		l.release()
 	}
 	servers.CloseFDs(s.listeners)
+}
+
+// Issue #14: when the connections hold every provided buffer (a client
+// pipelining without reading its answers), the other connections'
+// multishot receives end on ENOBUFS. They wait for a recycled buffer
+// rather than being armed again turn after turn, and once the client
+// reads, every request is answered. Each ENOBUFS completion is then a
+// connection's first or follows a buffer brought back: no more than the
+// buffered completions and the connections together, where a loop that
+// armed the receives again at once counts one per waiting connection and
+// turn.
+func TestStarvedReceivesWaitForABuffer(t *testing.T) {
+	real := bufferCount
+	bufferCount = 4
+	t.Cleanup(func() { bufferCount = real })
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	srv, err := model().Start(servers.Options{Addr: "127.0.0.1:0", Loops: 1, Handler: servers.HandlerStatic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := srv.(*Server)
+	defer s.close()
+	l := s.loops[0]
+	if err := l.ring.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	l.armWake()
+
+	type client struct {
+		fd       int
+		pending  []byte // the requests not written yet
+		answered int
+		want     int
+		reading  bool
+		seen     []byte
+	}
+	request := []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	var clients []*client
+	connect := func(requests int, reading bool, sndbuf int) *client {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fds[0]) })
+		if sndbuf > 0 {
+			if err := unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.addConn(fds[1], false)
+		c := &client{fd: fds[0], pending: bytes.Repeat(request, requests), want: requests, reading: reading}
+		clients = append(clients, c)
+		return c
+	}
+	var enobufs, buffered int
+	buf := make([]byte, 64<<10)
+	status := []byte("HTTP/1.1 ")
+	// turn writes and reads what the clients can, then runs one loop
+	// iteration (iterate, woken so that it does not wait), counting the
+	// receives' completions.
+	turn := func() {
+		for _, c := range clients {
+			if n, err := unix.Write(c.fd, c.pending); err == nil {
+				c.pending = c.pending[n:]
+			}
+			for c.reading {
+				n, err := unix.Read(c.fd, buf)
+				if err != nil || n == 0 {
+					break
+				}
+				// An answer's status line may straddle two reads.
+				c.seen = append(c.seen, buf[:n]...)
+				c.answered += bytes.Count(c.seen, status)
+				c.seen = c.seen[max(len(c.seen)-len(status)+1, 0):]
+			}
+		}
+		l.wake.Wake()
+		l.expire()
+		if err := l.ring.SubmitAndWait(1, 0, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		l.quiet = 0
+		l.timeouts.Tick()
+		for _, cqe := range l.ring.Reap(l.cqes) {
+			if cqe.UserData&0xff == opRecv {
+				if unix.Errno(-cqe.Res) == unix.ENOBUFS {
+					enobufs++
+				}
+				if _, ok := cqe.BufferID(); ok {
+					buffered++
+				}
+			}
+			l.complete(&cqe)
+		}
+		if l.err != nil {
+			t.Fatal(l.err)
+		}
+	}
+
+	// Small send buffers: the answers stop at once, the receives pause
+	// and the requests that keep coming fill the buffers, at least one
+	// each before the pause takes effect.
+	for range bufferCount {
+		connect(2000, false, 4096)
+	}
+	hogs := clients
+	holding := func() (n int) {
+		for _, c := range l.conns {
+			if c != nil {
+				n += len(c.held)
+			}
+		}
+		return n
+	}
+	for turns := 0; holding() < bufferCount; turns++ {
+		if turns == 1000 {
+			t.Fatalf("after %d turns the pipelining clients' connections hold %d of %d buffers", turns, holding(), bufferCount)
+		}
+		turn()
+	}
+	const waiting = 8
+	for range waiting {
+		connect(1, true, 0)
+	}
+	for range 50 {
+		turn()
+	}
+	for _, c := range hogs {
+		c.reading = true
+	}
+	for turns := 0; ; turns++ {
+		answered, want := 0, 0
+		for _, c := range clients {
+			answered, want = answered+c.answered, want+c.want
+		}
+		if answered == want {
+			break
+		}
+		if turns == 100000 {
+			t.Fatalf("after %d turns %d requests of %d are answered", turns, answered, want)
+		}
+		turn()
+	}
+	t.Logf("%d receives ended on ENOBUFS, %d brought a buffer, for %d connections", enobufs, buffered, len(clients))
+	if enobufs > buffered+len(clients) {
+		t.Errorf("%d receives ended on ENOBUFS, more than the %d that brought a buffer and the %d connections: the starved receives were armed again without a buffer to take", enobufs, buffered, len(clients))
+	}
+}
+
+// A loop whose set-up fails after its buffer ring was mapped (a later
+// registration refused, or a later loop's set-up in New) is released
+// without ever running: nothing of its can be in the kernel, so the
+// buffers are unmapped, not left behind with every failed start.
+func TestReleaseUnmapsTheBuffersOfALoopThatNeverRan(t *testing.T) {
+	started, err := model().Start(servers.Options{Addr: "127.0.0.1:0", Loops: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := started.(*Server)
+	defer servers.CloseFDs(srv.listeners)
+	l := srv.loops[0]
+	// The first buffer starts a page (the ring entries before it fill
+	// whole pages), and msync(2) tells an unmapped page by ENOMEM.
+	first := l.bufs.Buffer(0)[:os.Getpagesize()]
+	if err := unix.Msync(first, unix.MS_ASYNC); err != nil {
+		t.Fatalf("the buffer ring is not mapped to begin with: %v", err)
+	}
+	l.release()
+	if err := unix.Msync(first, unix.MS_ASYNC); err != unix.ENOMEM {
+		t.Errorf("after release the buffer ring's memory is still mapped (msync: %v)", err)
+	}
 }
