@@ -283,7 +283,11 @@ func (u *uringIO) complete(l *closedLoop, cqe *uring.CQE, now time.Time, closing
 // received hands what a receive brought to the state machine, gives its
 // buffer back, and arms the receive again if it ended on a socket that
 // stays: the kernel ends a multishot receive when the buffer ring runs
-// dry (ENOBUFS), which is no error.
+// dry (ENOBUFS), which is no error. Armed again at once, that receive
+// does not spin as the server's would (servers/uring, starve): no buffer
+// is kept past the completion that brought it, so every buffer the
+// kernel filled before it found the ring empty is back in the ring when
+// the receive is next submitted.
 func (u *uringIO) received(l *closedLoop, c *httpConn, cqe *uring.CQE, seq uint32, err error, now time.Time, closing bool) {
 	id, buffered := cqe.BufferID()
 	if seq == c.gen && c.fd >= 0 {

@@ -1,9 +1,11 @@
 package uring
 
 import (
+	"io"
 	"net"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -69,27 +71,67 @@ func TestSubmitAndWaitIsOneEnter(t *testing.T) {
 	}
 }
 
-// Waiting for more completions than one: a wait for what the submission
-// itself completes ends in the one enter that submits; one for more than
-// will come ends after its patience with what there is.
+// Waiting for more completions than one waits for them. Of the two
+// submitted, a NOP completes as it is submitted, and the read of a pipe
+// only once the test writes to it, which it does after the NOP's
+// completion is in the queue: a wait content with one would return with
+// the NOP's alone, the read's completion being posted (deferred task
+// work) only while the ring's thread is in the kernel. A wait for more
+// than will come ends after its patience with what there is.
 func TestWaitForMore(t *testing.T) {
 	r := newRing(t, Config{})
-	cqes := make([]CQE, 0, 8)
-	for _, want := range []int{3, 4} {
-		for range 3 {
-			sqe, err := r.SQE()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sqe.Opcode = uint8(OpNop)
-		}
-		enters := r.Stats.Enters
-		if err := r.SubmitAndWait(want, time.Millisecond, 5*time.Second); err != nil {
+	if r.features&featMinTimeout == 0 {
+		t.Skip("this kernel lacks IORING_FEAT_MIN_TIMEOUT (Linux 6.12): SubmitAndWait waits for one completion")
+	}
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pipe[0])
+	defer unix.Close(pipe[1])
+	sqe := func() *SQE {
+		s, err := r.SQE()
+		if err != nil {
 			t.Fatal(err)
 		}
-		if got := r.Reap(cqes); len(got) != 3 || r.Stats.Enters != enters+1 {
-			t.Fatalf("want %d: %d completions in %d enters, want 3 in one", want, len(got), r.Stats.Enters-enters)
+		return s
+	}
+	// The read first: by the time the NOP's completion shows, the read
+	// has found the pipe empty and waits.
+	var got [1]byte
+	sqe().PrepRead(pipe[0], got[:])
+	sqe().Opcode = uint8(OpNop)
+	written := make(chan error, 1)
+	go func() {
+		for atomic.LoadUint32(r.cqTail) == atomic.LoadUint32(r.cqHead) {
+			runtime.Gosched()
 		}
+		_, err := unix.Write(pipe[1], []byte("x"))
+		written <- err
+	}()
+	// A patience longer than the test can take: the wait must end on the
+	// two completions, not on the patience.
+	if err := r.SubmitAndWait(2, time.Minute, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	cqes := make([]CQE, 0, 8)
+	n := len(r.Reap(cqes))
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("a wait for 2 completions returned with %d", n)
+	}
+
+	for range 3 {
+		sqe().Opcode = uint8(OpNop)
+	}
+	enters := r.Stats.Enters
+	if err := r.SubmitAndWait(4, time.Millisecond, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Reap(cqes); len(got) != 3 || r.Stats.Enters != enters+1 {
+		t.Fatalf("want 4: %d completions in %d enters, want 3 in one", len(got), r.Stats.Enters-enters)
 	}
 }
 
@@ -212,6 +254,60 @@ func TestEchoThroughTheRing(t *testing.T) {
 	n, err := client.Read(buf)
 	if err != nil || string(buf[:n]) != "echo hello" {
 		t.Fatalf("client read %q, %v", buf[:n], err)
+	}
+
+	// Closing, as the server does: the armed receive is cancelled (it
+	// holds the socket open), the slot emptied, the descriptor closed.
+	// Then a send on the slot finds it empty, and the client its end.
+	fixed := Target{FD: conn, Fixed: true}
+	const (
+		tagCancel = iota + tagSend + 1
+		tagCloseSlot
+		tagCloseFD
+		tagSendAfter
+	)
+	res := map[uint64]int32{}
+	await := func(tags ...uint64) {
+		for tries := 0; tries < 50; tries++ {
+			if err := r.SubmitAndWait(1, 0, 100*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range r.Reap(cqes) {
+				res[c.UserData] = c.Res
+			}
+			done := true
+			for _, tag := range tags {
+				_, ok := res[tag]
+				done = done && ok
+			}
+			if done {
+				return
+			}
+		}
+		t.Fatalf("completions %v, want %v among them", res, tags)
+	}
+	s = sqe()
+	s.PrepCancelFD(fixed)
+	s.UserData = tagCancel
+	s = sqe()
+	s.PrepClose(fixed)
+	s.UserData = tagCloseSlot
+	s = sqe()
+	s.PrepClose(Target{FD: conn})
+	s.UserData = tagCloseFD
+	await(tagCancel, tagCloseSlot, tagCloseFD)
+	if res[tagCancel] != 1 || res[tagCloseSlot] != 0 || res[tagCloseFD] != 0 {
+		t.Fatalf("cancel: %d (want the receive, 1), closing the slot: %d, the descriptor: %d (want 0 each)", res[tagCancel], res[tagCloseSlot], res[tagCloseFD])
+	}
+	s = sqe()
+	s.PrepSend(fixed, reply)
+	s.UserData = tagSendAfter
+	await(tagSendAfter)
+	if got := unix.Errno(-res[tagSendAfter]); got != unix.EBADF {
+		t.Errorf("a send on the closed slot: %d (%v), want EBADF", res[tagSendAfter], got)
+	}
+	if n, err := client.Read(buf); err != io.EOF {
+		t.Errorf("after the close through the ring the client read %q, %v; want EOF", buf[:n], err)
 	}
 }
 
