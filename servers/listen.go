@@ -3,10 +3,12 @@ package servers
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -44,6 +46,19 @@ func EffectiveBacklog(requested int) int {
 // closed (issue #9); one that gave up would leave the server deaf.
 func NextAcceptBackoff(last time.Duration) time.Duration {
 	return min(max(2*last, 5*time.Millisecond), time.Second)
+}
+
+// PeerAddr is the client address accept(2) or getpeername(2) wrote to sa,
+// as the raw loops hand it to http1.Conn; none for a family other than
+// IPv4 and IPv6 (a Unix socket).
+func PeerAddr(sa *unix.RawSockaddrAny) netip.Addr {
+	switch sa.Addr.Family {
+	case unix.AF_INET:
+		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)).Addr)
+	case unix.AF_INET6:
+		return netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(sa)).Addr)
+	}
+	return netip.Addr{}
 }
 
 // ListenFD opens a non-blocking TCP listening socket on addr and returns its

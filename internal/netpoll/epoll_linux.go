@@ -88,11 +88,7 @@ func (p *Epoll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 // preemption signal, like a stop-the-world's, ends the wait early with no
 // events). Keep d short when other goroutines must not wait.
 func (p *Epoll) WaitHeld(dst []Event, d time.Duration) ([]Event, error) {
-	dst = dst[:0]
-	buf := p.buf
-	if c := cap(dst); c < len(buf) {
-		buf = buf[:c]
-	}
+	buf := p.room(dst)
 	p.sc[SysEpollWait]++
 	var n int
 	var err error
@@ -114,24 +110,14 @@ func (p *Epoll) WaitHeld(dst []Event, d time.Duration) ([]Event, error) {
 			return p.WaitHeld(dst, d)
 		}
 	}
-	if err != nil {
-		if retryEINTR(err) {
-			return dst, nil
-		}
-		return dst, fmt.Errorf("epoll_pwait2: %w", err)
-	}
-	return p.events(dst, buf[:n]), nil
+	return p.waited(dst, buf, n, err, "epoll_pwait2")
 }
 
 // noPwait2 is set once the kernel says it lacks epoll_pwait2.
 var noPwait2 atomic.Bool
 
 func (p *Epoll) wait(dst []Event, timeoutMs int) ([]Event, error) {
-	dst = dst[:0]
-	buf := p.buf
-	if c := cap(dst); c < len(buf) {
-		buf = buf[:c]
-	}
+	buf := p.room(dst)
 	// Under load something is nearly always ready: ask without blocking
 	// first, and only block (through the runtime, which may then lend the
 	// thread's P to other goroutines) when nothing is.
@@ -141,11 +127,24 @@ func (p *Epoll) wait(dst []Event, timeoutMs int) ([]Event, error) {
 		p.sc[SysEpollWait]++
 		n, err = unix.EpollWait(p.fd, buf, timeoutMs)
 	}
+	return p.waited(dst, buf, n, err, "epoll_wait")
+}
+
+// room is the part of the event buffer a wait may fill: no more events
+// than dst has room for.
+func (p *Epoll) room(dst []Event) []unix.EpollEvent {
+	return p.buf[:min(cap(dst), len(p.buf))]
+}
+
+// waited ends a wait that filled n events of buf, or failed in call:
+// dst[:0] with what they report, none when the wait was interrupted.
+func (p *Epoll) waited(dst []Event, buf []unix.EpollEvent, n int, err error, call string) ([]Event, error) {
+	dst = dst[:0]
 	if err != nil {
 		if retryEINTR(err) {
 			return dst, nil
 		}
-		return dst, fmt.Errorf("epoll_wait: %w", err)
+		return dst, fmt.Errorf("%s: %w", call, err)
 	}
 	return p.events(dst, buf[:n]), nil
 }

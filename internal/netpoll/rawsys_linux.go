@@ -38,6 +38,19 @@ func Write(fd int, p []byte) (int, error) {
 	return int(n), nil
 }
 
+// Accept is accept4(2) on a NON-BLOCKING listener, made the same way:
+// the new socket is non-blocking and close-on-exec, and the peer's
+// address goes to sa, n bytes of it, without the allocation of
+// unix.Accept4's parsed address.
+func Accept(listener int, sa *unix.RawSockaddrAny, n *uint32) (int, error) {
+	*n = unix.SizeofSockaddrAny
+	fd, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, uintptr(listener), uintptr(unsafe.Pointer(sa)), uintptr(unsafe.Pointer(n)), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(fd), nil
+}
+
 // epollWaitNow is epoll_wait with a zero timeout, which cannot block.
 func epollWaitNow(epfd int, events []unix.EpollEvent) (int, error) {
 	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)

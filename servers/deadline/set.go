@@ -46,11 +46,11 @@ func (s *Set[T]) Tick() { s.Now = int64(time.Since(s.epoch)) }
 // c last waited: the bytes left over then begin a new request. A request
 // still incomplete keeps its deadline, so a client sending its head a
 // byte at a time cannot push it back.
-func (s *Set[T]) AwaitRequest(c *T, t *Timer[T], proto *http1.Conn, unread int, answered bool) {
+func (s *Set[T]) AwaitRequest(c *T, proto *http1.Conn, unread int, answered bool) {
 	switch {
 	case proto.Idle(unread):
 		s.Idle.Move(c, s.Now)
-	case answered || !t.In(&s.Header):
+	case answered || !s.Header.timer(c).In(&s.Header):
 		s.Header.Move(c, s.Now)
 	}
 }

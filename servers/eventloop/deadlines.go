@@ -11,7 +11,7 @@ func (l *loop) awaitRequest(c *conn, answered bool) {
 	if c.fd < 0 || l.stream {
 		return
 	}
-	l.timeouts.AwaitRequest(c, &c.timer, &c.proto, len(c.in), answered)
+	l.timeouts.AwaitRequest(c, &c.proto, len(c.in), answered)
 }
 
 // pauseAccept stops watching the listener for the next backoff after a

@@ -42,6 +42,9 @@ type loop struct {
 	// listening says the poller watches the listener; it does not while
 	// accepting is paused after a failure.
 	listening bool
+	// peer is the client address accept writes.
+	peer    unix.RawSockaddrAny
+	peerLen uint32
 
 	sys      netpoll.Syscalls
 	counters http1.Counters
@@ -155,7 +158,7 @@ func (l *loop) acceptPending() error {
 	for n := 0; l.acceptBatch == 0 || n < l.acceptBatch; n++ {
 		l.sys[netpoll.SysAccept]++
 		l.stats.AcceptCalls++
-		fd, sa, err := unix.Accept4(l.listener, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		fd, err := netpoll.Accept(l.listener, &l.peer, &l.peerLen)
 		switch {
 		case err == unix.EAGAIN:
 			return nil
@@ -170,14 +173,14 @@ func (l *loop) acceptPending() error {
 		}
 		l.timeouts.AcceptSucceeded()
 		l.stats.Connections++
-		l.addConn(fd, sa)
+		l.addConn(fd, servers.PeerAddr(&l.peer))
 	}
 	return nil
 }
 
-// addConn makes an accepted socket one of the loop's connections, reusing
-// a closed connection's buffers when there is one.
-func (l *loop) addConn(fd int, sa unix.Sockaddr) {
+// addConn makes an accepted socket from client one of the loop's
+// connections, reusing a closed connection's buffers when there is one.
+func (l *loop) addConn(fd int, client netip.Addr) {
 	if l.nodelay {
 		l.sys[netpoll.SysSetsockopt]++
 		unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
@@ -199,7 +202,7 @@ func (l *loop) addConn(fd int, sa unix.Sockaddr) {
 	}
 	c.fd, c.written, c.closing, c.watching = fd, 0, false, netpoll.Readable
 	c.in, c.out = c.in[:0], c.out[:0]
-	c.proto.Reset(l.page, &l.counters, clientAddr(sa))
+	c.proto.Reset(l.page, &l.counters, client)
 	for fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
 	}
@@ -208,16 +211,6 @@ func (l *loop) addConn(fd int, sa unix.Sockaddr) {
 		// The first request's head is due from accept on.
 		l.timeouts.Header.Move(c, l.timeouts.Now)
 	}
-}
-
-func clientAddr(sa unix.Sockaddr) netip.Addr {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrFrom4(a.Addr)
-	case *unix.SockaddrInet6:
-		return netip.AddrFrom16(a.Addr)
-	}
-	return netip.Addr{}
 }
 
 // ready handles one readiness event of a connection.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -204,7 +205,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 							t.Fatal(err)
 						}
 						client = fds[0]
-						l.addConn(fds[1], nil)
+						l.addConn(fds[1], netip.Addr{})
 						c = l.conns[fds[1]]
 					}
 					if !tc.perRequest {

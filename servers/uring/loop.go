@@ -415,7 +415,7 @@ func (l *loop) addConn(fd int, havePeer bool) {
 		if havePeer {
 			// A client already gone has no address; the page then shows
 			// none rather than the last client's.
-			client = peerAddr(&l.peer)
+			client = servers.PeerAddr(&l.peer)
 		}
 	}
 	var c *conn
@@ -448,16 +448,6 @@ func (l *loop) addConn(fd int, havePeer bool) {
 		// The first request's head is due from accept on.
 		l.timeouts.Header.Move(c, l.timeouts.Now)
 	}
-}
-
-func peerAddr(sa *unix.RawSockaddrAny) netip.Addr {
-	switch sa.Addr.Family {
-	case unix.AF_INET:
-		return netip.AddrFrom4((*unix.RawSockaddrInet4)(unsafe.Pointer(sa)).Addr)
-	case unix.AF_INET6:
-		return netip.AddrFrom16((*unix.RawSockaddrInet6)(unsafe.Pointer(sa)).Addr)
-	}
-	return netip.Addr{}
 }
 
 // armRecv arms the connection's receive: one multishot receive from the
@@ -633,7 +623,7 @@ func (l *loop) process(c *conn) {
 		}
 	}
 	if !l.stream {
-		l.timeouts.AwaitRequest(c, &c.timer, &c.proto, len(c.in), c.answered)
+		l.timeouts.AwaitRequest(c, &c.proto, len(c.in), c.answered)
 	}
 	c.answered = false
 }

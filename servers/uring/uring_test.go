@@ -197,19 +197,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 		{"no buffer ring, no fixed files", servers.Options{BufferRing: &off, FixedFiles: &off}},
 	} {
 		t.Run(variant.name, func(t *testing.T) {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			variant.opts.Addr, variant.opts.Loops = "127.0.0.1:0", 1
-			srv, err := model().Start(variant.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := srv.(*Server)
-			defer s.close()
-			l := s.loops[0]
-			if err := l.ring.Enable(); err != nil {
-				t.Fatal(err)
-			}
+			l := handLoop(t, variant.opts)
 			answer := make([]byte, 64<<10)
 			for _, tc := range cases {
 				fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -245,6 +233,26 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 	}
 }
 
+// handLoop starts a server of one loop for the test to drive by hand, on
+// its locked thread, and frees it when the test ends.
+func handLoop(t *testing.T, opts servers.Options) *loop {
+	t.Helper()
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+	opts.Addr, opts.Loops = "127.0.0.1:0", 1
+	srv, err := model().Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := srv.(*Server)
+	t.Cleanup(s.close)
+	l := s.loops[0]
+	if err := l.ring.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // close frees a server started but never served.
 func (s *Server) close() {
 	for _, l := range s.loops {
@@ -267,18 +275,8 @@ func TestStarvedReceivesWaitForABuffer(t *testing.T) {
 	real := bufferCount
 	bufferCount = 4
 	t.Cleanup(func() { bufferCount = real })
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	srv, err := model().Start(servers.Options{Addr: "127.0.0.1:0", Loops: 1, Handler: servers.HandlerStatic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := srv.(*Server)
-	defer s.close()
-	l := s.loops[0]
-	if err := l.ring.Enable(); err != nil {
-		t.Fatal(err)
-	}
+	l := handLoop(t, servers.Options{Handler: servers.HandlerStatic})
+	// Woken before each turn, the loop never waits.
 	l.armWake()
 
 	type client struct {
