@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockbench/sockbench/internal/netpoll"
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/conns"
 	"github.com/sockbench/sockbench/servers/deadline"
 	"github.com/sockbench/sockbench/servers/http1"
 )
@@ -33,9 +34,8 @@ type loop struct {
 	acceptBatch int
 	oneshot     bool
 
-	conns   []*conn // indexed by descriptor
-	free    []*conn // closed connections, reused with their buffers
-	scratch []byte  // stream mode's read buffer
+	conns   conns.Table[conn]
+	scratch []byte // stream mode's read buffer
 
 	// timeouts are the loop's clock and its connections' deadlines.
 	timeouts deadline.Set[conn]
@@ -106,8 +106,10 @@ func (l *loop) run() error {
 				if err := l.accept(); err != nil {
 					return err
 				}
-			case fd < len(l.conns) && l.conns[fd] != nil:
-				l.ready(l.conns[fd], ev.Events)
+			default:
+				if c := l.conns.Get(fd); c != nil {
+					l.ready(c, ev.Events)
+				}
 			}
 		}
 	}
@@ -194,23 +196,18 @@ func (l *loop) addConn(fd int, client netip.Addr) {
 		unix.Close(fd)
 		return
 	}
-	var c *conn
-	if n := len(l.free); n > 0 {
-		c, l.free = l.free[n-1], l.free[:n-1]
-	} else {
-		c = &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096)}
-	}
+	c := l.conns.Add(fd, newConn)
 	c.fd, c.written, c.closing, c.watching = fd, 0, false, netpoll.Readable
 	c.in, c.out = c.in[:0], c.out[:0]
 	c.proto.Reset(l.page, &l.counters, client)
-	for fd >= len(l.conns) {
-		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
-	}
-	l.conns[fd] = c
 	if !l.stream {
 		// The first request's head is due from accept on.
 		l.timeouts.Header.Move(c, l.timeouts.Now)
 	}
+}
+
+func newConn() *conn {
+	return &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096)}
 }
 
 // ready handles one readiness event of a connection.
@@ -403,16 +400,13 @@ func (l *loop) close(c *conn) {
 	}
 	l.sys[netpoll.SysClose]++
 	unix.Close(c.fd)
-	l.conns[c.fd] = nil
+	l.conns.Remove(c.fd)
 	c.fd = -1
-	l.free = append(l.free, c)
 }
 
 func (l *loop) closeAll() {
-	for _, c := range l.conns {
-		if c != nil {
-			l.close(c)
-		}
+	for c := range l.conns.All() {
+		l.close(c)
 	}
 	if l.listening {
 		l.unwatchListener()

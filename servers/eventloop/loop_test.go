@@ -206,7 +206,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 						}
 						client = fds[0]
 						l.addConn(fds[1], netip.Addr{})
-						c = l.conns[fds[1]]
+						c = l.conns.Get(fds[1])
 					}
 					if !tc.perRequest {
 						connect()

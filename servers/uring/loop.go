@@ -12,6 +12,7 @@ import (
 	"github.com/sockbench/sockbench/internal/netpoll"
 	iouring "github.com/sockbench/sockbench/internal/uring"
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/conns"
 	"github.com/sockbench/sockbench/servers/deadline"
 	"github.com/sockbench/sockbench/servers/http1"
 )
@@ -73,8 +74,7 @@ type loop struct {
 	// files is the size of the registered files' table (0: none).
 	files int
 
-	conns   []*conn // indexed by descriptor
-	free    []*conn // closed connections, reused with their buffers
+	conns   conns.Table[conn]
 	cqes    []iouring.CQE
 	scratch []byte // stream mode's receive buffer without a buffer ring
 
@@ -298,11 +298,7 @@ func (l *loop) queued() {
 }
 
 func (l *loop) complete(cqe *iouring.CQE) {
-	fd := int(cqe.UserData >> 8)
-	var c *conn
-	if fd < len(l.conns) {
-		c = l.conns[fd]
-	}
+	c := l.conns.Get(int(cqe.UserData >> 8))
 	switch cqe.UserData & 0xff {
 	case opWake:
 		l.wakeArmed = false
@@ -418,18 +414,9 @@ func (l *loop) addConn(fd int, havePeer bool) {
 			client = servers.PeerAddr(&l.peer)
 		}
 	}
-	var c *conn
-	if n := len(l.free); n > 0 {
-		c, l.free = l.free[n-1], l.free[:n-1]
-	} else {
-		c = &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096), held: make([]held, 0, 4)}
-	}
+	c := l.conns.Add(fd, newConn)
 	*c = conn{fd: fd, in: c.in[:0], out: c.out[:0], held: c.held[:0], target: iouring.Target{FD: int32(fd)}}
 	c.proto.Reset(l.page, &l.counters, client)
-	for fd >= len(l.conns) {
-		l.conns = append(l.conns, make([]*conn, len(l.conns)+64)...)
-	}
-	l.conns[fd] = c
 	if l.cfg.fixedFiles && fd < l.files {
 		// The slot is the descriptor's number, free while the
 		// descriptor is open. The update runs when it is submitted, in
@@ -448,6 +435,10 @@ func (l *loop) addConn(fd int, havePeer bool) {
 		// The first request's head is due from accept on.
 		l.timeouts.Header.Move(c, l.timeouts.Now)
 	}
+}
+
+func newConn() *conn {
+	return &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096), held: make([]held, 0, 4)}
 }
 
 // armRecv arms the connection's receive: one multishot receive from the
@@ -742,9 +733,8 @@ func (l *loop) dispose(c *conn) {
 	s.PrepClose(iouring.Target{FD: int32(c.fd)})
 	s.Flags |= iouring.FlagCQESkipSuccess
 	l.queued()
-	l.conns[c.fd] = nil
+	l.conns.Remove(c.fd)
 	c.fd = -1
-	l.free = append(l.free, c)
 }
 
 // expire closes the connections whose deadline has passed and accepts
@@ -769,11 +759,9 @@ func (l *loop) closeAll() {
 	// cancelled wake-up must not be armed again: the drain would wait
 	// its whole drainTime for it and leave the buffer ring mapped.
 	l.stopping = true
-	for _, c := range l.conns {
-		if c != nil {
-			l.close(c)
-			l.settle(c)
-		}
+	for c := range l.conns.All() {
+		l.close(c)
+		l.settle(c)
 	}
 	if l.accepting {
 		l.sqe(opCancel, 0).PrepCancel(userData(opAccept, 0))
@@ -797,13 +785,5 @@ func (l *loop) closeAll() {
 
 // busy reports whether the kernel still has an operation of the loop's.
 func (l *loop) busy() bool {
-	if l.accepting || l.wakeArmed {
-		return true
-	}
-	for _, c := range l.conns {
-		if c != nil {
-			return true
-		}
-	}
-	return false
+	return l.accepting || l.wakeArmed || l.conns.Len() > 0
 }

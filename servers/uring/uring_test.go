@@ -226,7 +226,7 @@ func TestRequestPathAllocatesNothing(t *testing.T) {
 					}
 				}
 				servertest.NoAllocs(t, tc.name, 200, roundTrip)
-				l.close(l.conns[fds[1]])
+				l.close(l.conns.Get(fds[1]))
 				unix.Close(client)
 			}
 		})
@@ -358,10 +358,8 @@ func TestStarvedReceivesWaitForABuffer(t *testing.T) {
 	}
 	hogs := clients
 	holding := func() (n int) {
-		for _, c := range l.conns {
-			if c != nil {
-				n += len(c.held)
-			}
+		for c := range l.conns.All() {
+			n += len(c.held)
 		}
 		return n
 	}
