@@ -533,6 +533,10 @@ func (l *loop) take(c *conn, id uint16, n int) {
 // buffer lets one receive be armed again at once (settle), so that none
 // waits for a buffer the ring already has.
 func (l *loop) starve(c *conn) {
+	if c.paused {
+		// Armed again once what it holds is taken (settle).
+		return
+	}
 	if l.spare > 0 {
 		l.spare--
 		return
