@@ -171,3 +171,23 @@ func (e Events) String() string {
 // wait should treat as "nothing ready yet"; the Go runtime's preemption
 // signals make it common.
 func retryEINTR(err error) bool { return err == unix.EINTR }
+
+// scanFrom visits the indexes below n once each, from start round to
+// start-1, until visit says stop, and gives where the next scan starts:
+// after the last index visited when it stopped early, else start again.
+// poll(2) and select(2) mark every ready descriptor, and a wait reports
+// at most as many as its caller's buffer holds: a scan that began at the
+// first descriptor every time would report the same ones turn after turn
+// while the rest starved (thread post #18), as the first 512 of 5000 did.
+func scanFrom(start, n int, visit func(int) bool) int {
+	if start >= n {
+		start = 0
+	}
+	for k := range n {
+		i := (start + k) % n
+		if !visit(i) {
+			return (i + 1) % n
+		}
+	}
+	return start
+}

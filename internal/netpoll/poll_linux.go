@@ -15,6 +15,8 @@ type Poll struct {
 	sc   *Syscalls
 	fds  []unix.PollFd
 	slot []int32 // fd -> index in fds, plus one; 0 means not watched
+	// next is the index the next scan starts from (scanFrom).
+	next int
 }
 
 // wakeSlot is the wake-up's index in Poll.fds: first, where Remove, which
@@ -105,19 +107,19 @@ func (p *Poll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 		}
 		return dst, fmt.Errorf("poll: %w", err)
 	}
-	for i := range p.fds {
-		if n == 0 || len(dst) == cap(dst) {
-			break
+	p.next = scanFrom(p.next, len(p.fds), func(i int) bool {
+		if n == 0 {
+			return false
 		}
 		re := p.fds[i].Revents
 		if re == 0 {
-			continue
+			return true
 		}
 		n--
 		if i == wakeSlot {
 			p.consume(p.sc)
 			dst = append(dst, Event{FD: p.fds[i].Fd, Events: Woken})
-			continue
+			return len(dst) < cap(dst)
 		}
 		var ev Events
 		if re&(unix.POLLIN|unix.POLLRDHUP) != 0 {
@@ -130,7 +132,8 @@ func (p *Poll) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 			ev |= Failed
 		}
 		dst = append(dst, Event{FD: p.fds[i].Fd, Events: ev})
-	}
+		return len(dst) < cap(dst)
+	})
 	return dst, nil
 }
 

@@ -20,6 +20,8 @@ type Select struct {
 	// them; the wake-up is in read but in neither.
 	watched unix.FdSet
 	maxFD   int
+	// next is the descriptor the next scan starts from (scanFrom).
+	next int
 }
 
 // NewSelect creates descriptor sets watching nothing but their own wake-up.
@@ -113,7 +115,10 @@ func (p *Select) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 		}
 		return dst, fmt.Errorf("select: %w", err)
 	}
-	for fd := 0; fd <= top && n > 0 && len(dst) < cap(dst); fd++ {
+	p.next = scanFrom(p.next, top+1, func(fd int) bool {
+		if n == 0 {
+			return false
+		}
 		var ev Events
 		if fd == p.wakeup.fd {
 			if r.IsSet(fd) {
@@ -121,7 +126,7 @@ func (p *Select) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 				p.consume(p.sc)
 				dst = append(dst, Event{FD: int32(fd), Events: Woken})
 			}
-			continue
+			return len(dst) < cap(dst)
 		}
 		if r.IsSet(fd) {
 			ev |= Readable
@@ -134,7 +139,8 @@ func (p *Select) Wait(dst []Event, timeoutMs int) ([]Event, error) {
 		if ev != 0 {
 			dst = append(dst, Event{FD: int32(fd), Events: ev})
 		}
-	}
+		return len(dst) < cap(dst)
+	})
 	return dst, nil
 }
 
