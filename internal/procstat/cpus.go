@@ -79,6 +79,8 @@ func parseCPUTimes(b []byte, tick time.Duration) (map[int]CPUTime, error) {
 // ProcessCPU is one process's CPU time so far (all its threads), its
 // process group and the CPUs its main thread may run on.
 type ProcessCPU struct {
+	// Name is the command name (/proc/PID/comm): "ksoftirqd/1".
+	Name    string
 	CPU     time.Duration
 	PGID    int
 	Allowed []int
@@ -115,7 +117,7 @@ func Processes() (map[int]ProcessCPU, error) {
 		if err != nil {
 			continue
 		}
-		out[pid] = ProcessCPU{CPU: time.Duration(st.utime+st.stime) * tick, PGID: st.pgrp, Allowed: allowed}
+		out[pid] = ProcessCPU{Name: st.name, CPU: time.Duration(st.utime+st.stime) * tick, PGID: st.pgrp, Allowed: allowed}
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 
 // stat holds the fields of /proc/PID/stat this package uses.
 type stat struct {
+	name     string // the command name, without its parentheses
 	ppid     int
 	pgrp     int
 	utime    int64 // clock ticks
@@ -59,7 +60,7 @@ func parseStat(b []byte) (stat, error) {
 		}
 		return v, nil
 	}
-	var st stat
+	st := stat{name: string(b[open+1 : end])}
 	// The state is one letter; anything else means the name was split in
 	// the wrong place.
 	if f, err := field(fieldState); err != nil {
