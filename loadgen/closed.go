@@ -177,10 +177,9 @@ type closedLoop struct {
 	timerEvents []netpoll.Event
 	prompt      int
 	stamps      *stampReader
-	// quota is how many requests the loop may send (0: no limit); sent
-	// and inFlight count what it has sent and what is unanswered.
+	// quota is the loop's share of the request budget (0: no limit,
+	// budgetSpent); inFlight counts the requests unanswered.
 	quota    int64
-	sent     int64
 	inFlight int
 	nextScan time.Time
 	// The causes of the loop's timeouts, made once: they name the limit.
@@ -263,7 +262,7 @@ func (l *closedLoop) run() {
 	for !l.stopping {
 		now = time.Now()
 		l.rec.tick(now)
-		if !now.Before(end) || (l.quota > 0 && l.sent >= l.quota && l.inFlight == 0) {
+		if !now.Before(end) || (l.budgetSpent(now) && l.inFlight == 0) {
 			break
 		}
 		l.sendDue(now)
@@ -397,17 +396,24 @@ func (l *closedLoop) next(c *httpConn, now time.Time) {
 	l.send(c, now)
 }
 
+// budgetSpent says the loop has sent its share of the request budget,
+// which is counted in the measured window as the result counts: the
+// requests answered or failed there, and those in flight, which end
+// there. Warm-up spends none of it.
+func (l *closedLoop) budgetSpent(now time.Time) bool {
+	return l.quota > 0 && !now.Before(l.rec.c.windowStart) && l.rec.requests+l.rec.errors.Total()+int64(l.inFlight) >= l.quota
+}
+
 // send writes the next request batch, opening a connection first if the
 // connection has none.
 func (l *closedLoop) send(c *httpConn, now time.Time) {
 	end := l.rec.c.windowEnd
-	if l.quota > 0 && l.sent >= l.quota || !now.Before(end) || l.interval > 0 && !c.due.Before(end) {
+	if l.budgetSpent(now) || !now.Before(end) || l.interval > 0 && !c.due.Before(end) {
 		// A paced request due after the window never leaves, however
 		// early it could: the count of requests is the schedule's.
 		c.state = connIdle
 		return
 	}
-	l.sent += int64(l.o.Pipeline)
 	l.inFlight += l.o.Pipeline
 	c.pending = l.o.Pipeline
 	c.start = now

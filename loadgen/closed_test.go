@@ -160,6 +160,22 @@ func startModel(t *testing.T, name string, opts servers.Options) (string, func()
 	return "http://" + addr + "/", stop
 }
 
+// TestWarmupSpendsNoBudget: a request budget is of the measured window,
+// as the result counts it, so a warm-up before it spends none (it spent
+// all of it, and the window measured nothing).
+func TestWarmupSpendsNoBudget(t *testing.T) {
+	eachIO(t, func(t *testing.T, ioMode IO) {
+		url, stop := startModel(t, "epoll", servers.Options{})
+		defer stop()
+		const n = 20000
+		r := run(t, Options{IO: ioMode, URL: url, Connections: 4, Threads: 1, Warmup: 300 * time.Millisecond, MaxRequests: n})
+		// Those in flight when the window opened end in it too.
+		if done := r.Requests + r.Errors.Total(); done < n || done > n+4 || r.Interrupted || r.Duration <= 0 {
+			t.Errorf("%d requests and %d errors in a window of %.3fs, interrupted %v; want the budget's %d", r.Requests, r.Errors.Total(), r.Duration, r.Interrupted, n)
+		}
+	})
+}
+
 func TestCountsMatchTheServerExactly(t *testing.T) {
 	eachIO(t, func(t *testing.T, ioMode IO) {
 		const n = 2400
