@@ -183,11 +183,18 @@ func scanFrom(start, n int, visit func(int) bool) int {
 	if start >= n {
 		start = 0
 	}
-	for k := range n {
-		i := (start + k) % n
-		if !visit(i) {
-			return (i + 1) % n
+	// A wrapping index, not (start+k)%n: a division per descriptor would
+	// be a third of a 5000-descriptor scan.
+	i := start
+	for range n {
+		next := i + 1
+		if next == n {
+			next = 0
 		}
+		if !visit(i) {
+			return next
+		}
+		i = next
 	}
 	return start
 }
