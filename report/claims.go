@@ -56,8 +56,8 @@ type checkResult struct {
 	OnOneCore bool
 }
 
-// cellValues are a cell's values as the check was judged on them.
-func (res checkResult) cellValues(c *cell) cellValues {
+// judgedValues are a cell's values as the check was judged on them.
+func (res checkResult) judgedValues(c *cell) cellValues {
 	m := res.Check.metric
 	cv := values(m, c, nil)
 	if res.OnOneCore && cv.Saturated {
@@ -331,7 +331,7 @@ func (c check) judge(res checkResult, onOneCore bool) judged {
 	saturatedOnly, saturated := true, make([]bool, len(res.Cells))
 	res.OnOneCore = onOneCore
 	for i, cl := range res.Cells {
-		cv := res.cellValues(cl)
+		cv := res.judgedValues(cl)
 		if onOneCore && cv.Saturated {
 			notes = append(notes, fmt.Sprintf("the load generator was saturated in %s, so its figure is the %s its server's CPU µs per request allow on its one CPU (10⁶ ÷ µs)", cl.ID, c.metric.Title))
 			cv.Saturated = false

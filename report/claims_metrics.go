@@ -52,7 +52,15 @@ func (m claimMetric) plotted(v float64) float64 {
 // µs per request. It is at least what it answered (it was busy at most
 // all of the window), and it is what the runner ranks a saturated
 // group by (results.RankedBy), said as a rate.
-func requestsOnOneCore(r *rep) float64 { return 1e6 / measureCPU.perRep(r) }
+func requestsOnOneCore(r *rep) float64 {
+	// No CPU measured (NaN, or 0 on a clock too coarse for the window) is
+	// no figure, not an infinite rate.
+	us := measureCPU.perRep(r)
+	if !(us > 0) {
+		return math.NaN()
+	}
+	return 1e6 / us
+}
 
 // acceptSyscallsOverModel is the accept path's measured syscalls per
 // connection over what the thread's model (post #18) predicts from the

@@ -276,7 +276,7 @@ func claimChart(cr claimResult) *chart {
 			}
 			for _, c := range ch.Cells {
 				if !slices.ContainsFunc(bars[p], func(e entry) bool { return e.c == c }) {
-					bars[p] = append(bars[p], entry{claimCellLabel(cr.Run, c), colour, c, ch.cellValues(c)})
+					bars[p] = append(bars[p], entry{claimCellLabel(cr.Run, c), colour, c, ch.judgedValues(c)})
 				}
 			}
 		}

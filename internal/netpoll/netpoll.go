@@ -183,8 +183,8 @@ func scanFrom(start, n int, visit func(int) bool) int {
 	if start >= n {
 		start = 0
 	}
-	// A wrapping index, not (start+k)%n: a division per descriptor took
-	// two thirds of a 5000-descriptor scan.
+	// A wrapping index, not (start+k)%n: a division per descriptor made
+	// a scan of 5000 nearly four times as slow.
 	i := start
 	for range n {
 		next := i + 1
