@@ -724,12 +724,15 @@ func loadgenResult(t *testing.T, rps float64) *loadgen.Result {
 
 // TestAdaptiveRepetitions: rounds go on for the cells whose interval is
 // too wide: with a ci no cell can reach they stop at max; with a generous
-// one at six, the first count with a 95% interval.
+// one at six, the first count with a 95% interval. Generous is 99%: the
+// interval's low side cannot reach 100% of a positive median, and 60% was
+// missed (60.4%) when a cold first window beside the rest of make test
+// answered 8.5K req/s against the others' 22K.
 func TestAdaptiveRepetitions(t *testing.T) {
 	for _, c := range []struct {
 		ci   string
 		want int
-	}{{"0.001%", 3}, {"60%", 6}} {
+	}{{"0.001%", 3}, {"99%", 6}} {
 		// Other tests beside this one must not make a repetition busy here.
 		p := parse(t, "version: 1\nrepetitions: {min: 2, max: "+map[bool]string{true: "3", false: "8"}[c.want == 3]+", ci: "+c.ci+"}\ncpus: {server: 0, load: 1}\nservers: [epoll]\ninterference: {max: 99%}\nload: {connections: 2, duration: 200ms, warmup: 0s}\n")
 		var out bytes.Buffer
