@@ -429,13 +429,16 @@ func (r *Result) SecondHistogram(i int) (*hdrhistogram.Histogram, error) {
 // whole new one, never a part. The seconds are written one at a time, so
 // a long run's file never is in memory whole.
 func (r *Result) WriteFile(path string) error {
-	return atomicfile.WriteWith(path, func(w io.Writer) error {
-		if err := r.writeJSON(w, "  "); err != nil {
-			return err
-		}
-		_, err := io.WriteString(w, "\n")
+	return atomicfile.WriteWith(path, r.Encode)
+}
+
+// Encode writes r to w as WriteFile stores it, for a pipe.
+func (r *Result) Encode(w io.Writer) error {
+	if err := r.writeJSON(w, "  "); err != nil {
 		return err
-	})
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
 }
 
 // MarshalJSON writes r with every second's histogram, as WriteFile does,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sockbench/sockbench/internal/atomicfile"
 	"github.com/sockbench/sockbench/loadgen"
 )
 
@@ -116,7 +117,8 @@ Exit status:
      (-c 0, -d 0, -t 0 and other zeros included), more connections than
      the open-file limit or the local port range allows, --close at a
      --rate whose closed connections would use up the local ports, stream
-     mode aimed at an http:// URL, or nothing listening at URL`,
+     mode aimed at an http:// URL, nothing listening at URL, or an output
+     file (-o, --hist-log, --vegeta-out) that cannot be written`,
 		Example: `  sockbench attack http://127.0.0.1:8080/ -c 100 -t 1 -d 30s
   sockbench attack http://127.0.0.1:8080/ -c 50 --close -d 10s          # a connection per request
   sockbench attack http://127.0.0.1:8080/ -c 100 --rate 20000 -o r.json  # paced, corrected latency
@@ -173,6 +175,28 @@ Exit status:
 			if err := dist.checkLimits(o); err != nil {
 				return err
 			}
+			// Where the result goes is checked now: found wrong after the
+			// attack, it would cost the whole attack.
+			if histLog == "" && out != "" && out != "-" && o.Mode != loadgen.Stream {
+				if special, _ := atomicfile.Special(out); !special {
+					// The histogram also goes where HdrHistogram's own
+					// tools read it, beside the JSON.
+					histLog = strings.TrimSuffix(out, filepath.Ext(out)) + ".hlog"
+				}
+			}
+			for _, p := range []string{out, histLog, vegetaOut} {
+				if p == "" || p == "-" && p == out {
+					continue
+				}
+				if err := atomicfile.CheckWritable(p); err != nil {
+					return err
+				}
+			}
+			summary := cmd.OutOrStdout()
+			if out == "-" {
+				// Standard output carries the result, for a pipe.
+				summary = errw
+			}
 			if vegetaOut != "" {
 				f, err := os.Create(vegetaOut)
 				if err != nil {
@@ -183,7 +207,7 @@ Exit status:
 			}
 			// Like wrk, say what starts before the wait; only now is
 			// Ctrl-C handled.
-			fmt.Fprintf(cmd.OutOrStdout(), "Running %s %s test @ %s\n", o.Duration, mode, o.URL)
+			fmt.Fprintf(summary, "Running %s %s test @ %s\n", o.Duration, mode, o.URL)
 			r, err := dist.run(ctx, o)
 			if o.Progress != nil {
 				fmt.Fprint(errw, "\r"+strings.Repeat(" ", 72)+"\r")
@@ -191,18 +215,19 @@ Exit status:
 			if err != nil {
 				return err
 			}
-			if err := r.WriteSummary(cmd.OutOrStdout()); err != nil {
+			if err := r.WriteSummary(summary); err != nil {
 				return err
 			}
-			if out != "" {
+			switch out {
+			case "":
+			case "-":
+				if err := r.Encode(cmd.OutOrStdout()); err != nil {
+					return fmt.Errorf("writing the result to standard output: %w", err)
+				}
+			default:
 				if err := r.WriteFile(out); err != nil {
 					return fmt.Errorf("writing %s: %w", out, err)
 				}
-			}
-			if histLog == "" && out != "" && r.Mode != loadgen.Stream {
-				// The result's histogram also goes where HdrHistogram's
-				// own tools read it, beside the JSON.
-				histLog = strings.TrimSuffix(out, filepath.Ext(out)) + ".hlog"
 			}
 			if histLog != "" {
 				if err := r.WriteHistogramLog(histLog); err != nil {
@@ -241,7 +266,7 @@ Exit status:
 	f.IntVar(&o.Status, "status", loadgen.DefaultStatus, "status code that counts as success")
 	f.IntVar(&o.ChunkSize, "chunk-size", 0, fmt.Sprintf("stream mode: bytes per write (default %d)", loadgen.DefaultChunkSize))
 	f.Int64Var(&o.MaxRequests, "requests", 0, "stop after this many answers (0: run for --duration)")
-	f.StringVarP(&out, "output", "o", "", "write the result as JSON to this file")
+	f.StringVarP(&out, "output", "o", "", "write the result as JSON to this file (- for standard output; the summary then goes to standard error)")
 	f.StringVar(&histLog, "hist-log", "", "write the latency histogram in HdrHistogram's log format to this file (default with -o: beside it, as .hlog)")
 	f.StringVar(&vegetaOut, "vegeta-out", "", "open mode: write every result in vegeta's encoding (grows with the run)")
 	f.BoolVarP(&quietTicks, "quiet", "q", false, "no per-second progress line")

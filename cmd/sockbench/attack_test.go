@@ -531,3 +531,98 @@ func TestVersionNamesTheCommitAndGo(t *testing.T) {
 		t.Errorf("%q (%v) does not name commit %.12s", got, err, rev)
 	}
 }
+
+// Every output path is checked before the load starts: found wrong after
+// the attack, it cost the whole attack and exited 2 with the result lost.
+func TestAttackChecksOutputPathsFirst(t *testing.T) {
+	srv := startServe(t, "epoll")
+	dir := t.TempDir()
+	url := "http://" + srv.addr + "/"
+	for _, c := range []struct {
+		want string
+		args []string
+	}{
+		{"missing/r.json", []string{"-o", filepath.Join(dir, "missing", "r.json")}},
+		{"is a directory", []string{"-o", dir}},
+		{"/proc/sockbench-attack.json", []string{"-o", "/proc/sockbench-attack.json"}},
+		{"missing/h.hlog", []string{"--hist-log", filepath.Join(dir, "missing", "h.hlog")}},
+		{"missing/v.bin", []string{"--mode", "open", "--rate", "100", "--vegeta-out", filepath.Join(dir, "missing", "v.bin")}},
+	} {
+		t.Run(c.want, func(t *testing.T) {
+			// Ten seconds of load would run before a late check.
+			out := wantUsageError(t, c.want, append([]string{"attack", url, "-c", "2", "-t", "1", "-d", "10s"}, c.args...)...)
+			if strings.Contains(out, "Running") {
+				t.Errorf("the attack started before its output was refused:\n%s", out)
+			}
+		})
+	}
+}
+
+// A FIFO, a device (as root) and standard output receive the result in
+// place; renaming over /dev/null replaced it with a regular file, and the
+// histogram log went to /dev/null.hlog.
+func TestAttackWritesSpecialOutputsInPlace(t *testing.T) {
+	srv := startServe(t, "epoll")
+	dir := t.TempDir()
+	url := "http://" + srv.addr + "/"
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		data, _ := os.ReadFile(fifo)
+		got <- data
+	}()
+	if out, code := runCLI(t, "attack", url, "-c", "2", "-t", "1", "-d", "1s", "-o", fifo); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var r loadgen.Result
+	var st syscall.Stat_t
+	if err := syscall.Lstat(fifo, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
+		// Its reader waits for a writer that never came.
+		t.Fatalf("-o FIFO: no longer a FIFO after the attack (%v)", err)
+	}
+	if err := json.Unmarshal(<-got, &r); err != nil || r.Requests == 0 {
+		t.Errorf("the FIFO's reader got no result: %v, %d requests", err, r.Requests)
+	}
+	want := map[string]uint32{fifo: syscall.S_IFIFO}
+	if os.Geteuid() == 0 {
+		null := filepath.Join(dir, "null")
+		if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := runCLI(t, "attack", url, "-c", "2", "-t", "1", "-d", "1s", "-o", null); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		want[null] = syscall.S_IFCHR
+	} else {
+		t.Log("not root: the device case needs mknod")
+	}
+	for p, typ := range want {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err != nil || st.Mode&syscall.S_IFMT != typ {
+			t.Errorf("%s: type %o after the attack (%v), want %o", p, st.Mode&syscall.S_IFMT, err, typ)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != len(want) {
+		t.Errorf("%d entries in the folder, want %d: a histogram log was written beside a special file", len(entries), len(want))
+	}
+
+	cmd := exec.Command(binPath, "attack", url, "-c", "2", "-t", "1", "-d", "1s", "-o", "-")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr, cmd.Dir = &stdout, &stderr, dir
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("-o -: %v\n%s", err, stderr.String())
+	}
+	r = loadgen.Result{}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil || r.Requests == 0 {
+		t.Errorf("-o -: standard output is not the result (%v):\n%.200s", err, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "Requests/sec:") {
+		t.Errorf("-o -: the summary is not on standard error:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "-")); err == nil {
+		t.Error("-o - created a file named -")
+	}
+}
