@@ -261,7 +261,7 @@ func Describe(w io.Writer, plan *results.Plan) error {
 	}
 	fmt.Fprintf(w, "estimated time: %s (warm-up and window of every repetition, plus about %s each to start, verify and stop a server; strace passes not included)\n",
 		EstimatedTime(plan).Round(time.Second), repOverhead)
-	for _, warning := range warnings(plan, readMachine(".", plan)) {
+	for _, warning := range warnings(plan, readMachine(".")) {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 	return nil
@@ -404,8 +404,9 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 			m.Sessions[i].Status = results.Died
 		}
 	}
-	mach := readMachine(src, &m.Plan)
+	mach := readMachine(src)
 	if len(m.Sessions) == 0 {
+		mach.Interpreters = interpreters(&m.Plan)
 		m.Machine = mach
 		m.Warnings = warnings(&m.Plan, mach)
 	} else if mach.GitCommit != m.Machine.GitCommit || mach.Kernel != m.Machine.Kernel {

@@ -25,7 +25,10 @@ var recordedSysctls = []string{
 	"net.ipv4.tcp_tw_reuse",        // whether TIME_WAIT ports may be reused
 }
 
-func readMachine(src string, plan *results.Plan) results.Machine {
+// readMachine reads the machine's facts without running anything the
+// configuration names: a dry run calls it too. The real run adds the
+// interpreters' versions.
+func readMachine(src string) results.Machine {
 	m := results.Machine{
 		Kernel: machine.Kernel(), CPUModel: machine.CPUModel(), CPUCount: runtime.NumCPU(),
 		Arch: runtime.GOARCH, GoVersion: runtime.Version(), Sysctls: map[string]string{},
@@ -37,13 +40,13 @@ func readMachine(src string, plan *results.Plan) results.Machine {
 		m.Sysctls[name] = machine.Sysctl(name)
 	}
 	m.GitCommit, m.GitDirty = machine.Git(src)
-	m.Interpreters = interpreters(plan)
 	return m
 }
 
 // interpreters asks each Python interpreter the plan's servers run for
 // its implementation and version; one that does not answer within a few
-// seconds is recorded as such, not waited for.
+// seconds is recorded as such, not waited for. It runs the programs the
+// configuration names, so only a real run calls it, never a dry run.
 func interpreters(plan *results.Plan) map[string]string {
 	var progs []string
 	for _, c := range plan.Cells {

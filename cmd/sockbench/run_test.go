@@ -60,6 +60,29 @@ func TestRunDryRun(t *testing.T) {
 	}
 }
 
+// TestDryRunRunsNoProgramOfTheConfiguration: a dry run asked a server's
+// python* program for its version, running a program of the
+// configuration from a command whose help says it runs nothing.
+func TestDryRunRunsNoProgramOfTheConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	prog := filepath.Join(dir, "python3")
+	if err := os.WriteFile(prog, []byte("#!/bin/sh\ntouch "+ran+"\necho CPython 3.11.2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "c.yaml")
+	text := "version: 1\ncpus: {server: 0, load: 1}\nservers:\n  - name: py\n    command: [" + prog + ", serve.py, --addr, \"{addr}\"]\n    url: http://{addr}/\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCLI(t, "run", cfg, "--dry-run"); code != 0 || !strings.Contains(out, "c1-py") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(ran); err == nil {
+		t.Error("the dry run ran the configuration's python3")
+	}
+}
+
 // TestRunInterruptedBySignal: SIGINT in the middle of a run stops it,
 // keeps what finished, records the rest as not run, still builds the
 // report, and exits 1 saying how to resume.
