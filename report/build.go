@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sockbench/sockbench/internal/atomicfile"
+	"github.com/sockbench/sockbench/internal/inside"
 )
 
 // Format selects which outputs Build and Compare write.
@@ -76,19 +77,37 @@ func Build(runDir string, opts Options) (Paths, error) {
 	if err != nil {
 		return Paths{}, err
 	}
-	out := opts.OutDir
-	if out == "" {
-		out = filepath.Join(runDir, "report")
-	}
-	return buildRun(r, opts.Format, out)
+	return buildRun(r, opts.Format, opts.outDir(runDir, "report"))
 }
 
-func buildRun(r *run, format Format, out string) (Paths, error) {
+// outDir is the folder the user named, or rel inside the results folder
+// root; the folder itself is made once there is something to write.
+func (o Options) outDir(root, rel string) outFolder {
+	if o.OutDir != "" {
+		return outFolder{path: o.OutDir}
+	}
+	return outFolder{root: root, rel: rel}
+}
+
+// outFolder is where a report goes: a folder the user named, made as
+// named, or one inside a results folder, made there without following a
+// link out of it (inside.Dir).
+type outFolder struct{ path, root, rel string }
+
+func (f outFolder) make() (string, error) {
+	if f.root == "" {
+		return f.path, os.MkdirAll(f.path, 0o755)
+	}
+	return inside.Dir(f.root, f.rel)
+}
+
+func buildRun(r *run, format Format, dir outFolder) (Paths, error) {
 	a, err := analyse(r)
 	if err != nil {
 		return Paths{}, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	out, err := dir.make()
+	if err != nil {
 		return Paths{}, fmt.Errorf("create report folder: %w", err)
 	}
 	p := Paths{Dir: out}
@@ -239,5 +258,15 @@ func writeFile(path string, render func(io.Writer) error) error {
 	if err := render(&buf); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return atomicfile.Write(path, buf.Bytes())
+	return writeBytes(path, buf.Bytes())
+}
+
+// writeBytes writes a report's file, refusing to write through a link or
+// into anything but a regular file planted where it goes.
+func writeBytes(path string, data []byte) error {
+	path, err := inside.File(filepath.Dir(path), filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, data)
 }

@@ -14,8 +14,6 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
-
-	"github.com/sockbench/sockbench/internal/atomicfile"
 )
 
 // chart is one figure of the report: one or more panels stacked vertically
@@ -198,10 +196,10 @@ func (ch *chart) save(dir string) (pngPath, svgPath string, err error) {
 
 	pngPath = filepath.Join(dir, ch.Name+".png")
 	svgPath = filepath.Join(dir, ch.Name+".svg")
-	if err := atomicfile.Write(pngPath, pngBuf.Bytes()); err != nil {
+	if err := writeBytes(pngPath, pngBuf.Bytes()); err != nil {
 		return "", "", err
 	}
-	if err := atomicfile.Write(svgPath, svgBuf.Bytes()); err != nil {
+	if err := writeBytes(svgPath, svgBuf.Bytes()); err != nil {
 		return "", "", err
 	}
 	return pngPath, svgPath, nil

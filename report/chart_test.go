@@ -99,7 +99,7 @@ func absDiff(a uint32, b uint8) uint32 {
 
 func TestChartsForEveryQuestion(t *testing.T) {
 	dir := t.TempDir()
-	p, err := buildRun(synthRun("run-a", []string{"server", "keep_alive", "connections"}, twoAxisCells()), FormatHTML, dir)
+	p, err := buildRun(synthRun("run-a", []string{"server", "keep_alive", "connections"}, twoAxisCells()), FormatHTML, outFolder{path: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestServerKeepsItsColour(t *testing.T) {
 		{Axes: ax("poll", "large"), RPS: []float64{800, 810}, P50US: 100, P99US: 300, MaxUS: 900},
 	})
 	dir := t.TempDir()
-	if _, err := buildRun(r, FormatHTML, dir); err != nil {
+	if _, err := buildRun(r, FormatHTML, outFolder{path: dir}); err != nil {
 		t.Fatal(err)
 	}
 	pal := newPalette(r.servers())
@@ -186,7 +186,7 @@ func TestSweepCharts(t *testing.T) {
 		{"rate", rates, "latency-vs-rate.png"},
 	} {
 		dir := t.TempDir()
-		if _, err := buildRun(synthRun("sweep", []string{"server", tt.axis}, tt.cells), FormatHTML, dir); err != nil {
+		if _, err := buildRun(synthRun("sweep", []string{"server", tt.axis}, tt.cells), FormatHTML, outFolder{path: dir}); err != nil {
 			t.Fatal(err)
 		}
 		checkPNG(t, filepath.Join(dir, "plots", tt.want))
@@ -206,7 +206,7 @@ func TestDegenerateDataDoesNotPanic(t *testing.T) {
 			rp.Series = nil
 		}
 	}
-	if _, err := buildRun(r, FormatAll, t.TempDir()); err != nil {
+	if _, err := buildRun(r, FormatAll, outFolder{path: t.TempDir()}); err != nil {
 		t.Fatalf("degenerate run: %v", err)
 	}
 }

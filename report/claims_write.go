@@ -5,12 +5,13 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
+
+	"github.com/sockbench/sockbench/internal/inside"
 )
 
 // ClaimsReport is the name of the verdicts' Markdown file.
@@ -43,8 +44,8 @@ func Claims(runDir, claimsPath string, opts Options) (Paths, error) {
 		out = runDir
 	}
 	p := Paths{Dir: out}
-	plotDir := filepath.Join(out, "plots")
-	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+	plotDir, err := inside.Dir(out, "plots")
+	if err != nil {
 		return p, fmt.Errorf("create plot folder: %w", err)
 	}
 	plots := map[string]string{}

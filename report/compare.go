@@ -3,7 +3,6 @@ package report
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,11 +23,7 @@ func Compare(runDirA, runDirB string, opts Options) (Paths, error) {
 	if err != nil {
 		return Paths{}, err
 	}
-	out := opts.OutDir
-	if out == "" {
-		out = filepath.Join(runDirB, "report", "vs-"+a.ID)
-	}
-	return compareRuns(a, b, opts.Format, out)
+	return compareRuns(a, b, opts.Format, opts.outDir(runDirB, filepath.Join("report", "vs-"+a.ID)))
 }
 
 // comparison pairs the cells of two runs.
@@ -245,7 +240,7 @@ func compareNote() string {
 		"so only server CPU per request is compared."
 }
 
-func compareRuns(ra, rb *run, format Format, out string) (Paths, error) {
+func compareRuns(ra, rb *run, format Format, dir outFolder) (Paths, error) {
 	a, err := analyse(ra)
 	if err != nil {
 		return Paths{}, err
@@ -255,7 +250,8 @@ func compareRuns(ra, rb *run, format Format, out string) (Paths, error) {
 		return Paths{}, err
 	}
 	cmp := pairCells(a, b)
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	out, err := dir.make()
+	if err != nil {
 		return Paths{}, fmt.Errorf("create comparison folder: %w", err)
 	}
 	p := Paths{Dir: out}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/sockbench/sockbench/internal/inside"
 )
 
 //go:embed page.html.tmpl
@@ -58,8 +60,8 @@ type pageLink struct{ Name, Href string }
 // drawCharts saves every chart as PNG and SVG under plots/, lists the files
 // in p, and returns the figures the page embeds.
 func (p *Paths) drawCharts(charts []*chart) ([]pageFigure, error) {
-	plotDir := filepath.Join(p.Dir, "plots")
-	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+	plotDir, err := inside.Dir(p.Dir, "plots")
+	if err != nil {
 		return nil, fmt.Errorf("create plot folder: %w", err)
 	}
 	var figs []pageFigure

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/sockbench/sockbench/runner/results"
 )
 
 // checkGolden compares a written file with testdata/golden/<name>; with
@@ -212,7 +214,7 @@ func TestCompareSameRunIsNoDifference(t *testing.T) {
 // golden file: no difference is claimed, the saturated groups are ranked
 // by CPU per request, and every saturated row carries its flag.
 func TestQuickRunSaysWhatTwoRepsAllow(t *testing.T) {
-	p, err := buildRun(synthRun("quick", []string{"server", "keep_alive", "connections"}, quickRunCells()), FormatMarkdown, t.TempDir())
+	p, err := buildRun(synthRun("quick", []string{"server", "keep_alive", "connections"}, quickRunCells()), FormatMarkdown, outFolder{path: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +243,53 @@ func TestCompareDefaultFolder(t *testing.T) {
 	}
 	if want := filepath.Join(b, "report", "vs-run-a", "compare.md"); p.Markdown != want {
 		t.Errorf("comparison written to %s, want %s", p.Markdown, want)
+	}
+}
+
+// TestReportWritesOnlyInsideTheRunFolder: a results folder may come from
+// someone else. A run id with ".." in its manifest named the comparison's
+// folder outside B, and a report/ or plots/ that is a link took the
+// report's files wherever it pointed.
+func TestReportWritesOnlyInsideTheRunFolder(t *testing.T) {
+	a, b := copyFixture(t, "run-a"), copyFixture(t, "run-b")
+	escape := filepath.Join(filepath.Dir(b), "escape")
+	manifest := filepath.Join(a, results.ManifestName)
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := strings.Replace(string(data), `"run_id": "run-a"`, `"run_id": "../../../../escape"`, 1)
+	if hostile == string(data) {
+		t.Fatal("the fixture's run id is not where the test expects it")
+	}
+	if err := os.WriteFile(manifest, []byte(hostile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compare(a, b, Options{Format: FormatAll}); err == nil || !strings.Contains(err.Error(), "is not a plain name") {
+		t.Errorf("Compare with a run id of ..: %v", err)
+	}
+	if _, err := os.Stat(escape); err == nil {
+		t.Errorf("the comparison wrote %s", escape)
+	}
+
+	elsewhere := t.TempDir()
+	for _, c := range []struct{ link, want string }{
+		{"report", "report is a symbolic link"},
+		{"report/plots", "plots is a symbolic link"},
+	} {
+		os.RemoveAll(filepath.Join(b, "report"))
+		if c.link != "report" {
+			os.Mkdir(filepath.Join(b, "report"), 0o755)
+		}
+		if err := os.Symlink(elsewhere, filepath.Join(b, c.link)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Build(b, Options{Format: FormatAll}); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Build with %s a link: %v, want an error with %q", c.link, err, c.want)
+		}
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("the report wrote through a link: %d files in its target", len(entries))
 	}
 }
 

@@ -35,7 +35,12 @@ func (r *run) calibrate(ctx context.Context, cell *results.Cell) *results.Calibr
 	if err != nil {
 		return fail("strace is not installed (Debian: apt-get install strace)")
 	}
-	if err := os.MkdirAll(results.CellDir(r.dir, cell.ID), 0o755); err != nil {
+	if _, err := results.MakeCellDir(r.dir, cell.ID); err != nil {
+		return fail("%v", err)
+	}
+	// strace opens its table following links.
+	table, err := results.FileOfRun(results.StraceOutputPath(r.dir, cell.ID))
+	if err != nil {
 		return fail("%v", err)
 	}
 	dir, err := os.MkdirTemp("", "sockbench-strace-")
@@ -43,7 +48,6 @@ func (r *run) calibrate(ctx context.Context, cell *results.Cell) *results.Calibr
 		return fail("%v", err)
 	}
 	defer os.RemoveAll(dir)
-	table := results.StraceOutputPath(r.dir, cell.ID)
 	p, err := start(launch{
 		server: cell.Server, cpus: r.m.Plan.CPUs.Server, exe: r.exe, dir: dir, runID: r.m.RunID,
 		wrapper: []string{strace, "-c", "-f", "-o", table, "--"},

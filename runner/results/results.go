@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/sockbench/sockbench/internal/atomicfile"
+	"github.com/sockbench/sockbench/internal/inside"
 	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/servers"
 	"github.com/sockbench/sockbench/verify"
@@ -333,11 +334,15 @@ func WriteManifest(dir string, m *Manifest) error {
 // has a load result.
 func WriteRep(dir string, r *Rep) error {
 	r.FormatVersion = FormatVersion
-	if err := os.MkdirAll(CellDir(dir, r.Cell), 0o755); err != nil {
-		return fmt.Errorf("create cell folder: %w", err)
+	if _, err := MakeCellDir(dir, r.Cell); err != nil {
+		return err
 	}
 	if r.Load != nil {
-		if err := r.Load.WriteHistogramLog(HistogramLogPath(dir, r.Cell, r.Rep)); err != nil {
+		path, err := FileOfRun(HistogramLogPath(dir, r.Cell, r.Rep))
+		if err != nil {
+			return err
+		}
+		if err := r.Load.WriteHistogramLog(path); err != nil {
 			return fmt.Errorf("write the histogram log of %s rep %d: %w", r.Cell, r.Rep, err)
 		}
 	}
@@ -347,18 +352,39 @@ func WriteRep(dir string, r *Rep) error {
 // WriteCalibration stores a cell's calibration atomically.
 func WriteCalibration(dir string, c *Calibration) error {
 	c.FormatVersion = FormatVersion
-	if err := os.MkdirAll(CellDir(dir, c.Cell), 0o755); err != nil {
-		return fmt.Errorf("create cell folder: %w", err)
+	if _, err := MakeCellDir(dir, c.Cell); err != nil {
+		return err
 	}
 	return writeJSON(CalibrationPath(dir, c.Cell), c)
 }
 
+// MakeCellDir makes a cell's folder inside the run's folder dir, through
+// no link (a run folder may come from someone else).
+func MakeCellDir(dir, cell string) (string, error) {
+	path, err := inside.Dir(dir, filepath.Join(CellsDir, cell))
+	if err != nil {
+		return "", fmt.Errorf("create cell folder: %w", err)
+	}
+	return path, nil
+}
+
+// writeJSON stores v at path, a file of a run folder, never through a
+// link or into something planted there that is not a regular file.
 func writeJSON(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", path, err)
 	}
+	if path, err = FileOfRun(path); err != nil {
+		return err
+	}
 	return atomicfile.Write(path, append(data, '\n'))
+}
+
+// FileOfRun checks a file of a run, in a folder made through no link: one
+// already there must be a regular file, which a write replaces.
+func FileOfRun(path string) (string, error) {
+	return inside.File(filepath.Dir(path), filepath.Base(path))
 }
 
 // LinkLatest points <output>/latest at the run folder, replacing the link
@@ -374,6 +400,12 @@ func LinkLatest(output, runID string) error {
 		return fmt.Errorf("link %s: %w", LatestLink, err)
 	}
 	return nil
+}
+
+// plainName reports whether a stored id can name a folder of its own: no
+// path, nothing hidden, nothing out of its parent.
+func plainName(id string) bool {
+	return PlainFileName(id) && !strings.HasPrefix(id, ".")
 }
 
 // ReadManifest reads and checks the manifest of the run in dir.
@@ -392,6 +424,10 @@ func ReadManifest(dir string) (*Manifest, error) {
 	if m.FormatVersion == 0 || m.RunID == "" {
 		return nil, fmt.Errorf("%s is not a sockbench manifest (no format version or run id)", path)
 	}
+	if !plainName(m.RunID) {
+		// A comparison's folder is named after it.
+		return nil, fmt.Errorf("%s: run id %q is not a plain name (no /, no leading dot)", path, m.RunID)
+	}
 	if m.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("%s has format version %d; this sockbench reads version %d", path, m.FormatVersion, FormatVersion)
 	}
@@ -403,7 +439,7 @@ func ReadManifest(dir string) (*Manifest, error) {
 	}
 	seen := map[string]bool{}
 	for _, c := range m.Plan.Cells {
-		if c.ID == "" || seen[c.ID] || c.ID != filepath.Base(c.ID) || strings.HasPrefix(c.ID, ".") {
+		if seen[c.ID] || !plainName(c.ID) {
 			return nil, fmt.Errorf("%s: cell id %q is empty, repeated or not a plain name", path, c.ID)
 		}
 		seen[c.ID] = true

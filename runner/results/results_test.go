@@ -106,3 +106,59 @@ func TestReadsVersion1Manifests(t *testing.T) {
 		}
 	}
 }
+
+// TestRunFolderWritesFollowNoLink: a cell folder, a repetition's file or
+// a manifest planted as a link in a received results folder took a
+// resumed run's writes wherever it pointed.
+func TestRunFolderWritesFollowNoLink(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, CellsDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, CellDir(dir, "c1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteRep(dir, &Rep{Cell: "c1", Rep: 1, Status: Failed, Stage: StageVerify, Reason: "x"}); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("WriteRep into a cell folder that is a link: %v", err)
+	}
+	if err := WriteCalibration(dir, &Calibration{Cell: "c1"}); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("WriteCalibration into a cell folder that is a link: %v", err)
+	}
+	target := filepath.Join(elsewhere, "target")
+	if err := os.WriteFile(target, []byte("theirs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, ManifestPath(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteManifest(dir, &Manifest{RunID: "r"}); err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("WriteManifest over a link: %v", err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "theirs" {
+		t.Errorf("the link's target now holds %q", data)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 1 {
+		t.Errorf("%d files in the link's target folder, want only the test's own", len(entries))
+	}
+}
+
+// TestManifestIDsArePlainNames: a run id names a comparison's folder, a
+// cell id a cell's.
+func TestManifestIDsArePlainNames(t *testing.T) {
+	for _, c := range []struct{ run, cell, want string }{
+		{"../../tmp/x", "c1", `run id "../../tmp/x" is not a plain name`},
+		{".hidden", "c1", `run id ".hidden" is not a plain name`},
+		{"r", "../c1", `cell id "../c1"`},
+		{"r", "c1", ""},
+	} {
+		dir := t.TempDir()
+		m := &Manifest{RunID: c.run, Plan: Plan{Repetitions: 1, CPUs: CPUs{Server: CPUList{Text: "0", CPUs: []int{0}}, Load: CPUList{Text: "1", CPUs: []int{1}}}, Cells: []Cell{{ID: c.cell, Axes: map[string]string{ServerAxis: "epoll"}}}}}
+		if err := WriteManifest(dir, m); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadManifest(dir)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("run %q, cell %q: %v, want %q", c.run, c.cell, err, c.want)
+		}
+	}
+}
