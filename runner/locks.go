@@ -19,32 +19,54 @@ import (
 // epoll's requests/s and multiplied its p99 by 16), and two sessions on
 // one run folder redo and overwrite each other's repetitions. A run
 // therefore holds an exclusive flock on its folder and one on every CPU it
-// pins to. The kernel drops a flock when its holder dies, even by SIGKILL,
+// pins to (within a user's runs: the lock folder is the user's own). The kernel drops a flock when its holder dies, even by SIGKILL,
 // so a crashed run never leaves a lock behind.
 
 // LockDirEnv names the environment variable that moves the CPU locks out
-// of the system's run directory: runs that set different folders do not
-// see each other's locks (tests use it; a machine has one by default).
+// of the user's lock folder: runs that set different folders do not see
+// each other's locks (tests use it).
 const LockDirEnv = "SOCKBENCH_LOCK_DIR"
 
-// lockDir is where the CPU locks live: by default the system's run
-// directory, shared by every run on the machine.
-func lockDir() string {
-	dirs := []string{"/run/sockbench", filepath.Join(os.TempDir(), "sockbench-locks")}
-	if d := os.Getenv(LockDirEnv); d != "" {
-		dirs = []string{d}
+// lockDir is where this user's CPU locks and server records live: root's
+// in /run/sockbench, another user's in $XDG_RUNTIME_DIR/sockbench or
+// /tmp/sockbench-<uid>. It is private (0700, owned by the user): the next
+// run kills what a record there names, so nobody else may write one.
+func lockDir() (string, error) {
+	d := os.Getenv(LockDirEnv)
+	switch {
+	case d != "":
+	case os.Geteuid() == 0:
+		d = "/run/sockbench"
+	case os.Getenv("XDG_RUNTIME_DIR") != "":
+		d = filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "sockbench")
+	default:
+		d = filepath.Join(os.TempDir(), "sockbench-"+strconv.Itoa(os.Geteuid()))
 	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o777); err == nil {
-			return d
+	if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return "", fmt.Errorf("lock folder %s: %w", d, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(d, &st); err != nil {
+		return "", fmt.Errorf("lock folder %s: %w", d, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return "", fmt.Errorf("lock folder %s is not a folder (a link?); remove it, or name another with %s", d, LockDirEnv)
+	case int(st.Uid) != os.Geteuid():
+		return "", fmt.Errorf("lock folder %s belongs to uid %d, not to you (uid %d): another user's records must not steer your runs; remove it, or name another with %s", d, st.Uid, os.Geteuid(), LockDirEnv)
+	case st.Mode&0o077 != 0:
+		// An earlier sockbench made it 0777.
+		if err := os.Chmod(d, 0o700); err != nil {
+			return "", fmt.Errorf("lock folder %s: make it private: %w", d, err)
 		}
 	}
-	return os.TempDir()
+	return d, nil
 }
 
 // cpuLockPath is the lock file of one CPU.
-func cpuLockPath(cpu int) string {
-	return filepath.Join(lockDir(), "cpu-"+strconv.Itoa(cpu)+".lock")
+func cpuLockPath(cpu int) (string, error) {
+	d, err := lockDir()
+	return filepath.Join(d, "cpu-"+strconv.Itoa(cpu)+".lock"), err
 }
 
 // runLockName is the lock file inside a run's folder.
@@ -63,9 +85,18 @@ func (e errLocked) Error() string { return "held by " + e.holder }
 // tryLock takes the exclusive flock on path without waiting and writes who
 // holds it into the file, for the message of the next one who tries.
 func tryLock(path, who string) (heldLock, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o666)
+	// A lock planted as a link would have its target truncated, and a
+	// FIFO would block the open.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0o600)
+	if errors.Is(err, unix.ELOOP) {
+		return heldLock{}, fmt.Errorf("the lock %s is a symbolic link; sockbench takes only a lock file of its own: move it away", path)
+	}
 	if err != nil {
 		return heldLock{}, fmt.Errorf("open the lock %s: %w", path, err)
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return heldLock{}, fmt.Errorf("the lock %s is not a regular file; move it away", path)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		f.Close()
@@ -116,8 +147,13 @@ func lockCPUs(cpus []int, who string, wait time.Duration, say func(format string
 	}
 	announced := false
 	for _, cpu := range cpus {
+		path, err := cpuLockPath(cpu)
+		if err != nil {
+			release()
+			return nil, err
+		}
 		for {
-			l, err := tryLock(cpuLockPath(cpu), who)
+			l, err := tryLock(path, who)
 			if err == nil {
 				held = append(held, l)
 				break

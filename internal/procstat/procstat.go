@@ -262,11 +262,33 @@ func children(pid int) ([]int, error) {
 }
 
 func childrenByScan(pid int) ([]int, error) {
+	var kids []int
+	err := scan(func(p int, st stat) {
+		if st.ppid == pid {
+			kids = append(kids, p)
+		}
+	})
+	return kids, err
+}
+
+// Group lists the processes of process group pgid with their start times
+// (as StartTime gives them).
+func Group(pgid int) (map[int]int64, error) {
+	members := map[int]int64{}
+	err := scan(func(p int, st stat) {
+		if st.pgrp == pgid {
+			members[p] = st.start
+		}
+	})
+	return members, err
+}
+
+// scan calls each with every process's stat.
+func scan(each func(pid int, st stat)) error {
 	names, err := readDirNames("/proc")
 	if err != nil {
-		return nil, fmt.Errorf("procstat: list /proc: %w", err)
+		return fmt.Errorf("procstat: list /proc: %w", err)
 	}
-	var kids []int
 	var buf [4096]byte
 	for _, n := range names {
 		p, err := strconv.Atoi(n)
@@ -277,11 +299,11 @@ func childrenByScan(pid int) ([]int, error) {
 		if err != nil {
 			continue // gone, or not ours to read
 		}
-		if st, err := parseStat(b); err == nil && st.ppid == pid {
-			kids = append(kids, p)
+		if st, err := parseStat(b); err == nil {
+			each(p, st)
 		}
 	}
-	return kids, nil
+	return nil
 }
 
 func parseIntList(b []byte) ([]int, error) {
