@@ -20,6 +20,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sockbench/sockbench/internal/affinity"
@@ -59,6 +60,12 @@ type Options struct {
 	// started, over SSH) when the session ends, however it ends. Without
 	// it such a plan is refused.
 	Agents func(ctx context.Context, a results.Agents) (Load, func(), error)
+	// Trust is asked, when a resume was given no configuration, whether
+	// to run the programs the results folder's stored plan names (its
+	// external servers' commands, SSH hosts to start agents on): such a
+	// folder may come from someone else. It returns an error to refuse;
+	// nil Trust refuses.
+	Trust func(programs []string) error
 }
 
 // Load drives one measured window: loadgen.Run, or a coordinator's Run
@@ -158,6 +165,15 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 		return nil, err
 	}
 	m.Plan = *plan
+	if programs := Programs(plan); opts.ConfigText == "" && len(programs) > 0 {
+		refuse := fmt.Errorf("the stored plan of %s runs programs of its own (%s); resume with the configuration you started it from (run --resume %s CONFIG), or confirm with --yes", dir, strings.Join(programs, "; "), dir)
+		if opts.Trust == nil {
+			return nil, refuse
+		}
+		if err := opts.Trust(programs); err != nil {
+			return nil, err
+		}
+	}
 	unlock, err := opts.lockCPUs(plan, holderText(m.RunID, dir))
 	if err != nil {
 		return nil, err
@@ -169,6 +185,31 @@ func Resume(ctx context.Context, dir string, opts Options) (*Summary, error) {
 	}
 	defer restore()
 	return execute(ctx, dir, m, opts)
+}
+
+// Programs lists what a plan runs besides sockbench's own servers: the
+// command of every external server, the SSH hosts agents are started on.
+func Programs(p *results.Plan) []string {
+	var progs []string
+	add := func(s string) {
+		if !slices.Contains(progs, s) {
+			progs = append(progs, s)
+		}
+	}
+	for _, c := range p.Cells {
+		if c.Server.External() {
+			add(c.Server.Name + ": " + strings.Join(c.Server.Command, " "))
+		}
+	}
+	if c := p.Control; c != nil && c.Cell.Server.External() {
+		add(c.Cell.Server.Name + ": " + strings.Join(c.Cell.Server.Command, " "))
+	}
+	if a := p.Agents; a != nil {
+		for _, h := range a.SSH {
+			add("an agent over SSH on " + h)
+		}
+	}
+	return progs
 }
 
 // replan makes the run's plan again from its stored configuration, with

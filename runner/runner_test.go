@@ -3,6 +3,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -795,5 +796,42 @@ load: {connections: 2, duration: 200ms, warmup: 0s}
 	r := readRep(t, sum.Dir, p.Cells[0].ID, 1)
 	if r.Status != results.OK || len(r.Command) != 7 || r.Command[6] != wd {
 		t.Errorf("%s %s, command %q, want its last argument %s\n%s", r.Status, r.Reason, r.Command, wd, out.String())
+	}
+}
+
+// TestResumeAsksBeforeRunningStoredCommands: a stored configuration and
+// plan edited together pass replan's check, so the commands of a results
+// folder received from someone else are shown and need the user's word;
+// given the configuration they came from, they are the user's own.
+func TestResumeAsksBeforeRunningStoredCommands(t *testing.T) {
+	text := "version: 1\nrepetitions: 1\ncpus: {server: 0, load: 1}\nservers:\n  - name: theirs\n    command: [sh, -c, 'touch ran; exit 1']\n    url: http://{addr}/\nload: {duration: 1s}\n"
+	plan := parse(t, text)
+	dir := t.TempDir()
+	m := &results.Manifest{RunID: "received", Status: results.Interrupted, Started: "2026-01-01T00:00:00Z", ConfigFile: "test.yaml", ConfigText: text, Plan: *plan}
+	if err := results.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	var o observer
+	_, err := Resume(context.Background(), dir, Options{Executable: sockbenchBin, Observe: o.observe})
+	if err == nil || !strings.Contains(err.Error(), "theirs: sh -c touch ran; exit 1") || !strings.Contains(err.Error(), "--yes") {
+		t.Errorf("resume without a configuration or trust: %v", err)
+	}
+	var asked []string
+	refused := errors.New("not confirmed")
+	_, err = Resume(context.Background(), dir, Options{Executable: sockbenchBin, Observe: o.observe, Trust: func(p []string) error { asked = p; return refused }})
+	if !errors.Is(err, refused) || len(asked) != 1 {
+		t.Errorf("resume refused by the user: %v, asked %q", err, asked)
+	}
+	if len(o.events) != 0 {
+		t.Errorf("something ran: %v", o.events)
+	}
+	// With the configuration named, nothing is asked: the run starts
+	// (and is stopped at once).
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	opts := Options{Executable: sockbenchBin, Out: io.Discard, ConfigText: text, ConfigFile: "test.yaml",
+		Trust: func([]string) error { t.Error("asked to trust the user's own configuration"); return nil }}
+	if _, err := Resume(ctx, dir, opts); err != nil && strings.Contains(err.Error(), "runs programs of its own") {
+		t.Errorf("resume with its configuration: %v", err)
 	}
 }

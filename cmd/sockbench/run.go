@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -25,6 +27,7 @@ func newRunCmd() *cobra.Command {
 		out      string
 		dryRun   bool
 		waitCPUs time.Duration
+		yes      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run CONFIG | run --resume RESULTS_DIR",
@@ -42,6 +45,12 @@ files), <output>/latest points at the newest run, and the report is built at
 the end. Ctrl-C stops after the current step and keeps every finished
 repetition; --resume runs only what did not finish or failed.
 
+A results folder may come from someone else, and its stored plan names the
+commands of its external servers (and SSH hosts for agents). --resume with
+the configuration the run was started from runs them as that configuration
+says; --resume alone lists them and asks first (on a terminal), or needs
+--yes.
+
 Two runs never share a CPU: a run that wants a CPU another run is using
 refuses, naming it, unless --wait-cpus lets it wait.
 
@@ -53,6 +62,7 @@ or usage error.`,
   sockbench run configs/quick.yaml --dry-run          # check it, list the cells, run nothing
   sockbench run --resume results/latest               # finish an interrupted run
   sockbench run --resume results/20251125-101500-quick configs/quick.yaml
+  sockbench run --resume results/received --yes        # trust its stored commands
   sockbench run configs/quick.yaml --wait-cpus 30m    # queue behind another run on the same CPUs`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -61,6 +71,7 @@ or usage error.`,
 			}
 			opts := runner.Options{Output: out, Out: cmd.OutOrStdout(), Live: isTerminal(os.Stdout), WaitForCPUs: waitCPUs}
 			opts.Agents = runAgents(cmd.OutOrStdout())
+			opts.Trust = trustPrograms(cmd, yes)
 			var plan *results.Plan
 			if len(args) == 1 {
 				text, err := os.ReadFile(args[0])
@@ -115,6 +126,7 @@ or usage error.`,
 	f.StringVar(&out, "out", "", "create the run's folder in this folder instead of the configuration's output (default results)")
 	f.BoolVar(&dryRun, "dry-run", false, "check the configuration and list its cells and warnings; run nothing")
 	f.DurationVar(&waitCPUs, "wait-cpus", 0, "wait this long for CPUs another run is using (0: refuse at once)")
+	f.BoolVarP(&yes, "yes", "y", false, "--resume without CONFIG: run the programs the results folder's stored plan names without asking")
 	return cmd
 }
 
@@ -135,4 +147,29 @@ func summarize(w io.Writer, sum *runner.Summary) error {
 		fmt.Fprintf(w, "run %s is %s; finish it with: sockbench run --resume %s\n", sum.RunID, sum.Status, sum.Dir)
 	}
 	return err
+}
+
+// trustPrograms asks whether a resume may run the programs a results
+// folder's stored plan names: yes says so at once, a person at a terminal
+// is asked, and anything else is refused by the runner.
+func trustPrograms(cmd *cobra.Command, yes bool) func([]string) error {
+	if !yes && !isTerminal(os.Stdin) {
+		return nil
+	}
+	return func(programs []string) error {
+		w := cmd.ErrOrStderr()
+		fmt.Fprintln(w, "The results folder's stored plan runs these programs:")
+		for _, p := range programs {
+			fmt.Fprintln(w, "  "+p)
+		}
+		if yes {
+			return nil
+		}
+		fmt.Fprint(w, "Run them? [y/N] ")
+		answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+		if a := strings.TrimSpace(strings.ToLower(answer)); a != "y" && a != "yes" {
+			return errors.New("resume refused: the stored plan's programs were not confirmed")
+		}
+		return nil
+	}
 }
