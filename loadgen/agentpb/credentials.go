@@ -20,14 +20,21 @@ import (
 const MinTokenBytes = 16
 
 // ReadToken reads a bearer token from path: the file's content without
-// surrounding white space.
+// surrounding white space. A file with nothing else is an error, not "no
+// token": it is a secret not yet written, and taking it for none would
+// leave an agent open to anyone on loopback.
 func ReadToken(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
 	tok := []byte(strings.TrimSpace(string(data)))
-	if err := CheckToken(tok); err != nil {
+	if len(tok) == 0 {
+		err = errors.New("it is empty (or holds only white space)")
+	} else {
+		err = CheckToken(tok)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("token file %s: %v (make one with: head -c 32 /dev/urandom | base64 > %s)", path, err, path)
 	}
 	return tok, nil

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,12 +82,21 @@ func TestTokenMatches(t *testing.T) {
 	}
 }
 
-func TestReadTokenRefusesShortTokens(t *testing.T) {
+func TestReadTokenRefusesShortAndEmptyTokens(t *testing.T) {
 	dir := t.TempDir()
 	short := filepath.Join(dir, "short")
 	os.WriteFile(short, []byte("abc\n"), 0o600)
 	if _, err := ReadToken(short); err == nil {
 		t.Error("a 3-byte token was accepted")
+	}
+	// A file that holds nothing is a mistake (a secret not yet written,
+	// a template), not a request for no token.
+	for name, content := range map[string]string{"empty": "", "blank": " \n\t\n"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o600)
+		if _, err := ReadToken(p); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("%s token file: %v, want an error naming %s and saying it is empty", name, err, p)
+		}
 	}
 	good := filepath.Join(dir, "good")
 	os.WriteFile(good, []byte("  0123456789abcdef\n"), 0o600)
