@@ -2,7 +2,6 @@ package agentpb
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,8 +74,7 @@ func TestTokenMatches(t *testing.T) {
 		{"twice", metadata.Pairs("authorization", "Bearer 0123456789abcdef", "authorization", "Bearer 0123456789abcdef"), false},
 		{"missing", metadata.MD{}, false},
 	} {
-		ctx := metadata.NewIncomingContext(context.Background(), tc.md)
-		if got := TokenMatches(ctx, want); got != tc.ok {
+		if got := TokenMatches(tc.md, want); got != tc.ok {
 			t.Errorf("%s: TokenMatches = %v, want %v", tc.name, got, tc.ok)
 		}
 	}
@@ -88,6 +86,11 @@ func TestReadTokenRefusesShortAndEmptyTokens(t *testing.T) {
 	os.WriteFile(short, []byte("abc\n"), 0o600)
 	if _, err := ReadToken(short); err == nil {
 		t.Error("a 3-byte token was accepted")
+	}
+	long := filepath.Join(dir, "long")
+	os.WriteFile(long, bytes.Repeat([]byte("x"), MaxTokenBytes+1), 0o600)
+	if _, err := ReadToken(long); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("a token of %d bytes: %v, want a refusal saying how long it may be", MaxTokenBytes+1, err)
 	}
 	// A file that holds nothing is a mistake (a secret not yet written,
 	// a template), not a request for no token.
