@@ -13,28 +13,26 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"flag"
 	"fmt"
-	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/sockbench/sockbench/internal/logwatch"
 	"github.com/sockbench/sockbench/internal/procstat"
+	"github.com/sockbench/sockbench/internal/supervise"
 	"github.com/sockbench/sockbench/loadgen/agentpb"
 )
 
@@ -65,8 +63,8 @@ func run(bin string, callers, size int, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	defer stop(agent)
-	pid := agent.Process.Pid
+	defer agent.Stop(stopLimit)
+	pid := agent.PID()
 	before, err := procstat.PeakRSS(pid)
 	if err != nil {
 		return err
@@ -90,55 +88,31 @@ func run(bin string, callers, size int, timeout time.Duration) error {
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // startAgent runs `bin agent` on a free loopback port with a token of its
-// own and returns it with the address its first line names.
-func startAgent(bin, dir string) (*exec.Cmd, string, error) {
+// own and returns it with the address it says it listens on.
+func startAgent(bin, dir string) (*supervise.Process, string, error) {
 	tok := make([]byte, 32)
 	rand.Read(tok)
 	tokenFile := filepath.Join(dir, "token")
 	if err := os.WriteFile(tokenFile, []byte(base64.StdEncoding.EncodeToString(tok)), 0o600); err != nil {
 		return nil, "", err
 	}
-	cmd := exec.Command(bin, "agent", "--listen", "127.0.0.1:0", "--token-file", tokenFile)
-	out, err := cmd.StdoutPipe()
+	// The agent's output is kept to find its listening line in.
+	out := logwatch.New(nil)
+	p, err := supervise.Start(supervise.Spec{Name: "agent", Argv: []string{bin, "agent", "--listen", "127.0.0.1:0", "--token-file", tokenFile}, Output: out})
 	if err != nil {
 		return nil, "", err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, "", fmt.Errorf("start %s agent: %w", bin, err)
+	const listening = "sockbench agent listening on "
+	line, err := out.WaitFor(listening, 10*time.Second)
+	if err != nil {
+		p.Stop(stopLimit)
+		return nil, "", fmt.Errorf("%s agent: %w", bin, err)
 	}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case line := <-lines:
-		if i := strings.LastIndex(line, " on "); i >= 0 {
-			return cmd, line[i+4:], nil
-		}
-		stop(cmd)
-		return nil, "", fmt.Errorf("%s agent: no listening line (got %q)", bin, line)
-	case <-time.After(10 * time.Second):
-		stop(cmd)
-		return nil, "", fmt.Errorf("%s agent: not listening after 10s", bin)
-	}
+	return p, strings.TrimSpace(line[strings.Index(line, listening)+len(listening):]), nil
 }
 
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
+// stopLimit is how long the agent has to stop on SIGTERM before SIGKILL.
+const stopLimit = 5 * time.Second
 
 // flood connects every caller, then has them all call at once, and
 // returns how the calls ended (by gRPC status code) and how long the

@@ -43,10 +43,21 @@ func startAgentLogged(t *testing.T, ip, tokenFile string) *agentProc {
 	return a
 }
 
-// countingServer answers every request, and closes its channel at the
-// n-th: the agents' attack is under way.
-func countingServer(t *testing.T, n int64) (string, <-chan struct{}) {
+// agentAttack is a minute-long `sockbench attack` run by two agents,
+// writing -o to result.
+type agentAttack struct {
+	agents [2]*agentProc
+	cmd    *exec.Cmd
+	result string
+	// wait returns the attack's output and exit status.
+	wait func() (string, int)
+}
+
+// attackOnTwoAgents starts an attack from two agents on a server of its
+// own and returns once the server has answered 500 of its requests.
+func attackOnTwoAgents(t *testing.T) *agentAttack {
 	t.Helper()
+	const n = 500
 	reached := make(chan struct{})
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,42 +67,36 @@ func countingServer(t *testing.T, n int64) (string, <-chan struct{}) {
 		io.WriteString(w, "hello")
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL + "/", reached
-}
-
-// attackProc runs `sockbench attack` with args in the background; wait
-// returns its output and exit status.
-func attackProc(t *testing.T, args ...string) (cmd *exec.Cmd, wait func() (string, int)) {
-	t.Helper()
-	cmd = exec.Command(binPath, append([]string{"attack"}, args...)...)
+	tok := writeToken(t)
+	at := &agentAttack{result: filepath.Join(t.TempDir(), "r.json")}
+	at.agents = [2]*agentProc{startAgentLogged(t, "127.0.0.2", tok), startAgentLogged(t, "127.0.0.3", tok)}
+	at.cmd = exec.Command(binPath, "attack", srv.URL+"/", "-c", "4", "-t", "1", "-d", "1m", "-q",
+		"--agents", at.agents[0].addr+","+at.agents[1].addr, "--token-file", tok, "-o", at.result)
 	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	at.cmd.Stdout, at.cmd.Stderr = &out, &out
+	if err := at.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill() })
+	t.Cleanup(func() { at.cmd.Process.Kill() })
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	return cmd, func() (string, int) {
+	go func() { done <- at.cmd.Wait() }()
+	at.wait = func() (string, int) {
 		t.Helper()
 		select {
 		case <-done:
 		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
+			at.cmd.Process.Kill()
 			<-done
 			t.Fatalf("attack still running after 20s:\n%s", out.String())
 		}
-		return out.String(), cmd.ProcessState.ExitCode()
+		return out.String(), at.cmd.ProcessState.ExitCode()
 	}
-}
-
-func waitReached(t *testing.T, reached <-chan struct{}, what string) {
-	t.Helper()
 	select {
 	case <-reached:
 	case <-time.After(10 * time.Second):
-		t.Fatalf("%s within 10s", what)
+		t.Fatalf("the server had no %d requests within 10s", n)
 	}
+	return at
 }
 
 // One of two agents killed mid-attack: the survivor's requests are the
@@ -99,15 +104,10 @@ func waitReached(t *testing.T, reached <-chan struct{}, what string) {
 // and the exit status is 3 (#19: exit 2, no -o file, and the survivor's
 // 82,179 requests lost).
 func TestAttackWithAnAgentKilledKeepsTheSurvivors(t *testing.T) {
-	url, running := countingServer(t, 500)
-	tok := writeToken(t)
-	a1 := startAgentLogged(t, "127.0.0.2", tok)
-	a2 := startAgentLogged(t, "127.0.0.3", tok)
-	result := filepath.Join(t.TempDir(), "r.json")
-	_, wait := attackProc(t, url, "-c", "4", "-t", "1", "-d", "1m", "-q", "--agents", a1.addr+","+a2.addr, "--token-file", tok, "-o", result)
-	waitReached(t, running, "no 500 requests")
+	at := attackOnTwoAgents(t)
+	a1, a2, result := at.agents[0], at.agents[1], at.result
 	a2.cmd.Process.Kill()
-	out, code := wait()
+	out, code := at.wait()
 	if code != 3 {
 		t.Fatalf("exit %d, want 3:\n%s", code, out)
 	}
@@ -132,19 +132,14 @@ func TestAttackWithAnAgentKilledKeepsTheSurvivors(t *testing.T) {
 // itself once it resumes (SIGCONT), not an agent: the attack is lost,
 // exit 3, nothing written.
 func TestAttackWhoseCoordinatorWasStoppedBlamesItself(t *testing.T) {
-	url, running := countingServer(t, 500)
-	tok := writeToken(t)
-	a1 := startAgentLogged(t, "127.0.0.2", tok)
-	a2 := startAgentLogged(t, "127.0.0.3", tok)
-	result := filepath.Join(t.TempDir(), "r.json")
-	cmd, wait := attackProc(t, url, "-c", "4", "-t", "1", "-d", "1m", "-q", "--agents", a1.addr+","+a2.addr, "--token-file", tok, "-o", result)
-	waitReached(t, running, "no 500 requests")
+	at := attackOnTwoAgents(t)
+	cmd := at.cmd
 	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	// The agents drop a coordinator that answers no ping for a few
 	// seconds; by then its silence timers are due too.
-	for _, a := range []*agentProc{a1, a2} {
+	for _, a := range at.agents {
 		if _, err := a.log.WaitFor("coordinator gone: attack stopped", 15*time.Second); err != nil {
 			cmd.Process.Signal(syscall.SIGCONT)
 			t.Fatalf("agent %s: %v", a.addr, err)
@@ -153,11 +148,11 @@ func TestAttackWhoseCoordinatorWasStoppedBlamesItself(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	out, code := wait()
+	out, code := at.wait()
 	if code != 3 || !strings.Contains(out, "this coordinator was itself stopped for") {
 		t.Fatalf("exit %d, want 3 and the coordinator's own stop named:\n%s", code, out)
 	}
-	if _, err := os.Stat(result); !os.IsNotExist(err) {
+	if _, err := os.Stat(at.result); !os.IsNotExist(err) {
 		t.Errorf("a result was written from a void attack (%v)", err)
 	}
 	t.Log(strings.TrimSpace(out))

@@ -59,6 +59,26 @@ func firstSecond() (func(loadgen.Second), <-chan struct{}) {
 	return func(loadgen.Second) { once.Do(func() { close(ch) }) }, ch
 }
 
+// runningAttack starts a minute-long attack by c on url in the background
+// and returns once its first merged second has come.
+func runningAttack(t *testing.T, ctx context.Context, c *Coordinator, url string) <-chan runResult {
+	t.Helper()
+	progress, running := firstSecond()
+	done := runAsync(c, ctx, loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
+	waitClosed(t, running, 5*time.Second, "merged second")
+	return done
+}
+
+// twoAgentsRunning starts two agents and a minute-long attack by them,
+// and returns once its first merged second has come.
+func twoAgentsRunning(t *testing.T, ctx context.Context) (a1, a2 *agenttest.Agent, done <-chan runResult) {
+	t.Helper()
+	url, _ := startServer(t)
+	a1, a2 = startAgent(t), startAgent(t)
+	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
+	return a1, a2, runningAttack(t, ctx, c, url)
+}
+
 // runAsync runs an attack in the background.
 func runAsync(c *Coordinator, ctx context.Context, o loadgen.Options) <-chan runResult {
 	ch := make(chan runResult, 1)
@@ -255,12 +275,7 @@ func TestARefusalFailsTheAttackWithItsReason(t *testing.T) {
 // to stop at once, and the result is what it measured, naming the lost
 // agent and why (#19: a lost agent threw the survivors' requests away).
 func TestAnAgentThatDiesLeavesAPartialResult(t *testing.T) {
-	url, _ := startServer(t)
-	a1, a2 := startAgent(t), startAgent(t)
-	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
-	progress, running := firstSecond()
-	done := runAsync(c, context.Background(), loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
-	waitClosed(t, running, 5*time.Second, "merged second")
+	a1, a2, done := twoAgentsRunning(t, context.Background())
 	a2.Stop()
 	r := waitRun(t, done, 5*time.Second)
 	wantPartial(t, r, a1.Addr, a2.Addr, "its stream broke mid-attack")
@@ -291,12 +306,7 @@ func wantPartial(t *testing.T, r runResult, survivor, lost, why string) {
 // When every agent is lost mid-attack nothing is kept, and the error says
 // the attack was lost, naming each agent.
 func TestEveryAgentLostIsALostAttack(t *testing.T) {
-	url, _ := startServer(t)
-	a1, a2 := startAgent(t), startAgent(t)
-	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
-	progress, running := firstSecond()
-	done := runAsync(c, context.Background(), loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
-	waitClosed(t, running, 5*time.Second, "merged second")
+	a1, a2, done := twoAgentsRunning(t, context.Background())
 	a1.Stop()
 	a2.Stop()
 	r := waitRun(t, done, 5*time.Second)
@@ -318,9 +328,7 @@ func TestAnAgentCutOffLeavesAPartialResult(t *testing.T) {
 	// scheduler for a stop of its own.
 	const silence = 2 * time.Second
 	c := newCoordinator(t, Config{Silence: silence}, a1.Addr, p.addr)
-	progress, running := firstSecond()
-	done := runAsync(c, context.Background(), loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
-	waitClosed(t, running, 5*time.Second, "merged second")
+	done := runningAttack(t, context.Background(), c, url)
 	cut := time.Now()
 	p.freeze()
 	r := waitRun(t, done, silence+5*time.Second)
@@ -349,13 +357,8 @@ func TestASpecTooLargeForTheAgentsIsRefused(t *testing.T) {
 
 // Cancelling the attack stops every agent and keeps what they measured.
 func TestCancelStopsTheAgentsAndKeepsWhatTheyMeasured(t *testing.T) {
-	url, _ := startServer(t)
-	a1, a2 := startAgent(t), startAgent(t)
-	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
-	progress, running := firstSecond()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := runAsync(c, ctx, loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
-	waitClosed(t, running, 5*time.Second, "merged second")
+	_, _, done := twoAgentsRunning(t, ctx)
 	cancel()
 	r := waitRun(t, done, 5*time.Second)
 	if r.err != nil {
