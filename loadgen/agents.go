@@ -36,6 +36,27 @@ type AgentFigures struct {
 	StartSkewUS   float64 `json:"start_skew_us"`
 }
 
+// LostAgent is an agent lost in the middle of a distributed attack: its
+// share of the load is missing from the result.
+type LostAgent struct {
+	Agent  string `json:"agent"`
+	Reason string `json:"reason"`
+}
+
+// CheckComplete says, in one sentence, which agents a partial result
+// lost and why; nil when it lost none.
+func (r *Result) CheckComplete() error {
+	if len(r.LostAgents) == 0 {
+		return nil
+	}
+	lost := make([]string, len(r.LostAgents))
+	for i, l := range r.LostAgents {
+		lost[i] = fmt.Sprintf("agent %s (%s)", l.Agent, l.Reason)
+	}
+	return fmt.Errorf("partial result: %d of %d agents lost mid-attack, %s; the figures are the others' until they were stopped",
+		len(lost), len(lost)+len(r.Agents), strings.Join(lost, ", "))
+}
+
 // writeAgents adds the table of a distributed attack's agents to its
 // summary, so that an uneven, failing or saturated agent shows.
 func (r *Result) writeAgents(b *strings.Builder) {
@@ -46,7 +67,11 @@ func (r *Result) writeAgents(b *strings.Builder) {
 	if r.Mode == Stream {
 		rate = "Bytes/sec"
 	}
-	fmt.Fprintf(b, "Agents: %d\n", len(r.Agents))
+	if len(r.LostAgents) > 0 {
+		fmt.Fprintf(b, "Agents: %d, and %d lost\n", len(r.Agents), len(r.LostAgents))
+	} else {
+		fmt.Fprintf(b, "Agents: %d\n", len(r.Agents))
+	}
 	fmt.Fprintf(b, "  %-24s %6s %12s %9s %12s %9s %10s %11s %10s\n", "Agent", "Conns", rate, "Errors", "CPU µs/req", "Busiest", "Offset", "Start skew", "Saturated")
 	for _, a := range r.Agents {
 		perS := fmt.Sprintf("%.0f", a.RequestsPerS)
@@ -59,6 +84,13 @@ func (r *Result) writeAgents(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "  %-24s %6d %12s %9d %12.2f %8.0f%% %10s %11s %10s\n", a.Agent, a.Connections, perS, a.Errors.Total(),
 			a.CPUPerRequestUS, a.Busiest*100, signedUS(a.ClockOffsetUS), signedUS(a.StartSkewUS), sat)
+	}
+	for _, l := range r.LostAgents {
+		fmt.Fprintf(b, "  %-24s LOST: %s\n", l.Agent, l.Reason)
+	}
+	if len(r.LostAgents) > 0 {
+		fmt.Fprintf(b, "PARTIAL: %d of %d agents were lost mid-attack: these numbers are the others' only, until they were stopped.\n",
+			len(r.LostAgents), len(r.LostAgents)+len(r.Agents))
 	}
 }
 

@@ -297,6 +297,10 @@ type Result struct {
 	// Agents are each agent's share of a distributed attack (the
 	// coordinator's merge); absent for an attack from one machine.
 	Agents []AgentFigures `json:"agents,omitempty"`
+	// LostAgents are the agents of a distributed attack lost once it had
+	// started, and why: the result is then partial, what the others (in
+	// Agents) measured until they were stopped.
+	LostAgents []LostAgent `json:"lost_agents,omitempty"`
 
 	hist *hdrhistogram.Histogram
 	// spill holds the histograms of Series left empty, at spilled (same

@@ -1,7 +1,10 @@
 package runner
 
 import (
+	"context"
 	"net/url"
+
+	"github.com/sockbench/sockbench/loadgen"
 )
 
 // serverAddr is where a measured server listens: a free loopback port,
@@ -27,4 +30,18 @@ func (r *run) loadURL(target string) string {
 	}
 	u.Host = a.TargetAddr()
 	return u.String()
+}
+
+// completeOnly is load with a partial result (agents lost mid-window) as
+// its error: the repetition keeps the result, and fails with the lost
+// agents and why, so that the survivors' share of the load is never
+// ranked beside whole windows.
+func completeOnly(load Load) Load {
+	return func(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
+		r, err := load(ctx, o)
+		if err == nil && r != nil {
+			err = r.CheckComplete()
+		}
+		return r, err
+	}
 }

@@ -34,7 +34,8 @@ func viaCoordinator(ctx context.Context, a results.Agents) (Load, func(), error)
 // A run whose load comes from agents: its servers listen where the agents
 // reach them, every window is the agents' merged result with each one's
 // figures, and an agent killed mid-repetition fails that repetition,
-// naming it, while the next one runs with the agent restarted.
+// naming it, with the survivor's partial result kept (never ranked), while
+// the next one runs with the agent restarted.
 func TestRunWithAgents(t *testing.T) {
 	a1 := agenttest.Start(t, agent.Config{Token: agentToken, Listen: "127.0.0.2:0"})
 	a2 := agenttest.Start(t, agent.Config{Token: agentToken, Listen: "127.0.0.3:0"})
@@ -102,8 +103,11 @@ load: {connections: 4, threads: 1, duration: 3s}
 			continue
 		}
 		if want == results.Failed {
-			if !strings.Contains(r.Reason, "agent "+a2.Addr) {
-				t.Errorf("rep %d failed for %q, which does not name agent %s", rep, r.Reason, a2.Addr)
+			if !strings.Contains(r.Reason, "partial result") || !strings.Contains(r.Reason, "agent "+a2.Addr) {
+				t.Errorf("rep %d failed for %q, which does not name the partial result and agent %s", rep, r.Reason, a2.Addr)
+			}
+			if r.Load == nil || len(r.Load.LostAgents) != 1 || len(r.Load.Agents) != 1 || r.Load.Agents[0].Requests == 0 {
+				t.Errorf("rep %d: the survivor's partial result is not kept: %+v", rep, r.Load)
 			}
 			continue
 		}

@@ -434,7 +434,7 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 		if stop != nil {
 			defer stop()
 		}
-		r.load = load
+		r.load = completeOnly(load)
 	}
 	r.show = newDisplay(opts.Out, opts.Live)
 	reapOrphans(r.show.say)

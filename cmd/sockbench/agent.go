@@ -26,7 +26,7 @@ func newAgentCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run attacks for a coordinator on another machine (sockbench attack --agents, load_from: agents)",
-		Long: `Serve attack specs from a sockbench coordinator over gRPC until SIGINT or
+		Long: fmt.Sprintf(`Serve attack specs from a sockbench coordinator over gRPC until SIGINT or
 SIGTERM: each runs through the same engine as 'sockbench attack', and the
 agent streams its per-second histograms, counts and CPU back, then its
 result.
@@ -34,12 +34,15 @@ result.
 An agent sends traffic where it is told, so it is nobody's but its
 coordinator's: every call must carry the token of --token-file (compared in
 constant time) or a client certificate signed by --tls-ca (mutual TLS), or
-both; beyond loopback it refuses to listen without one of them. It attacks
-only the targets of --allow (CIDRs, addresses or host:port; default this
-machine only) and refuses a spec above --max-duration (warm-up included),
---max-connections or --max-rate, saying why. It stops an attack at once
+both; beyond loopback it refuses to listen without one of them. A call is
+checked on its headers, before its message is read, and the agent holds
+at most %d connections that have made no authenticated call (the oldest
+is closed to let a new one in). It attacks only the targets of --allow
+(CIDRs, addresses or host:port; default this machine only) and refuses a
+spec above --max-duration (warm-up included), --max-connections or
+--max-rate, saying why. It stops an attack at once
 when its coordinator's stream breaks or falls silent (a few seconds), and
-in any case 5s past the attack's planned end. It logs who asked for what.`,
+in any case %s past the attack's planned end. It logs who asked for what.`, agent.MaxPendingConnections, agent.DefaultGrace),
 		Example: `  sockbench agent                                     # loopback only, for a coordinator on this machine
   head -c 32 /dev/urandom | base64 > token && chmod 600 token
   sockbench agent --listen 198.18.0.2:7000 --token-file token --allow 198.18.0.1:8080

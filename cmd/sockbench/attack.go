@@ -102,10 +102,12 @@ connections, event loops, rates and --requests are shared out among them,
 they start at one instant (their clock offsets measured and corrected) and
 their histograms are merged exactly, so the summary means what a local one
 means; a table of the agents (requests, errors, CPU, clock offset, start
-skew, saturated) follows it. An agent lost mid-attack fails it, naming the
-agent; the others are stopped. --ssh user@host,... starts agents over SSH
-for the one attack (allowed to attack its target only) and stops them
-after it.
+skew, saturated) follows it. An agent lost mid-attack (dead, cut off, or
+silent) stops the others at once; the summary and -o are then what they
+measured, marked partial: the lost agents and why are listed (-o's
+lost_agents), and the exit status is 3. --ssh user@host,... starts agents
+over SSH for the one attack (allowed to attack its target only) and stops
+them after it.
 
 Exit status:
   0  the attack ran and passed its checks
@@ -118,7 +120,13 @@ Exit status:
      the open-file limit or the local port range allows, --close at a
      --rate whose closed connections would use up the local ports, stream
      mode aimed at an http:// URL, nothing listening at URL, or an output
-     file (-o, --hist-log, --vegeta-out) that cannot be written`,
+     file (-o, --hist-log, --vegeta-out) that cannot be written
+  3  with --agents, agents were lost once the attack had started: the
+     summary and -o hold what the others measured, marked partial, and
+     the last line names each lost agent and why (this outranks 1); with
+     every agent lost, or when this coordinator was itself stopped
+     (SIGSTOP, a suspended machine) long enough to lose them, nothing is
+     kept and the last line says so`,
 		Example: `  sockbench attack http://127.0.0.1:8080/ -c 100 -t 1 -d 30s
   sockbench attack http://127.0.0.1:8080/ -c 50 --close -d 10s          # a connection per request
   sockbench attack http://127.0.0.1:8080/ -c 100 --rate 20000 -o r.json  # paced, corrected latency
@@ -233,6 +241,9 @@ Exit status:
 				if err := r.WriteHistogramLog(histLog); err != nil {
 					return fmt.Errorf("writing %s: %w", histLog, err)
 				}
+			}
+			if err := r.CheckComplete(); err != nil {
+				return exitStatus{code: exitLost, err: err}
 			}
 			if err := r.Check(float64(maxErrors)); err != nil {
 				return exitStatus{code: 1, err: err}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -15,6 +16,10 @@ import (
 	"github.com/sockbench/sockbench/loadgen/coordinator"
 	"github.com/sockbench/sockbench/loadgen/sshlaunch"
 )
+
+// exitLost is attack's exit status when a distributed attack lost agents
+// once it had started: it ran, but what it measured is partial or gone.
+const exitLost = 3
 
 // agentFlags are the attack command's flags for an attack run by agents on
 // other machines (sockbench agent) instead of this one.
@@ -69,7 +74,12 @@ func (a *agentFlags) run(ctx context.Context, o loadgen.Options) (*loadgen.Resul
 	if err != nil {
 		return nil, err
 	}
-	return c.Run(ctx, o)
+	r, err := c.Run(ctx, o)
+	var lost *coordinator.LostError
+	if errors.As(err, &lost) {
+		return nil, exitStatus{code: exitLost, err: err}
+	}
+	return r, err
 }
 
 // coordinatorConfig is how a coordinator reaches agents, from the files

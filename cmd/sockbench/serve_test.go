@@ -63,8 +63,15 @@ func startServe(t *testing.T, args ...string) *serverProc {
 // ADDR"), which serve and agent print only once they accept.
 func startListening(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
+	return startListeningLogged(t, os.Stderr, args...)
+}
+
+// startListeningLogged is startListening with the process's stderr (an
+// agent's log) going to stderr.
+func startListeningLogged(t *testing.T, stderr io.Writer, args ...string) (*exec.Cmd, string) {
+	t.Helper()
 	cmd := exec.Command(binPath, args...)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

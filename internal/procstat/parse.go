@@ -116,6 +116,18 @@ func parseSwitches(b []byte) (vol, invol uint64, err error) {
 	return vol, invol, nil
 }
 
+var peakRSSKey = []byte("\nVmHWM:")
+
+// parsePeakRSS reads the VmHWM line of a /proc status file: the most
+// resident memory the process has had, in bytes.
+func parsePeakRSS(b []byte) (int64, error) {
+	kb, err := statusValue(b, peakRSSKey)
+	return int64(kb) << 10, err
+}
+
+// statusValue is the number on the line of a /proc status file that
+// starts with key; a size's unit, kB (the only one the file uses), is
+// dropped.
 func statusValue(b, key []byte) (uint64, error) {
 	i := bytes.Index(b, key)
 	if i < 0 {
@@ -125,7 +137,8 @@ func statusValue(b, key []byte) (uint64, error) {
 	if nl := bytes.IndexByte(v, '\n'); nl >= 0 {
 		v = v[:nl]
 	}
-	n, err := strconv.ParseUint(string(bytes.TrimSpace(v)), 10, 64)
+	v = bytes.TrimSuffix(bytes.TrimSpace(v), []byte(" kB"))
+	n, err := strconv.ParseUint(string(v), 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("malformed /proc status: %s %q is not a number", key[1:len(key)-1], bytes.TrimSpace(v))
 	}

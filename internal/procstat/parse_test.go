@@ -106,6 +106,18 @@ func TestParseSwitches(t *testing.T) {
 	}
 }
 
+// VmHWM is in kB; a status file without it (a kernel thread's) is an
+// error, not 0.
+func TestParsePeakRSS(t *testing.T) {
+	n, err := parsePeakRSS([]byte("Name:\tagent\nVmPeak:\t 1263936 kB\nVmSize:\t 1263936 kB\nVmHWM:\t   25104 kB\nVmRSS:\t   24880 kB\n"))
+	if err != nil || n != 25104<<10 {
+		t.Errorf("parsePeakRSS = %d, %v; want %d", n, err, 25104<<10)
+	}
+	if _, err := parsePeakRSS([]byte("Name:\tkthreadd\nVmRSS:\t0 kB\n")); err == nil || !strings.Contains(err.Error(), `no "VmHWM" line`) {
+		t.Errorf("without a VmHWM line: %v", err)
+	}
+}
+
 func TestParseIntList(t *testing.T) {
 	cases := []struct {
 		in   string

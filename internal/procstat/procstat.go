@@ -197,6 +197,24 @@ func addProcess(s *Snapshot, pid int) error {
 	return nil
 }
 
+// PeakRSS is the most resident memory pid has had so far (VmHWM, the
+// high-water mark of its resident set), in bytes.
+func PeakRSS(pid int) (int64, error) {
+	var buf [4096]byte
+	b, err := readSmall(fmt.Sprintf("/proc/%d/status", pid), buf[:])
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+			return 0, fmt.Errorf("procstat: peak RSS of %d: %w", pid, ErrNoProcess)
+		}
+		return 0, fmt.Errorf("procstat: peak RSS of %d: %w", pid, err)
+	}
+	n, err := parsePeakRSS(b)
+	if err != nil {
+		return 0, fmt.Errorf("procstat: peak RSS of %d: %w", pid, err)
+	}
+	return n, nil
+}
+
 // taskSwitches sums the context switches of every thread of pid.
 func taskSwitches(pid int) (vol, invol uint64, err error) {
 	dir := fmt.Sprintf("/proc/%d/task", pid)

@@ -243,3 +243,17 @@ func BenchmarkSelf(b *testing.B) {
 		}
 	}
 }
+
+func TestPeakRSSOfThisProcess(t *testing.T) {
+	self, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak, err := PeakRSS(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peak < self.RSS/2 || peak == 0 {
+		t.Errorf("peak RSS %d, current RSS %d: the peak cannot be below what is resident now", peak, self.RSS)
+	}
+}

@@ -58,6 +58,15 @@ const (
 	keepaliveTimeout = 2 * time.Second
 )
 
+// window is the agent's HTTP/2 flow-control window, per stream and per
+// connection: the protocol's initial one, the least gRPC takes.
+const window = 64 << 10
+
+// maxHeaderBytes bounds a call's headers, which the agent reads before it
+// can check the token among them (gRPC's default is 16 MiB); a token is
+// at most agentpb.MaxTokenBytes.
+const maxHeaderBytes = 16 << 10
+
 // Config is an agent's setup.
 type Config struct {
 	// Listen is the TCP address to serve on (DefaultListen when empty).
@@ -91,6 +100,9 @@ type Config struct {
 	// clockSkew is how far ahead of the machine's clock this agent's
 	// clock runs (tests of the coordinator's offset correction).
 	clockSkew time.Duration
+	// wrapListener, when set, wraps the listening socket (tests that
+	// count what the agent reads).
+	wrapListener func(net.Listener) net.Listener
 }
 
 // Server is a listening agent.
@@ -158,10 +170,22 @@ func Listen(cfg Config) (*Server, error) {
 	if cfg.resolver == nil {
 		cfg.resolver = net.DefaultResolver
 	}
-	svc := &service{cfg: cfg, mtls: mtls, instance: instanceID()}
+	if cfg.wrapListener != nil {
+		lis = cfg.wrapListener(lis)
+	}
+	gate := newGate(lis)
+	svc := &service{cfg: cfg, mtls: mtls, instance: instanceID(), gate: gate}
 	opts := []grpc.ServerOption{
-		grpc.UnaryInterceptor(svc.unaryAuth),
-		grpc.StreamInterceptor(svc.streamAuth),
+		grpc.InTapHandle(svc.tap),
+		// A caller refused on its headers may have sent part of its
+		// message already: gRPC reads and drops it, at most one window
+		// per call, since the windows stay at HTTP/2's 64 KiB (gRPC's
+		// bandwidth estimate would widen them). A coordinator sends only
+		// small control messages, and small metadata.
+		grpc.InitialWindowSize(window),
+		grpc.InitialConnWindowSize(window),
+		grpc.MaxRecvMsgSize(agentpb.MaxControlBytes),
+		grpc.MaxHeaderListSize(maxHeaderBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}),
 	}
@@ -170,7 +194,7 @@ func Listen(cfg Config) (*Server, error) {
 	}
 	g := grpc.NewServer(opts...)
 	agentpb.RegisterAgentServer(g, svc)
-	return &Server{lis: lis, grpc: g, svc: svc}, nil
+	return &Server{lis: gate, grpc: g, svc: svc}, nil
 }
 
 // Addr is the address the agent listens on.
@@ -204,6 +228,7 @@ type service struct {
 	cfg      Config
 	mtls     bool
 	instance string
+	gate     *gate
 
 	// busy is held while an attack runs: one at a time, so that two
 	// coordinators never share (and skew) one agent's CPU.

@@ -16,28 +16,49 @@ import (
 )
 
 // MinTokenBytes is the shortest token an agent or a coordinator accepts: a
-// guessable token would make the agent anyone's.
-const MinTokenBytes = 16
+// guessable token would make the agent anyone's. MaxTokenBytes is the
+// longest: the token travels in a call's headers, which an agent bounds
+// because it reads them before it knows who calls.
+const (
+	MinTokenBytes = 16
+	MaxTokenBytes = 4 << 10
+)
+
+// MaxControlBytes is the largest message an agent accepts: a coordinator
+// sends a Prepare (the spec: a URL and headers), a Start or a Stop, and
+// a bound this small keeps what any one call can make the agent hold
+// small too.
+const MaxControlBytes = 64 << 10
 
 // ReadToken reads a bearer token from path: the file's content without
-// surrounding white space.
+// surrounding white space. A file with nothing else is an error, not "no
+// token": it is a secret not yet written, and taking it for none would
+// leave an agent open to anyone on loopback.
 func ReadToken(path string) ([]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
 	}
 	tok := []byte(strings.TrimSpace(string(data)))
-	if err := CheckToken(tok); err != nil {
+	if len(tok) == 0 {
+		err = errors.New("it is empty (or holds only white space)")
+	} else {
+		err = CheckToken(tok)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("token file %s: %v (make one with: head -c 32 /dev/urandom | base64 > %s)", path, err, path)
 	}
 	return tok, nil
 }
 
-// CheckToken refuses a token too short to be secret; none at all is no
-// token, and passes.
+// CheckToken refuses a token too short to be secret, or too long to
+// travel; none at all is no token, and passes.
 func CheckToken(tok []byte) error {
-	if len(tok) > 0 && len(tok) < MinTokenBytes {
+	switch {
+	case len(tok) > 0 && len(tok) < MinTokenBytes:
 		return fmt.Errorf("the token has %d bytes; it needs at least %d", len(tok), MinTokenBytes)
+	case len(tok) > MaxTokenBytes:
+		return fmt.Errorf("the token has %d bytes; it may have at most %d", len(tok), MaxTokenBytes)
 	}
 	return nil
 }
@@ -62,11 +83,10 @@ func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]strin
 // beyond loopback with a token and no TLS.
 func (bearer) RequireTransportSecurity() bool { return false }
 
-// TokenMatches reports whether the call in ctx bears want. Both sides are
-// hashed first so that the comparison takes the same time whatever the
-// length or the content of what was sent.
-func TokenMatches(ctx context.Context, want []byte) bool {
-	md, _ := metadata.FromIncomingContext(ctx)
+// TokenMatches reports whether a call with the metadata md bears want.
+// Both sides are hashed first so that the comparison takes the same time
+// whatever the length or the content of what was sent.
+func TokenMatches(md metadata.MD, want []byte) bool {
 	vals := md.Get(authorization)
 	if len(vals) != 1 {
 		return false

@@ -2,11 +2,11 @@ package agentpb
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,19 +74,32 @@ func TestTokenMatches(t *testing.T) {
 		{"twice", metadata.Pairs("authorization", "Bearer 0123456789abcdef", "authorization", "Bearer 0123456789abcdef"), false},
 		{"missing", metadata.MD{}, false},
 	} {
-		ctx := metadata.NewIncomingContext(context.Background(), tc.md)
-		if got := TokenMatches(ctx, want); got != tc.ok {
+		if got := TokenMatches(tc.md, want); got != tc.ok {
 			t.Errorf("%s: TokenMatches = %v, want %v", tc.name, got, tc.ok)
 		}
 	}
 }
 
-func TestReadTokenRefusesShortTokens(t *testing.T) {
+func TestReadTokenRefusesShortAndEmptyTokens(t *testing.T) {
 	dir := t.TempDir()
 	short := filepath.Join(dir, "short")
 	os.WriteFile(short, []byte("abc\n"), 0o600)
 	if _, err := ReadToken(short); err == nil {
 		t.Error("a 3-byte token was accepted")
+	}
+	long := filepath.Join(dir, "long")
+	os.WriteFile(long, bytes.Repeat([]byte("x"), MaxTokenBytes+1), 0o600)
+	if _, err := ReadToken(long); err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Errorf("a token of %d bytes: %v, want a refusal saying how long it may be", MaxTokenBytes+1, err)
+	}
+	// A file that holds nothing is a mistake (a secret not yet written,
+	// a template), not a request for no token.
+	for name, content := range map[string]string{"empty": "", "blank": " \n\t\n"} {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o600)
+		if _, err := ReadToken(p); err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "empty") {
+			t.Errorf("%s token file: %v, want an error naming %s and saying it is empty", name, err, p)
+		}
 	}
 	good := filepath.Join(dir, "good")
 	os.WriteFile(good, []byte("  0123456789abcdef\n"), 0o600)

@@ -214,3 +214,13 @@ type AgentError struct {
 
 func (e *AgentError) Error() string { return "agent " + e.Agent + ": " + e.Err.Error() }
 func (e *AgentError) Unwrap() error { return e.Err }
+
+// LostError is an attack lost once it had started: every agent was lost,
+// or this coordinator was itself stopped long enough to lose them.
+// Nothing it measured is kept.
+type LostError struct {
+	Err error
+}
+
+func (e *LostError) Error() string { return e.Err.Error() }
+func (e *LostError) Unwrap() error { return e.Err }

@@ -9,8 +9,12 @@
 // results: histograms added, per-second series aligned on the common
 // start, counts summed, each agent's own figures kept.
 //
-// An agent that fails, dies or falls silent fails the attack within
-// seconds, with a reason that names it; the others are told to stop.
+// An agent that fails before the start fails the attack, with a reason
+// that names it. One that dies or falls silent once the attack has
+// started is lost within seconds: the others are told to stop, and the
+// result is what they measured, naming the lost agents and why. A
+// coordinator that was itself stopped (SIGSTOP, a suspended machine) says
+// so rather than blame the agents it could not hear.
 package coordinator
 
 import (

@@ -59,6 +59,26 @@ func firstSecond() (func(loadgen.Second), <-chan struct{}) {
 	return func(loadgen.Second) { once.Do(func() { close(ch) }) }, ch
 }
 
+// runningAttack starts a minute-long attack by c on url in the background
+// and returns once its first merged second has come.
+func runningAttack(t *testing.T, ctx context.Context, c *Coordinator, url string) <-chan runResult {
+	t.Helper()
+	progress, running := firstSecond()
+	done := runAsync(c, ctx, loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
+	waitClosed(t, running, 5*time.Second, "merged second")
+	return done
+}
+
+// twoAgentsRunning starts two agents and a minute-long attack by them,
+// and returns once its first merged second has come.
+func twoAgentsRunning(t *testing.T, ctx context.Context) (a1, a2 *agenttest.Agent, done <-chan runResult) {
+	t.Helper()
+	url, _ := startServer(t)
+	a1, a2 = startAgent(t), startAgent(t)
+	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
+	return a1, a2, runningAttack(t, ctx, c, url)
+}
+
 // runAsync runs an attack in the background.
 func runAsync(c *Coordinator, ctx context.Context, o loadgen.Options) <-chan runResult {
 	ch := make(chan runResult, 1)
@@ -251,43 +271,69 @@ func TestARefusalFailsTheAttackWithItsReason(t *testing.T) {
 	ok.WaitFor(t, "attack stopped before its start", 3*time.Second)
 }
 
-// An agent that dies mid-attack fails it within seconds, naming it; the
-// other is told to stop at once.
-func TestAnAgentThatDiesFailsTheAttack(t *testing.T) {
-	url, _ := startServer(t)
-	a1, a2 := startAgent(t), startAgent(t)
-	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
-	progress, running := firstSecond()
-	done := runAsync(c, context.Background(), loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
-	waitClosed(t, running, 5*time.Second, "merged second")
+// An agent that dies mid-attack is lost within seconds: the other is told
+// to stop at once, and the result is what it measured, naming the lost
+// agent and why (#19: a lost agent threw the survivors' requests away).
+func TestAnAgentThatDiesLeavesAPartialResult(t *testing.T) {
+	a1, a2, done := twoAgentsRunning(t, context.Background())
 	a2.Stop()
 	r := waitRun(t, done, 5*time.Second)
-	if r.err == nil || !strings.Contains(r.err.Error(), "agent "+a2.Addr) {
-		t.Fatalf("err = %v, want one naming agent %s", r.err, a2.Addr)
-	}
-	t.Log(r.err)
+	wantPartial(t, r, a1.Addr, a2.Addr, "its stream broke mid-attack")
 	a1.WaitFor(t, "attack stopped by the coordinator", 3*time.Second)
 }
 
-// An agent cut off mid-attack (no reset, only silence) fails it once it
-// has been silent for Silence; the agent, for its part, notices the silent
-// coordinator and stops.
-func TestAnAgentCutOffFailsTheAttack(t *testing.T) {
+// wantPartial checks that r is the result of the survivor alone, with lost
+// named as lost for a reason that says why.
+func wantPartial(t *testing.T, r runResult, survivor, lost, why string) {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("err = %v, want a partial result", r.err)
+	}
+	m := r.r
+	if len(m.Agents) != 1 || m.Agents[0].Agent != survivor || m.Agents[0].Requests == 0 || m.Requests != m.Agents[0].Requests {
+		t.Errorf("agents %+v, %d requests merged: want %s's requests alone", m.Agents, m.Requests, survivor)
+	}
+	if len(m.LostAgents) != 1 || m.LostAgents[0].Agent != lost || !strings.Contains(m.LostAgents[0].Reason, why) {
+		t.Errorf("lost agents %+v, want %s, because %q", m.LostAgents, lost, why)
+	}
+	err := m.CheckComplete()
+	if err == nil || !strings.Contains(err.Error(), "agent "+lost) {
+		t.Errorf("CheckComplete = %v, want one naming agent %s", err, lost)
+	}
+	t.Logf("%d requests from %s; %v", m.Requests, survivor, err)
+}
+
+// When every agent is lost mid-attack nothing is kept, and the error says
+// the attack was lost, naming each agent.
+func TestEveryAgentLostIsALostAttack(t *testing.T) {
+	a1, a2, done := twoAgentsRunning(t, context.Background())
+	a1.Stop()
+	a2.Stop()
+	r := waitRun(t, done, 5*time.Second)
+	var lost *LostError
+	if !errors.As(r.err, &lost) || !strings.Contains(r.err.Error(), "agent "+a1.Addr) || !strings.Contains(r.err.Error(), "agent "+a2.Addr) {
+		t.Fatalf("err = %v (%T), want a LostError naming both agents", r.err, r.err)
+	}
+}
+
+// An agent cut off mid-attack (no reset, only silence) is lost once it has
+// been silent for Silence, and the result is the other's; the agent, for
+// its part, notices the silent coordinator and stops.
+func TestAnAgentCutOffLeavesAPartialResult(t *testing.T) {
 	url, _ := startServer(t)
 	a1, a2 := startAgent(t), startAgent(t)
 	p := newProxy(t, a2.Addr)
-	const silence = time.Second
+	// Two seconds, not the default three: long enough that the
+	// coordinator's stall watch (half of it) does not take a slow
+	// scheduler for a stop of its own.
+	const silence = 2 * time.Second
 	c := newCoordinator(t, Config{Silence: silence}, a1.Addr, p.addr)
-	progress, running := firstSecond()
-	done := runAsync(c, context.Background(), loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
-	waitClosed(t, running, 5*time.Second, "merged second")
+	done := runningAttack(t, context.Background(), c, url)
 	cut := time.Now()
 	p.freeze()
 	r := waitRun(t, done, silence+5*time.Second)
-	if r.err == nil || !strings.Contains(r.err.Error(), "agent "+p.addr) || !strings.Contains(r.err.Error(), "nothing heard from it") {
-		t.Fatalf("err = %v, want agent %s's silence", r.err, p.addr)
-	}
-	t.Logf("failed %s after the cut: %v", time.Since(cut).Round(time.Millisecond), r.err)
+	wantPartial(t, r, a1.Addr, p.addr, "nothing heard from it")
+	t.Logf("lost %s after the cut", time.Since(cut).Round(time.Millisecond))
 	a1.WaitFor(t, "attack stopped by the coordinator", 3*time.Second)
 	// The cut-off agent pings its coordinator after a second without a
 	// frame and drops the connection two seconds later.
@@ -295,15 +341,24 @@ func TestAnAgentCutOffFailsTheAttack(t *testing.T) {
 	t.Logf("the cut-off agent stopped %s after the cut", time.Since(cut).Round(time.Millisecond))
 }
 
+// A spec too large for an agent's bound on a message is refused before
+// any agent is asked, saying what is too long.
+func TestASpecTooLargeForTheAgentsIsRefused(t *testing.T) {
+	url, _ := startServer(t)
+	a := startAgent(t)
+	c := newCoordinator(t, Config{}, a.Addr)
+	o := loadgen.Options{URL: url, Connections: 1, Duration: 200 * time.Millisecond,
+		Headers: []loadgen.Header{{Name: "Cookie", Value: strings.Repeat("x", 80<<10)}}}
+	_, err := c.Run(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "headers are too long") {
+		t.Fatalf("err = %v, want the spec refused for its size", err)
+	}
+}
+
 // Cancelling the attack stops every agent and keeps what they measured.
 func TestCancelStopsTheAgentsAndKeepsWhatTheyMeasured(t *testing.T) {
-	url, _ := startServer(t)
-	a1, a2 := startAgent(t), startAgent(t)
-	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
-	progress, running := firstSecond()
 	ctx, cancel := context.WithCancel(context.Background())
-	done := runAsync(c, ctx, loadgen.Options{URL: url, Connections: 2, Threads: 1, Duration: time.Minute, Progress: progress})
-	waitClosed(t, running, 5*time.Second, "merged second")
+	_, _, done := twoAgentsRunning(t, ctx)
 	cancel()
 	r := waitRun(t, done, 5*time.Second)
 	if r.err != nil {

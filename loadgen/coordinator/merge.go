@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,18 +12,29 @@ import (
 	"github.com/sockbench/sockbench/loadgen/agentpb"
 )
 
-// merge combines the agents' results. Every agent began within its start
-// skew of the agreed instant, so each result's start is taken to be that
-// instant, on the coordinator's clock: loadgen.Merge then lines their
-// seconds up by their place in the window, whatever the agents' clocks
-// say, and the merged result starts at the common start. The skew itself
-// is kept among the agent's figures.
+// merge combines the results of the agents that sent one. Every agent
+// began within its start skew of the agreed instant, so each result's
+// start is taken to be that instant, on the coordinator's clock:
+// loadgen.Merge then lines their seconds up by their place in the window,
+// whatever the agents' clocks say, and the merged result starts at the
+// common start. The skew itself is kept among the agent's figures. The
+// agents lost are named, with why, in LostAgents; with none left, nothing
+// is.
 func (a *attack) merge(agreed time.Time) (*loadgen.Result, error) {
-	aligned := make([]*loadgen.Result, len(a.finals))
-	figures := make([]loadgen.AgentFigures, len(a.finals))
+	var (
+		aligned []*loadgen.Result
+		figures []loadgen.AgentFigures
+		lost    []loadgen.LostAgent
+		why     []string
+	)
 	for i, r := range a.finals {
 		ag := a.agents[i]
-		figures[i] = loadgen.AgentFigures{
+		if r == nil {
+			lost = append(lost, loadgen.LostAgent{Agent: ag.label, Reason: a.lost[i].Error()})
+			why = append(why, (&AgentError{Agent: ag.label, Err: a.lost[i]}).Error())
+			continue
+		}
+		figures = append(figures, loadgen.AgentFigures{
 			Agent: ag.label, Host: ag.hello.GetHostname(),
 			Connections: a.shares[i].Connections, Rate: a.shares[i].Rate,
 			Requests: r.Requests, RequestsPerS: r.RequestsPerS, BytesPerS: r.BytesPerS,
@@ -31,16 +43,20 @@ func (a *attack) merge(agreed time.Time) (*loadgen.Result, error) {
 			CPUPerRequestUS: r.Client.CPUPerRequestUS, Busiest: r.Client.Busiest, Saturated: r.Saturated,
 			ClockOffsetUS: micros(ag.clock.offset), ClockRTTUS: micros(ag.clock.rtt),
 			StartSkewUS: micros(r.Start.Sub(agreed) - ag.clock.offset),
-		}
+		})
 		c := *r
 		c.Start = agreed
-		aligned[i] = &c
+		aligned = append(aligned, &c)
+	}
+	if len(aligned) == 0 {
+		return nil, &LostError{Err: fmt.Errorf("every agent was lost mid-attack, so nothing measured is kept: %s", strings.Join(why, "; "))}
 	}
 	m, err := loadgen.Merge(aligned...)
 	if err != nil {
 		return nil, err
 	}
 	m.Agents = figures
+	m.LostAgents = lost
 	return m, nil
 }
 

@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -11,8 +10,9 @@ import (
 
 // One server host and two agent hosts: the merged count is the server's
 // own, within the requests in flight at the stop; killing an agent
-// mid-cell fails that cell within seconds, naming it, and stops the other;
-// the next cell runs, with the agent restarted.
+// mid-cell loses it within seconds and stops the other, whose requests
+// are the cell's partial result; the next cell runs, with the agent
+// restarted.
 func TestManyHosts(t *testing.T) {
 	tb := newTestbed(t, 2)
 	agents := []*started{tb.startAgent(t, 0), tb.startAgent(t, 1)}
@@ -63,10 +63,8 @@ func TestManyHosts(t *testing.T) {
 		killed := time.Now()
 		agents[1].p.Kill()
 		r := waitRun(t, done, 5*time.Second)
-		if r.err == nil || !strings.Contains(r.err.Error(), "agent "+tb.agentAddr(1)) {
-			t.Fatalf("err = %v, want one naming agent %s", r.err, tb.agentAddr(1))
-		}
-		t.Logf("failed %s after the kill: %v", time.Since(killed).Round(time.Millisecond), r.err)
+		wantPartial(t, r, tb.agentAddr(0), tb.agentAddr(1), "its stream broke mid-attack")
+		t.Logf("ended %s after the kill", time.Since(killed).Round(time.Millisecond))
 		if _, err := agents[0].log.WaitFor("attack stopped by the coordinator", 3*time.Second); err != nil {
 			t.Errorf("agent %s: %v", tb.agentAddr(0), err)
 		}

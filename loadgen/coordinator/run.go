@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/loadgen/agentpb"
@@ -36,8 +36,15 @@ const (
 // which keeps each agent's own figures in its Agents. o's
 // Progress, when set, receives each second merged across the agents.
 // Cancelling ctx stops the agents early: Run then returns what they
-// measured, marked Interrupted, as loadgen.Run does. An error names the
-// agent that failed, and the others have been told to stop.
+// measured, marked Interrupted, as loadgen.Run does.
+//
+// An agent lost once the attack has started (dead, cut off, silent) stops
+// the others, and Run returns what they measured, with the lost agents and
+// why in the result's LostAgents (see its CheckComplete). A *LostError
+// means the attack started and nothing measured is kept: every agent was
+// lost, or this coordinator was itself stopped long enough to lose them.
+// Any other error came before the start and names the agent that failed;
+// the others have been told to stop.
 func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
 	if o.VegetaResults != nil {
 		return nil, errors.New("vegeta-encoded results stay on the agents: --vegeta-out does not apply to a distributed attack")
@@ -46,8 +53,13 @@ func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*loadgen.Resu
 		return nil, err
 	}
 	o = o.WithDefaults()
+	watch := watchStalls(c.cfg.Silence)
+	defer watch.stop()
 	agents, err := c.connect(ctx)
 	if err != nil {
+		if stalled := watch.stallError(err); stalled != nil {
+			return nil, stalled
+		}
 		return nil, err
 	}
 	defer closeAll(agents)
@@ -55,11 +67,21 @@ func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*loadgen.Resu
 	if err != nil {
 		return nil, err
 	}
+	prepares := make([]*agentpb.Control, len(shares))
+	for i, share := range shares {
+		prepares[i] = &agentpb.Control{Msg: &agentpb.Control_Prepare{Prepare: &agentpb.Prepare{
+			Spec: agentpb.SpecFromOptions(share), Run: c.cfg.Run,
+		}}}
+		if n := proto.Size(prepares[i]); n > agentpb.MaxControlBytes {
+			return nil, fmt.Errorf("the attack's spec takes %d bytes, more than the %d an agent accepts in a message: its URL or its headers are too long", n, agentpb.MaxControlBytes)
+		}
+	}
 	a := &attack{
-		c: c, o: o, agents: agents, shares: shares,
+		c: c, o: o, agents: agents, shares: shares, prepares: prepares, watch: watch,
 		streams: make([]agentpb.Agent_AttackClient, len(agents)),
 		cancels: make([]context.CancelFunc, len(agents)),
 		ended:   make([]bool, len(agents)),
+		lost:    make([]error, len(agents)),
 		finals:  make([]*loadgen.Result, len(agents)),
 		events:  make(chan event, 4*len(agents)),
 		seconds: newSeconds(len(agents), o.Progress),
@@ -69,14 +91,18 @@ func (c *Coordinator) Run(ctx context.Context, o loadgen.Options) (*loadgen.Resu
 
 // attack is one Run in progress.
 type attack struct {
-	c       *Coordinator
-	o       loadgen.Options
-	agents  []*agentConn
-	shares  []loadgen.Options
-	streams []agentpb.Agent_AttackClient
-	cancels []context.CancelFunc
+	c        *Coordinator
+	o        loadgen.Options
+	agents   []*agentConn
+	shares   []loadgen.Options
+	prepares []*agentpb.Control
+	watch    *stallWatch
+	streams  []agentpb.Agent_AttackClient
+	cancels  []context.CancelFunc
 	// ended marks the agents whose stream has delivered its last event.
-	ended   []bool
+	ended []bool
+	// lost holds why each agent that sent no result was lost.
+	lost    []error
 	finals  []*loadgen.Result
 	events  chan event
 	seconds *seconds
@@ -112,9 +138,7 @@ func (a *attack) run(ctx context.Context) (*loadgen.Result, error) {
 		}
 		a.streams[i] = stream
 		// A send error shows again, with its cause, on the stream's Recv.
-		stream.Send(&agentpb.Control{Msg: &agentpb.Control_Prepare{Prepare: &agentpb.Prepare{
-			Spec: agentpb.SpecFromOptions(a.shares[i]), Run: a.c.cfg.Run,
-		}}})
+		stream.Send(a.prepares[i])
 		// Before Ready an agent probes the target, which may take the
 		// attack's timeout.
 		go a.read(i, a.o.Timeout+a.c.cfg.Silence)
@@ -125,30 +149,55 @@ func (a *attack) run(ctx context.Context) (*loadgen.Result, error) {
 		ready, done int
 		agreed      time.Time
 		failure     error
-		interrupted bool
+		stopping    bool
 		deadline    <-chan time.Time
 		giveUp      <-chan time.Time
 		ctxDone     = ctx.Done()
 	)
+	// stop tells the agents still running to stop, and gives them wait to
+	// send what they measured.
+	stop := func(reason string, wait time.Duration) {
+		if !stopping {
+			stopping = true
+			a.stopAll(reason)
+			giveUp = time.After(wait)
+		}
+	}
 	fail := func(err error) {
 		if failure == nil {
 			failure = err
-			a.stopAll(err.Error())
-			giveUp = time.After(stopWait)
+			stop(err.Error(), stopWait)
+		}
+	}
+	// lose records agent i as lost: before the start that fails the
+	// attack; after it the others are stopped, and what they measured is
+	// kept. A reason the coordinator gave when it cut the agent off
+	// stands.
+	lose := func(i int, err error) {
+		if a.lost[i] == nil {
+			a.lost[i] = err
+		}
+		err = &AgentError{Agent: a.agents[i].label, Err: a.lost[i]}
+		switch stalled := a.watch.stallError(err); {
+		case stalled != nil:
+			fail(stalled)
+		case agreed.IsZero():
+			fail(err)
+		default:
+			stop("another agent was lost: "+err.Error(), stopWait)
 		}
 	}
 	for done < len(a.agents) {
 		select {
 		case ev := <-a.events:
-			ag := a.agents[ev.i]
 			switch {
 			case ev.err != nil:
 				done++
 				a.ended[ev.i] = true
-				fail(&AgentError{Agent: ag.label, Err: ev.err})
+				lose(ev.i, ev.err)
 			case ev.r.GetReady() != nil:
 				ready++
-				if ready == len(a.agents) && failure == nil && !interrupted {
+				if ready == len(a.agents) && !stopping {
 					agreed = a.start()
 					end := agreed.Add(a.o.Warmup + a.o.Duration + agentpb.Grace + endSlack)
 					deadline = time.After(time.Until(end))
@@ -161,36 +210,42 @@ func (a *attack) run(ctx context.Context) (*loadgen.Result, error) {
 				a.streams[ev.i].CloseSend()
 				r, err := decodeResult(ev.r.GetFinal().GetResult())
 				if err != nil {
-					fail(&AgentError{Agent: ag.label, Err: err})
+					lose(ev.i, err)
 					break
 				}
 				a.finals[ev.i] = r
 			}
 		case <-ctxDone:
 			ctxDone = nil
-			interrupted = true
 			if agreed.IsZero() {
 				fail(errors.New("interrupted before the attack started"))
 				break
 			}
-			a.stopAll("the coordinator was interrupted")
-			giveUp = time.After(stopWait + a.o.Timeout)
+			stop("the coordinator was interrupted", stopWait+a.o.Timeout)
 		case <-deadline:
 			deadline = nil
-			fail(fmt.Errorf("the attack ran %s past its planned end, and %s sent no result", agentpb.Grace+endSlack, a.unfinished()))
+			a.cutOff(fmt.Errorf("it sent no result %s past the attack's planned end", agentpb.Grace+endSlack))
 		case <-giveUp:
 			giveUp = nil
-			for i, cancel := range a.cancels {
-				if !a.ended[i] {
-					cancel()
-				}
-			}
+			a.cutOff(errors.New("it sent no result once told to stop"))
 		}
 	}
 	if failure != nil {
 		return nil, failure
 	}
 	return a.merge(agreed)
+}
+
+// cutOff ends the streams of the agents still running, lost for why.
+func (a *attack) cutOff(why error) {
+	for i, cancel := range a.cancels {
+		if !a.ended[i] {
+			if a.lost[i] == nil {
+				a.lost[i] = why
+			}
+			cancel()
+		}
+	}
 }
 
 // read delivers agent i's reports as events until its stream ends, with
@@ -279,17 +334,6 @@ func (a *attack) drain(n int) {
 			timeout = nil
 		}
 	}
-}
-
-// unfinished names the agents that have not ended.
-func (a *attack) unfinished() string {
-	var names []string
-	for i, ag := range a.agents {
-		if !a.ended[i] {
-			names = append(names, ag.label)
-		}
-	}
-	return strings.Join(names, ", ")
 }
 
 func decodeResult(data []byte) (*loadgen.Result, error) {
