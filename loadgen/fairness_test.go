@@ -99,9 +99,13 @@ func TestFairnessOfAnUnfairServer(t *testing.T) {
 			t.Errorf("Jain %.3f, shares %.2f–%.2f: one connection was answered 5 ms late every time", f.Jain, f.MinShare, f.MaxShare)
 		}
 
+		// The even server's goroutines are scheduled as the machine
+		// allows: beside other work under -race its connections' shares
+		// spread to 0.85–1.14 (Jain 0.988), still far from the unfair
+		// server's 0.2 and 1.8.
 		even := newTestServer(t, answerOK)
 		r = run(t, Options{IO: ioMode, URL: even.url, Connections: 4, Threads: 1, MaxRequests: 4000})
-		if f := r.Fairness; f == nil || f.Jain < 0.99 || f.MinShare < 0.9 || f.MaxShare > 1.1 {
+		if f := r.Fairness; f == nil || f.Jain < 0.95 || f.MinShare < 0.7 || f.MaxShare > 1.3 {
 			t.Errorf("fairness %+v of an even server, want Jain near 1", f)
 		}
 	})
