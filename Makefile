@@ -7,15 +7,16 @@ RACE_PKGS := ./servers/... ./loadgen/... ./verify/... ./internal/... ./runner/..
 TEST_PKGS := ./cmd/... ./bench/... ./report/...
 BENCH_FLAGS ?=
 
-.PHONY: all deps build test run vet fuzz clean peers proto forum bench-tools bench-servers bench-loadgen bench-paced
+.PHONY: all deps deps-run deps-test deps-bench deps-forum build test run vet fuzz clean peers proto forum bench-tools bench-servers bench-loadgen bench-paced
 
 all: build
 
-# What the tests, `make run` and the benchmarks need from Debian's packages
-# (wrk, nginx, strace, chromium, ...): installed when missing, one list in
-# scripts/deps.
-deps:
-	@scripts/deps
+# What each command needs from Debian's packages, installed when missing:
+# one list in scripts/deps, by group (make run needs strace alone; make
+# test the whole list). `make deps` is the whole list.
+deps: deps-test
+deps-run deps-test deps-bench deps-forum:
+	@scripts/deps $(@:deps-%=%)
 
 build:
 	$(GO) build -o $(BIN) ./cmd/sockbench
@@ -24,7 +25,7 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 
-test: deps vet build
+test: deps-test vet build
 	$(GO) test -race -count=1 $(RACE_PKGS)
 	$(GO) test -count=1 $(TEST_PKGS)
 	cd bench/peers && $(GO) vet ./... && $(GO) test -count=1 ./...
@@ -32,7 +33,7 @@ test: deps vet build
 
 # Every built-in server, keep-alive and close, in under two minutes; prints
 # the summary and where the report is (results/latest/report/index.html).
-run: deps build
+run: deps-run build
 	$(BIN) run configs/quick.yaml
 
 # The forum thread's experiments (configs/forum/, issue #13), one run each
@@ -40,7 +41,7 @@ run: deps build
 # configs/forum/claims.yaml in results/forum/<stamp>/REPORT.md; about 35
 # minutes on a 2-core machine. FORUM_SCALE=smoke runs the whole path with
 # short windows in minutes (numbers not to quote).
-forum: deps build
+forum: deps-forum build
 	scripts/forum
 
 # Every fuzz target of the module for FUZZTIME each (their seed corpora run
@@ -59,7 +60,7 @@ fuzz:
 # Debian's protoc and the Go plugins pinned as tool dependencies in go.mod
 # (loadgen/agentpb's tests fail when the checked-in code is stale).
 PROTO_DIR := loadgen/agentpb
-proto: deps
+proto: deps-test
 	protoc --proto_path=$(PROTO_DIR) \
 		--plugin=protoc-gen-go=$$($(GO) tool -n protoc-gen-go) \
 		--plugin=protoc-gen-go-grpc=$$($(GO) tool -n protoc-gen-go-grpc) \
@@ -77,7 +78,7 @@ bench-tools: build
 
 # Our servers beside nginx, fasthttp and gnet: server on CPU 0, wrk on CPU 1,
 # interleaved rounds, medians. BENCH_FLAGS="--rounds 5 --duration 10s" for more.
-bench-servers: deps bench-tools peers
+bench-servers: deps-bench bench-tools peers
 	./bin/compare servers --sockbench $(BIN) --peers bench/peers/bin $(BENCH_FLAGS)
 
 # Our closed-loop engine beside wrk and vegeta against one nginx: generator
@@ -86,13 +87,13 @@ bench-servers: deps bench-tools peers
 # WRK2=path/to/wrk2 is given (not packaged in Debian: `compare loadgen -h`
 # says how to build it).
 WRK2 ?=
-bench-loadgen: deps bench-tools
+bench-loadgen: deps-bench bench-tools
 	./bin/compare loadgen --sockbench $(BIN) --race 16 --wrk2 "$(WRK2)" $(BENCH_FLAGS)
 
 # Paced mode against wrk2 alone, as issue #11 measured it: 50 connections at
 # 5k, 20k and 50k req/s, generator CPU per request and the ratio to wrk2's
 # in the same round. On a quiet machine: make bench-paced WRK2=/path/to/wrk2
-bench-paced: deps bench-tools
+bench-paced: deps-bench bench-tools
 	./bin/compare loadgen --sockbench $(BIN) --generators "" --connections 50 --rounds 5 --wrk2 "$(WRK2)" $(BENCH_FLAGS)
 
 clean:
