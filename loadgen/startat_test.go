@@ -14,13 +14,16 @@ import (
 // called.
 func TestRunStartsAtStartAt(t *testing.T) {
 	url, _ := startModel(t, "epoll", servers.Options{})
-	at := time.Now().Add(300 * time.Millisecond)
+	const lead = 300 * time.Millisecond
+	at := time.Now().Add(lead)
 	r, err := Run(context.Background(), Options{URL: url, Connections: 1, Duration: 100 * time.Millisecond, StartAt: at})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if late := r.Start.Sub(at); late < 0 || late > 5*time.Millisecond {
-		t.Errorf("started %s after StartAt, want within 5ms after it", late)
+	// Ignoring StartAt starts a lead early, waiting twice a lead late;
+	// half of it is room for a busy machine's delays.
+	if late := r.Start.Sub(at); late < 0 || late > lead/2 {
+		t.Errorf("started %s after StartAt, want at it (within %s)", late, lead/2)
 	}
 	if r.Requests == 0 {
 		t.Error("no requests")
