@@ -39,8 +39,9 @@ const (
 	// maxCompletions is how many completions one iteration handles.
 	maxCompletions = 1024
 	// The provided buffers' sizes: requests are small, and a buffer goes
-	// back to the ring as soon as its bytes are copied out; stream mode
-	// reads in the large chunks of thread post #1's throughput test.
+	// back to the ring as soon as its bytes are copied out (into in, or
+	// spill); stream mode reads in the large chunks of thread post #1's
+	// throughput test.
 	bufferSize, streamBufferSize = 4 << 10, 64 << 10
 	// maxFiles caps the registered files' table; a connection whose
 	// descriptor is past it goes unregistered.
@@ -125,17 +126,23 @@ type conn struct {
 	out    []byte
 	// written is how much of out the kernel has sent.
 	written int
-	// held are provided buffers whose bytes did not fit in in yet;
-	// receiving is paused until they are taken.
-	held []held
+	// spill[spilled:] are received bytes that did not fit in in yet
+	// (what the multishot receive brought before its cancel took
+	// effect). They are copied out of the provided buffers, which a
+	// client leaving its answers unread would keep out of the ring: a
+	// crowd of such clients held them all and starved the rest (issue
+	// #19). A connection reusing c starts without it, which may be large.
+	spill   []byte
+	spilled int
 	// inflight counts the connection's operations in the kernel; a
 	// closed connection's descriptor is closed once it is 0, so no
 	// completion can name a descriptor reused by another connection.
 	inflight int
-	// recving: a receive is armed. paused: it was cancelled because in
-	// is full. starved: it ended on an empty buffer ring and waits in
-	// the loop's starved list. sending: a send is in flight (out is the
-	// kernel's).
+	// recving: a receive is armed. paused: the client writes faster
+	// than it reads, and its receive is cancelled until its answers are
+	// sent and what it spilled is taken (take). starved: it ended on an
+	// empty buffer ring and waits in the loop's starved list. sending: a
+	// send is in flight (out is the kernel's).
 	recving, paused, starved, sending bool
 	// closing: once out is sent, the connection ends. closed: it has
 	// ended and waits for its operations to.
@@ -147,11 +154,6 @@ type conn struct {
 	lingering bool
 	lingered  int
 	timer     deadline.Timer[conn]
-}
-
-type held struct {
-	id      uint16
-	off, to int
 }
 
 // newLoop sets up a loop's ring and registers its buffers and files;
@@ -415,7 +417,7 @@ func (l *loop) addConn(fd int, havePeer bool) {
 		}
 	}
 	c := l.conns.Add(fd, newConn)
-	*c = conn{fd: fd, in: c.in[:0], out: c.out[:0], held: c.held[:0], target: iouring.Target{FD: int32(fd)}}
+	*c = conn{fd: fd, in: c.in[:0], out: c.out[:0], target: iouring.Target{FD: int32(fd)}}
 	c.proto.Reset(l.page, &l.counters, client)
 	if l.cfg.fixedFiles && fd < l.files {
 		// The slot is the descriptor's number, free while the
@@ -438,7 +440,7 @@ func (l *loop) addConn(fd int, havePeer bool) {
 }
 
 func newConn() *conn {
-	return &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096), held: make([]held, 0, 4)}
+	return &conn{in: make([]byte, 0, http1.MaxHeadBytes), out: make([]byte, 0, 4096)}
 }
 
 // armRecv arms the connection's receive: one multishot receive from the
@@ -508,33 +510,40 @@ func (l *loop) received(c *conn, cqe *iouring.CQE) {
 	l.settle(c)
 }
 
-// take copies a provided buffer's n bytes into in, and gives the buffer
-// back; what does not fit is held, and receiving pauses until it does.
+// take copies a provided buffer's n bytes into in, or what does not fit
+// into spill, and gives the buffer back at once: a connection holds none
+// past its completion. Bytes that overflow in show a client writing
+// faster than the loop answers it: its receive pauses until its answers
+// are sent and its bytes taken, as a readiness loop stops reading while
+// its output is blocked.
 func (l *loop) take(c *conn, id uint16, n int) {
-	if len(c.held) == 0 && cap(c.in)-len(c.in) >= n {
-		c.in = append(c.in, l.bufs.Buffer(id)[:n]...)
-		l.recycle(id)
-		return
+	b := l.bufs.Buffer(id)[:n]
+	if len(c.spill) == 0 {
+		k := copy(c.in[len(c.in):cap(c.in)], b)
+		c.in, b = c.in[:len(c.in)+k], b[k:]
 	}
-	c.held = append(c.held, held{id: id, to: n})
-	if c.recving && !c.paused {
-		l.sqe(opCancel, c.fd).PrepCancel(userData(opRecv, c.fd))
-		l.queued()
+	c.spill = append(c.spill, b...)
+	l.recycle(id)
+	if len(c.spill) > 0 {
+		if c.recving && !c.paused {
+			l.sqe(opCancel, c.fd).PrepCancel(userData(opRecv, c.fd))
+			l.queued()
+		}
+		c.paused = true
 	}
-	c.paused = true
 }
 
 // starve deals with a multishot receive the kernel ended because the
 // buffer ring was empty (ENOBUFS). Armed again at once it would end so
-// again, turn after turn, for as long as the buffers are held (held): c
-// waits for one to come back instead (give). Only a buffer that came back
+// again, turn after turn, for as long as the buffers are out of the ring:
+// c waits for one to come back instead (give). Only a buffer that came back
 // while no connection starved may have done so after the kernel found the
 // ring empty and before this completion was reaped; each such spare
 // buffer lets one receive be armed again at once (settle), so that none
 // waits for a buffer the ring already has.
 func (l *loop) starve(c *conn) {
 	if c.paused {
-		// Armed again once what it holds is taken (settle).
+		// Armed again once it is unpaused (settle).
 		return
 	}
 	if l.spare > 0 {
@@ -571,21 +580,17 @@ func (l *loop) give() {
 	}
 }
 
-// unhold moves held bytes into in as far as there is room.
-func (l *loop) unhold(c *conn) {
-	for len(c.held) > 0 && len(c.in) < cap(c.in) {
-		h := &c.held[0]
-		k := copy(c.in[len(c.in):cap(c.in)], l.bufs.Buffer(h.id)[h.off:h.to])
-		c.in = c.in[:len(c.in)+k]
-		if h.off += k; h.off < h.to {
-			return
-		}
-		l.recycle(h.id)
-		c.held = c.held[:copy(c.held, c.held[1:])]
+// unspill moves spilled bytes into in as far as there is room.
+func (l *loop) unspill(c *conn) {
+	k := copy(c.in[len(c.in):cap(c.in)], c.spill[c.spilled:])
+	c.in = c.in[:len(c.in)+k]
+	if c.spilled += k; c.spilled == len(c.spill) {
+		c.dropSpill()
 	}
-	if len(c.held) == 0 {
-		c.paused = false
-	}
+}
+
+func (c *conn) dropSpill() {
+	c.spill, c.spilled = c.spill[:0], 0
 }
 
 // process answers the complete requests buffered in c and sends the
@@ -595,8 +600,8 @@ func (l *loop) process(c *conn) {
 		return
 	}
 	for {
-		if len(c.held) > 0 {
-			l.unhold(c)
+		if len(c.spill) > 0 {
+			l.unspill(c)
 		}
 		consumed, out, closeAfter := c.proto.Serve(c.in, c.out)
 		c.out = out
@@ -613,7 +618,7 @@ func (l *loop) process(c *conn) {
 			l.finish(c)
 			return
 		}
-		if consumed == 0 || len(c.in) == 0 && len(c.held) == 0 {
+		if consumed == 0 || len(c.in) == 0 && len(c.spill) == 0 {
 			break
 		}
 	}
@@ -628,7 +633,7 @@ func (l *loop) process(c *conn) {
 // loops.
 func (l *loop) send(c *conn) {
 	c.timer.Leave()
-	if l.bufs != nil && c.written == 0 && !c.closing && len(c.in) == 0 && len(c.held) == 0 {
+	if l.bufs != nil && c.written == 0 && !c.closing && len(c.in) == 0 && len(c.spill) == 0 {
 		l.quiet++
 	}
 	l.sqe(opSend, c.fd).PrepSend(c.target, c.out[c.written:])
@@ -672,36 +677,31 @@ func (l *loop) finish(c *conn) {
 	c.inflight++
 	c.lingering, c.lingered = true, 0
 	c.in = c.in[:0]
-	// What was held is dropped like the rest, and receiving goes on.
-	l.dropHeld(c)
+	// What was spilled is dropped like the rest, and receiving goes on.
+	c.dropSpill()
 	c.paused = false
 	l.timeouts.Linger.Move(c, l.timeouts.Now)
 }
 
 // settle arms the connection's receive when it should read and none is
 // armed, and releases a closed connection whose operations have ended.
-// A single-shot receive waits for the answer to be sent, so a client
-// that does not read its answers cannot make the server buffer more.
+// A single-shot receive waits for the answer to be sent, and a paused
+// multishot one for that and for its spill to be taken, so a client that
+// does not read its answers cannot make the server buffer more.
 func (l *loop) settle(c *conn) {
 	switch {
 	case c.closed:
 		if c.inflight == 0 {
 			l.dispose(c)
 		}
-	case c.recving || c.paused || c.starved:
+	case c.recving || c.starved:
+	case c.paused && (c.sending || len(c.spill) > 0):
 	case l.bufs != nil || l.stream || c.lingering:
+		c.paused = false
 		l.armRecv(c)
 	case !c.sending && len(c.in) < cap(c.in):
 		l.armRecv(c)
 	}
-}
-
-// dropHeld gives the buffers c holds back to the ring, unread.
-func (l *loop) dropHeld(c *conn) {
-	for _, h := range c.held {
-		l.recycle(h.id)
-	}
-	c.held = c.held[:0]
 }
 
 // close ends a connection: its operations in flight are cancelled, and
@@ -712,7 +712,7 @@ func (l *loop) close(c *conn) {
 	}
 	c.closed, c.starved = true, false
 	c.timer.Leave()
-	l.dropHeld(c)
+	c.dropSpill()
 	// It may be the connection a buffer's turn went to, ending before it
 	// took the buffer: the turn passes on, lest the buffer sit in the
 	// ring while others starve.

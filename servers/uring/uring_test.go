@@ -3,10 +3,13 @@ package uring
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"runtime"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -262,15 +265,17 @@ func (s *Server) close() {
 	servers.CloseFDs(s.listeners)
 }
 
-// Issue #14: when the connections hold every provided buffer (a client
-// pipelining without reading its answers), the other connections'
-// multishot receives end on ENOBUFS. They wait for a recycled buffer
-// rather than being armed again turn after turn, and once the client
-// reads, every request is answered. Each ENOBUFS completion is then a
-// connection's first or follows a buffer brought back: no more than the
-// buffered completions and the connections together, where a loop that
-// armed the receives again at once counts one per waiting connection and
-// turn.
+// Issue #14: when the connections' receives take every provided buffer
+// (clients pipelining without reading their answers, on a ring of four),
+// the other connections' multishot receives end on ENOBUFS. They wait for
+// a recycled buffer rather than being armed again turn after turn. Each
+// ENOBUFS completion is then a connection's first or follows a buffer
+// brought back: no more than the buffered completions and the connections
+// together, where a loop that armed the receives again at once counts one
+// per waiting connection and turn. Issue #19: once the loop has stopped
+// receiving from those clients, they hold no buffer, so the clients
+// beside them are answered while they still do not read; and once they
+// read, every request is answered.
 func TestStarvedReceivesWaitForABuffer(t *testing.T) {
 	real := bufferCount
 	bufferCount = 4
@@ -350,22 +355,24 @@ func TestStarvedReceivesWaitForABuffer(t *testing.T) {
 		}
 	}
 
-	// Small send buffers: the answers stop at once, the receives pause
-	// and the requests that keep coming fill the buffers, at least one
-	// each before the pause takes effect.
+	// Small send buffers: the answers stop at once, and the requests that
+	// keep coming take the buffers, one at least for each client, until
+	// the loop stops receiving from it (or its receive starves).
 	for range bufferCount {
 		connect(2000, false, 4096)
 	}
 	hogs := clients
-	holding := func() (n int) {
+	receiving := func() (n int) {
 		for c := range l.conns.All() {
-			n += len(c.held)
+			if !c.paused && !c.starved {
+				n++
+			}
 		}
 		return n
 	}
-	for turns := 0; holding() < bufferCount; turns++ {
+	for turns := 0; receiving() > 0; turns++ {
 		if turns == 1000 {
-			t.Fatalf("after %d turns the pipelining clients' connections hold %d of %d buffers", turns, holding(), bufferCount)
+			t.Fatalf("after %d turns the loop still receives from %d of the %d clients that do not read", turns, receiving(), len(hogs))
 		}
 		turn()
 	}
@@ -373,22 +380,28 @@ func TestStarvedReceivesWaitForABuffer(t *testing.T) {
 	for range waiting {
 		connect(1, true, 0)
 	}
-	for range 50 {
+	answered := func(clients []*client) (n int) {
+		for _, c := range clients {
+			n += c.answered
+		}
+		return n
+	}
+	for turns := 0; answered(clients[len(hogs):]) < waiting; turns++ {
+		if turns == 1000 {
+			t.Fatalf("while the pipelining clients do not read, %d of the %d clients beside them are answered after %d turns", answered(clients[len(hogs):]), waiting, turns)
+		}
 		turn()
 	}
 	for _, c := range hogs {
 		c.reading = true
 	}
-	for turns := 0; ; turns++ {
-		answered, want := 0, 0
-		for _, c := range clients {
-			answered, want = answered+c.answered, want+c.want
-		}
-		if answered == want {
-			break
-		}
+	want := 0
+	for _, c := range clients {
+		want += c.want
+	}
+	for turns := 0; answered(clients) < want; turns++ {
 		if turns == 100000 {
-			t.Fatalf("after %d turns %d requests of %d are answered", turns, answered, want)
+			t.Fatalf("after %d turns %d requests of %d are answered", turns, answered(clients), want)
 		}
 		turn()
 	}
@@ -419,5 +432,164 @@ func TestReleaseUnmapsTheBuffersOfALoopThatNeverRan(t *testing.T) {
 	l.release()
 	if err := unix.Msync(first, unix.MS_ASYNC); err != unix.ENOMEM {
 		t.Errorf("after release the buffer ring's memory is still mapped (msync: %v)", err)
+	}
+}
+
+// Issue #19: clients that pipeline requests and never read their answers
+// must not starve the others. Once such a client's answers back up, its
+// connection stops receiving and holds no provided buffer while it waits,
+// so however many they are the other connections find buffers. A client
+// beside the crowd, connected before it, and new clients after it are
+// answered, with the buffer ring and without.
+func TestNonReadingCrowdStarvesNoOne(t *testing.T) {
+	off := false
+	type crowd struct{ clients, buffers int }
+	// Fewer buffers than clients: were a connection that stopped
+	// receiving to keep even one, the crowd would hold them all.
+	crowds := []crowd{{100, 64}}
+	if !testing.Short() {
+		crowds = append(crowds, crowd{1000, bufferCount})
+	}
+	for _, cr := range crowds {
+		for _, ring := range []bool{true, false} {
+			name := fmt.Sprintf("%d clients, %d buffers", cr.clients, cr.buffers)
+			opts := servers.Options{Handler: servers.HandlerStatic, Body: servers.BodyLarge}
+			if !ring {
+				name = fmt.Sprintf("%d clients, no buffer ring", cr.clients)
+				opts.BufferRing = &off
+			}
+			t.Run(name, func(t *testing.T) {
+				real := bufferCount
+				bufferCount = cr.buffers
+				t.Cleanup(func() { bufferCount = real })
+				addr, _ := servertest.Start(t, smallSocketBuffers(t), opts)
+				dial := func() (net.Conn, *bufio.Reader) {
+					c, err := net.DialTimeout("tcp", addr, time.Minute)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { c.Close() })
+					return patientConn{c}, bufio.NewReader(c)
+				}
+				beside, br := dial()
+				servertest.Get(t, beside, br)
+				awaitServerStopsReading(t, pipelineWithoutReading(t, addr, cr.clients))
+				servertest.Get(t, beside, br)
+				for range 4 {
+					c, br := dial()
+					servertest.Get(t, c, br)
+				}
+			})
+		}
+	}
+}
+
+// patientConn stretches the deadline servertest.Get sets, meant for a
+// server with nothing else to do, to a hang guard: the server may still
+// be answering the crowd when the request comes (seconds under the race
+// detector).
+type patientConn struct{ net.Conn }
+
+func (c patientConn) SetDeadline(time.Time) error {
+	return c.Conn.SetDeadline(time.Now().Add(time.Minute))
+}
+
+// smallSocketBuffers is the model with small socket buffers on its
+// listeners, which the sockets they accept inherit: the answers to a
+// client that does not read then back up after a few, and its requests
+// soon after, not after the megabytes that autotuning would grant each
+// connection on loopback — a gigabyte of kernel memory for a crowd of a
+// thousand.
+func smallSocketBuffers(t *testing.T) servers.Model {
+	m := model()
+	m.New = func(o servers.Options) (servers.Server, error) {
+		s, err := New(o)
+		if err != nil {
+			return nil, err
+		}
+		for _, fd := range s.listeners {
+			for _, opt := range []int{unix.SO_SNDBUF, unix.SO_RCVBUF} {
+				if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 16<<10); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return s, nil
+	}
+	return m
+}
+
+// pipelineWithoutReading connects n clients, then has each write requests,
+// 256 at a time, never reading, until the test ends or it has written a
+// bound. Their receive buffers are small, so the server's answers back
+// up soon; their send buffers too, so what they write waits in the
+// server's socket rather than theirs.
+func pipelineWithoutReading(t *testing.T, addr string, n int) []*net.TCPConn {
+	t.Helper()
+	d := net.Dialer{Timeout: time.Minute, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 4096)
+		})
+	}}
+	var crowd []*net.TCPConn
+	var writing sync.WaitGroup
+	t.Cleanup(func() {
+		for _, c := range crowd {
+			c.Close()
+		}
+		writing.Wait()
+	})
+	for range n {
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+		crowd = append(crowd, c.(*net.TCPConn))
+	}
+	requests := bytes.Repeat([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 256)
+	for _, c := range crowd {
+		writing.Go(func() {
+			for range 1 << 16 {
+				if _, err := c.Write(requests); err != nil {
+					return
+				}
+			}
+		})
+	}
+	return crowd
+}
+
+// awaitServerStopsReading waits until the server reads from none of the
+// clients: for each, its socket's receive buffer is full and offers a
+// window of zero (TCP_INFO's tcpi_snd_wnd, Linux 5.4). The server may
+// still be working through what it took from them. The wait,
+// milliseconds to seconds, is bounded by a hang guard.
+func awaitServerStopsReading(t *testing.T, clients []*net.TCPConn) {
+	t.Helper()
+	const hangGuard = time.Minute
+	deadline := time.Now().Add(hangGuard)
+	for _, c := range clients {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			var ti *unix.TCPInfo
+			rc.Control(func(fd uintptr) {
+				ti, err = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
+			})
+			if err != nil {
+				t.Fatalf("TCP_INFO of a client that does not read: %v", err)
+			}
+			if ti.Snd_wnd == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after %v the server still reads from a client that does not read (its window: %d bytes)", hangGuard, ti.Snd_wnd)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
