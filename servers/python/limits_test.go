@@ -27,17 +27,34 @@ var oneshot = stack{cpython, "epoll", []string{"--rearm", "oneshot"}}
 // them as the Go servers are.
 func TestStalledClientsTimeOut(t *testing.T) {
 	const header, idle = 500 * time.Millisecond, 1500 * time.Millisecond
-	for _, c := range append(stacks(), oneshot) {
-		t.Run(c.String(), func(t *testing.T) {
-			t.Parallel()
-			need(t, c.interp)
-			s := start(t, c.interp, c.layer, c.with("--header-timeout=500ms", "--idle-timeout=1500ms").flags...)
-			stalled := servertest.CheckTimeouts(t, s.addr, header, idle)
-			if st := s.stop(); st.TimedOut != uint64(stalled) {
-				t.Errorf("stats count %d connections timed out, want %d", st.TimedOut, stalled)
-			}
+	t.Parallel()
+	atOnce(t, append(stacks(), oneshot), func(t *testing.T, c stack) {
+		need(t, c.interp)
+		s := start(t, c.interp, c.layer, c.with("--header-timeout=500ms", "--idle-timeout=1500ms").flags...)
+		stalled := servertest.CheckTimeouts(t, s.addr, header, idle)
+		if st := s.stop(); st.TimedOut != uint64(stalled) {
+			t.Errorf("stats count %d connections timed out, want %d", st.TimedOut, stalled)
+		}
+	})
+}
+
+// atOnce runs f for every stack, each in a subtest of its own, four at a
+// time. The servers mostly wait (for a timeout, or for descriptors), so
+// they need not take turns for the -parallel slots, which are as many as
+// the cores: the test holds one. Starting an interpreter is what costs
+// CPU (PyPy's takes a second or two), and all of them starting at once
+// would take longer than start allows.
+func atOnce(t *testing.T, stacks []stack, f func(*testing.T, stack)) {
+	turns := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for _, c := range stacks {
+		wg.Go(func() {
+			turns <- struct{}{}
+			defer func() { <-turns }()
+			t.Run(c.String(), func(t *testing.T) { f(t, c) })
 		})
 	}
+	wg.Wait()
 }
 
 // crowdSize is how many clients pipeline requests and never read, and
@@ -184,89 +201,87 @@ const starvedRoom = 4
 // connections it cannot take (its reserved-descriptor trick), which does
 // not spin either.
 func TestOutOfDescriptorsBacksOff(t *testing.T) {
-	for _, c := range stacks() {
-		t.Run(c.String(), func(t *testing.T) {
-			t.Parallel()
-			need(t, c.interp)
-			s := start(t, c.interp, c.layer, c.flags...)
-			pid := s.cmd.Process.Pid
-			conn, br := dial(t, s.addr)
-			ask := func(when string) {
-				t.Helper()
-				conn.SetDeadline(time.Now().Add(10 * time.Second))
-				if err := servertest.Ask(conn, br); err != nil {
-					t.Fatalf("%s: %v", when, err)
-				}
+	t.Parallel()
+	atOnce(t, stacks(), func(t *testing.T, c stack) {
+		need(t, c.interp)
+		s := start(t, c.interp, c.layer, c.flags...)
+		pid := s.cmd.Process.Pid
+		conn, br := dial(t, s.addr)
+		ask := func(when string) {
+			t.Helper()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			if err := servertest.Ask(conn, br); err != nil {
+				t.Fatalf("%s: %v", when, err)
 			}
-			ask("before the descriptors ran out")
-			fds := openFiles(t, pid)
-			var lim unix.Rlimit
-			if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &lim); err != nil {
-				t.Fatal(err)
-			}
-			lim.Cur = uint64(fds + starvedRoom)
-			if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
-				t.Fatalf("lowering the server's descriptor limit: %v", err)
-			}
-			// The kernel completes these handshakes into the backlog
-			// whether or not the server can accept them.
-			var extras []net.Conn
-			for range 2 * int(lim.Cur) {
-				extra, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { extra.Close() })
-				extras = append(extras, extra)
-			}
-			// Answered after the connections were pending: the server has
-			// woken for them and met the limit.
-			ask("out of descriptors")
-			before, err := procstat.Sample(pid)
+		}
+		ask("before the descriptors ran out")
+		fds := openFiles(t, pid)
+		var lim unix.Rlimit
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &lim); err != nil {
+			t.Fatal(err)
+		}
+		lim.Cur = uint64(fds + starvedRoom)
+		if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+			t.Fatalf("lowering the server's descriptor limit: %v", err)
+		}
+		// The kernel completes these handshakes into the backlog
+		// whether or not the server can accept them.
+		var extras []net.Conn
+		for range 2 * int(lim.Cur) {
+			extra, err := net.DialTimeout("tcp", s.addr, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(time.Second) // the window the server's CPU time is measured over
-			after, err := procstat.Sample(pid)
-			if err != nil {
-				t.Fatal(err)
+			t.Cleanup(func() { extra.Close() })
+			extras = append(extras, extra)
+		}
+		// Answered after the connections were pending: the server has
+		// woken for them and met the limit.
+		ask("out of descriptors")
+		before, err := procstat.Sample(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // the window the server's CPU time is measured over
+		after, err := procstat.Sample(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := after.Sub(before).Utilization(); u > 0.2 {
+			t.Errorf("out of descriptors, the server used %.0f%% of a core; want it to back off (under 20%%)", 100*u)
+		}
+		if n := s.stderr.Len(); n > 4<<10 {
+			t.Errorf("out of descriptors, the server wrote %d bytes to stderr; want a line or two, not one per failure:\n%s", n, clip(s.stderr.String(), 600))
+		}
+		ask("out of descriptors, after the window")
+		for _, e := range extras {
+			e.Close()
+		}
+		// Once the server has closed what the clients closed, a new
+		// client must be served: the backoff is at most a second.
+		// (Sooner, uvloop's libuv could close it, as it closes what is
+		// pending while descriptors are out.)
+		for deadline := time.Now().Add(15 * time.Second); openFiles(t, pid) > fds; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the server still holds %d descriptors 15 s after the clients closed, %d before they came", openFiles(t, pid), fds)
 			}
-			if u := after.Sub(before).Utilization(); u > 0.2 {
-				t.Errorf("out of descriptors, the server used %.0f%% of a core; want it to back off (under 20%%)", 100*u)
-			}
-			if n := s.stderr.Len(); n > 4<<10 {
-				t.Errorf("out of descriptors, the server wrote %d bytes to stderr; want a line or two, not one per failure:\n%s", n, clip(s.stderr.String(), 600))
-			}
-			ask("out of descriptors, after the window")
-			for _, e := range extras {
-				e.Close()
-			}
-			// Once the server has closed what the clients closed, a new
-			// client must be served: the backoff is at most a second.
-			// (Sooner, uvloop's libuv could close it, as it closes what is
-			// pending while descriptors are out.)
-			for deadline := time.Now().Add(15 * time.Second); openFiles(t, pid) > fds; time.Sleep(10 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("the server still holds %d descriptors 15 s after the clients closed, %d before they came", openFiles(t, pid), fds)
-				}
-			}
-			fresh, fbr := dial(t, s.addr)
-			fresh.SetDeadline(time.Now().Add(15 * time.Second))
-			if err := servertest.Ask(fresh, fbr); err != nil {
-				t.Fatalf("a new client once descriptors were free again: %v", err)
-			}
-			st := s.stop()
-			if c.layer == "uvloop" {
-				return // libuv neither reports nor counts its failed accepts
-			}
-			if st.AcceptErrors == 0 {
-				t.Errorf("stats %+v: no accept errors counted", st)
-			}
-			if n := strings.Count(s.stderr.String(), "accept failed"); n != 1 {
-				t.Errorf("the server said %d times that accept failed, want once:\n%s", n, clip(s.stderr.String(), 600))
-			}
-		})
-	}
+		}
+		fresh, fbr := dial(t, s.addr)
+		fresh.SetDeadline(time.Now().Add(15 * time.Second))
+		if err := servertest.Ask(fresh, fbr); err != nil {
+			t.Fatalf("a new client once descriptors were free again: %v", err)
+		}
+		st := s.stop()
+		if c.layer == "uvloop" {
+			return // libuv neither reports nor counts its failed accepts
+		}
+		if st.AcceptErrors == 0 {
+			t.Errorf("stats %+v: no accept errors counted", st)
+		}
+		if n := strings.Count(s.stderr.String(), "accept failed"); n != 1 {
+			t.Errorf("the server said %d times that accept failed, want once:\n%s", n, clip(s.stderr.String(), 600))
+		}
+	})
 }
 
 // openFiles is how many descriptors process pid has open.
