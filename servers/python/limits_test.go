@@ -30,7 +30,7 @@ func TestStalledClientsTimeOut(t *testing.T) {
 	t.Parallel()
 	atOnce(t, append(stacks(), oneshot), func(t *testing.T, c stack) {
 		need(t, c.interp)
-		s := start(t, c.interp, c.layer, c.with("--header-timeout=500ms", "--idle-timeout=1500ms").flags...)
+		s := start(t, c.interp, c.layer, c.with("--header-timeout="+header.String(), "--idle-timeout="+idle.String()).flags...)
 		stalled := servertest.CheckTimeouts(t, s.addr, header, idle)
 		if st := s.stop(); st.TimedOut != uint64(stalled) {
 			t.Errorf("stats count %d connections timed out, want %d", st.TimedOut, stalled)
