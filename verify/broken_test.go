@@ -39,6 +39,10 @@ type flaws struct {
 	// kept and read before the next connection's bytes, the way a worker
 	// that keeps its buffer across connections would.
 	keepLeftovers bool
+	// bareCREndsHead: a header line that starts with a CR ends the head,
+	// as "\r\n\r" and the byte after it do for http-parser built lenient
+	// (httptools, issue #19).
+	bareCREndsHead bool
 }
 
 // rawServer is a small HTTP/1.1 server on a raw net.Listener with
@@ -124,11 +128,14 @@ type rawRequest struct {
 var errMalformed = fmt.Errorf("malformed request")
 
 // readRequest reads one request head and its Content-Length body.
-func readRequest(br *bufio.Reader) (rawRequest, error) {
+func readRequest(br *bufio.Reader, bareCREndsHead bool) (rawRequest, error) {
 	var req rawRequest
 	line, err := readCRLF(br)
 	if err != nil {
 		return req, err
+	}
+	if strings.Contains(line, "\r") {
+		return req, errMalformed
 	}
 	parts := strings.Split(line, " ")
 	if len(parts) != 3 || (parts[2] != "HTTP/1.1" && parts[2] != "HTTP/1.0") {
@@ -142,8 +149,11 @@ func readRequest(br *bufio.Reader) (rawRequest, error) {
 		if err != nil {
 			return req, err
 		}
-		if line == "" {
+		if line == "" || (bareCREndsHead && line[0] == '\r') {
 			break
+		}
+		if strings.Contains(line, "\r") {
+			return req, errMalformed // RFC 9112 §2.2: a bare CR
 		}
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || n > 100 || strings.ContainsAny(name, " \t") {
@@ -197,7 +207,7 @@ func (s *rawServer) serve(c net.Conn) {
 	}()
 	var held [][]byte // reorderPipelined: pages waiting for the batch to end
 	for {
-		req, err := readRequest(br)
+		req, err := readRequest(br, s.flaws.bareCREndsHead)
 		if err == errMalformed {
 			if s.flaws.hangOnMalformed {
 				io.Copy(io.Discard, c)
@@ -255,12 +265,12 @@ func (s *rawServer) respond(req rawRequest) []byte {
 }
 
 // malformedNames are the cases that send a request the test server's parser
-// rejects (it accepts obs-fold, bare CR, control bytes and TE+CL, and reads
-// the no-Host request, so those are left out).
+// rejects (it accepts obs-fold, control bytes and TE+CL, and reads the
+// no-Host request, so those are left out).
 var malformedNames = []string{
 	"bad-request-line-no-space", "bad-request-line-no-version", "bad-request-line-extra-token",
 	"bad-version", "space-before-colon", "content-length-invalid", "content-length-negative",
-	"oversized-head", "bare-lf",
+	"oversized-head", "bare-cr", "bare-cr-between-lines", "bare-lf",
 }
 
 // wellFormed are the cases a rawServer with no flaws passes.
@@ -350,6 +360,15 @@ func TestKeptLeftoversFailNoLeftovers(t *testing.T) {
 	t.Parallel()
 	rep := run(t, startRaw(t, flaws{keepLeftovers: true}), Options{Timeout: time.Second, Parallel: 1})
 	checkCases(t, rep, []string{"no-leftovers"}, nil, "previous client's bytes")
+}
+
+// Issue #19: httptools ended a head at a bare CR between header lines
+// and answered 200, and verify's bare-CR case, which puts the CR inside
+// a value, passed it.
+func TestBareCREndingHeadFailsBareCRBetweenLines(t *testing.T) {
+	t.Parallel()
+	rep := run(t, startRaw(t, flaws{bareCREndsHead: true}), Options{Timeout: time.Second})
+	checkCases(t, rep, []string{"bare-cr-between-lines"}, without(malformedNames, "bare-cr-between-lines"), "status 200, want 400")
 }
 
 func TestHangOnMalformedFailsWithTimeout(t *testing.T) {

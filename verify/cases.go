@@ -455,6 +455,12 @@ func malformedCases() []testCase {
 			req: "GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Sockbench: " + strings.Repeat("a", oversizedField) + "\r\n\r\n"},
 		{name: "bare-cr", want: 400, rule: "RFC 9112 §2.2",
 			req: "GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Sockbench: a\rb\r\n\r\n"},
+		// A lenient parser (http-parser, as httptools builds it) takes
+		// "\r\n\r" for the end of the head and the byte after it for its
+		// LF: it answers the request, then the rest of the head as
+		// another (issue #19).
+		{name: "bare-cr-between-lines", want: 400, rule: "RFC 9112 §2.2",
+			req: "GET {path} HTTP/1.1\r\nHost: {host}\r\n\rX-Sockbench: y\r\n\r\n"},
 		{name: "bare-lf", want: 0, serve: mayServe, rule: "RFC 9112 §2.2",
 			req: "GET {path} HTTP/1.1\nHost: {host}\n\n"},
 	}

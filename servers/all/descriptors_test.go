@@ -16,6 +16,7 @@ import (
 
 	"github.com/sockbench/sockbench/internal/procstat"
 	"github.com/sockbench/sockbench/servers"
+	"github.com/sockbench/sockbench/servers/servertest"
 )
 
 // starvedServerEnv names the model this test binary serves when it runs
@@ -54,10 +55,7 @@ func TestOutOfDescriptorsBacksOff(t *testing.T) {
 			ask := func(when string) {
 				t.Helper()
 				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
-					t.Fatalf("%s: %v", when, err)
-				}
-				if err := readPage(br); err != nil {
+				if err := servertest.Ask(c, br); err != nil {
 					t.Fatalf("%s: %v", when, err)
 				}
 			}

@@ -10,12 +10,22 @@ for comparing the two parsers on CPython.
 
 An exchange is made with the server's Page, the counters it adds its
 answers to (anything with requests and errors: a stats.Stats) and the
-client's address. Its feed(data) returns the answers to every complete request in
-data, in order. After it, closing says the connection must end once they
-are written, and linger says the close must be a lingering one: the client
-may still be sending (an error answer, or bytes left unread behind the
-answer that closed the connection), and closing a socket with unread input
-makes the kernel send RST, which can cost the client its answer.
+client's address. Its feed(data) returns the answers to the complete
+requests in data, in order. After it, closing says the connection must end
+once they are written, and linger says the close must be a lingering one:
+the client may still be sending (an error answer, or bytes left unread
+behind the answer that closed the connection), and closing a socket with
+unread input makes the kernel send RST, which can cost the client its
+answer. partial says a request has begun and is not complete (the header
+timeout applies, not the idle one).
+
+held says feed stopped answering once its answers passed OUT_BOUND and
+holds the rest of data back: the server writes the answers, reads nothing
+more from the client while they wait for it to read them, and calls
+feed(b"") for the rest once they are written. So a client that pipelines
+requests and never reads costs a bounded buffer, not the answers to all
+it sent (issue #19: asyncio answered a whole 256 KiB read at once, and
+100 such clients took 725 to 896 MB).
 """
 
 import re
@@ -34,6 +44,13 @@ LINGER_TIME = 1.0
 LINGER_BYTES = 1 << 20
 # What an exchange reads at once.
 RECV_SIZE = 16 << 10
+# feed stops answering once its answers pass this many bytes and holds the
+# rest of its input back (the answers of one slice of input may pass it).
+OUT_BOUND = 64 << 10
+# httptools is fed at most this much at once, so the answers to one feed
+# pass OUT_BOUND by at most a slice's worth: 2 KiB of the shortest
+# requests, about 75 answers.
+FEED_SLICE = 2 << 10
 
 PARSERS = ("httptools", "pure")
 
@@ -76,7 +93,7 @@ class HttptoolsExchange:
     """One connection's requests, parsed by httptools (http-parser 2.9)."""
 
     __slots__ = ("page", "counters", "ip", "parser", "out", "closing", "linger",
-                 "url", "head", "hosts", "minor")
+                 "url", "head", "hosts", "minor", "held", "partial", "body", "cr")
 
     def __init__(self, page, counters, ip):
         self.page = page
@@ -89,10 +106,69 @@ class HttptoolsExchange:
         self.head = 0
         self.hosts = 0
         self.minor = 1
+        # held is the input held back (bytes); body says a request's body
+        # is being read; cr says the last byte fed was a CR outside a body,
+        # whose LF has not come yet.
+        self.held = b""
+        self.partial = False
+        self.body = False
+        self.cr = False
         self.parser = httptools.HttpRequestParser(self)
 
     def feed(self, data):
         out = self.out = []
+        if self.held:
+            data = self.held + data
+            self.held = b""
+        if self.cr:
+            self.cr = False
+            if data[:1] != b"\n":
+                self.fail(400)
+                return b"".join(out)
+        # Every CR followed by LF, and too little to pass the bound: one call.
+        if len(data) <= FEED_SLICE and data.count(b"\r") == data.count(b"\r\n"):
+            self.parse(data)
+        else:
+            self.parse_slices(data)
+        return b"".join(out)
+
+    def parse_slices(self, data):
+        """Parse data a slice at a time, holding the rest back once the
+        answers pass OUT_BOUND, and judge each CR that no LF follows before
+        http-parser sees it. Built lenient, http-parser ends a head at
+        "\r\n\r" and reads the next byte as its LF, so the rest of the head
+        became a request of its own (issue #19); RFC 9112 §2.2 makes a bare
+        CR outside the content invalid, and the Go servers refuse it."""
+        bare = [m.start() for m in _bare_cr(data)]
+        view = memoryview(data)
+        n = len(data)
+        pos = size = 0
+        while pos < n:
+            end = min(n, pos + FEED_SLICE)
+            if bare and bare[0] < end:
+                end = bare[0]
+            if end > pos:
+                answered = len(self.out)
+                self.parse(view[pos:end])
+                size += sum(map(len, self.out[answered:]))
+                pos = end
+            if self.closing:
+                # Nothing after a request that closes the connection is read.
+                self.linger = self.linger or pos < n
+                return
+            if size >= OUT_BOUND:
+                self.held = bytes(view[pos:])
+                return
+            if bare and bare[0] == pos:
+                del bare[0]
+                if not self.body:
+                    if pos + 1 < n:
+                        self.fail(400)
+                        return
+                    # The last byte: its LF may come with the next read.
+                    self.cr = True
+
+    def parse(self, data):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as e:
@@ -105,7 +181,6 @@ class HttptoolsExchange:
             self.fail(reject.status if isinstance(reject, Reject) else 500)
         except httptools.HttpParserError as e:
             self.fail(431 if str(e) == HEADER_OVERFLOW else 400)
-        return b"".join(out)
 
     def fail(self, status):
         if self.closing:
@@ -127,6 +202,7 @@ class HttptoolsExchange:
         self.url = b""
         self.head = 0
         self.hosts = 0
+        self.partial = True
 
     def on_url(self, url):
         # http-parser hands the URL over in pieces as they arrive, so an
@@ -164,8 +240,10 @@ class HttptoolsExchange:
         # RFC 9112 §3.2: exactly one Host in HTTP/1.1, at most one before.
         if self.hosts > 1 or (self.hosts == 0 and self.minor == 1):
             raise Reject(400)
+        self.body = True
 
     def on_message_complete(self):
+        self.partial = self.body = False
         if self.closing:
             return
         p = self.parser
@@ -186,6 +264,7 @@ class HttptoolsExchange:
 _token = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z").match
 _bad_value = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]").search
 _bad_target = re.compile(rb"[\x00-\x20\x7f]").search
+_bare_cr = re.compile(rb"\r(?!\n)").finditer
 # The largest Content-Length taken (the Go servers' maxContentLength, 2^40).
 _MAX_LENGTH_DIGITS = 13
 
@@ -196,7 +275,7 @@ class PureExchange:
     one Host in HTTP/1.1, one Content-Length value, no Transfer-Encoding
     (501; with a Content-Length, 400)."""
 
-    __slots__ = ("page", "counters", "ip", "buf", "discard", "closing", "linger")
+    __slots__ = ("page", "counters", "ip", "buf", "discard", "closing", "linger", "held", "partial")
 
     def __init__(self, page, counters, ip):
         self.page = page
@@ -206,12 +285,16 @@ class PureExchange:
         self.discard = 0
         self.closing = False
         self.linger = False
+        # held: buf holds requests not answered for OUT_BOUND.
+        self.held = False
+        self.partial = False
 
     def feed(self, data):
         buf = self.buf + data if self.buf else data
         out = []
-        pos = 0
+        pos = size = 0
         end_of_input = len(buf)
+        self.held = False
         while True:
             if self.discard:
                 k = min(end_of_input - pos, self.discard)
@@ -246,7 +329,12 @@ class PureExchange:
                 self.linger = status == 500 or pos < end_of_input
                 self.buf = b""
                 return b"".join(out)
+            size += len(answer)
+            if size >= OUT_BOUND and pos < end_of_input:
+                self.held = True
+                break
         self.buf = buf[pos:] if pos < end_of_input else b""
+        self.partial = pos < end_of_input or self.discard > 0
         return b"".join(out)
 
     def fail(self, out, status):

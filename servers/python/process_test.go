@@ -2,6 +2,7 @@ package python
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -70,7 +71,32 @@ type server struct {
 	// exited is closed when the process has ended; err is its Wait.
 	exited chan struct{}
 	err    error
-	stderr strings.Builder
+	stderr lockedBuffer
+}
+
+// lockedBuffer is a process's stderr, read by a test while the process
+// still writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *lockedBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
 }
 
 var listeningRE = regexp.MustCompile(`^sockbench (\S+) listening on (\S+)$`)

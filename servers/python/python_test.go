@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -344,6 +346,35 @@ func TestFlagsMatchKnobs(t *testing.T) {
 	}
 }
 
+// A duration flag reads a knob's value as Go's time.ParseDuration does,
+// since the runner passes the knob as Go writes it, and refuses what the
+// knob refuses.
+func TestDurationsReadAsGo(t *testing.T) {
+	need(t, cpython)
+	texts := []string{"60s", "75s", "500ms", "1m30s", "1.5s", ".25s", "2h", "250us", "250µs", "1h2m3s4ms5us6ns", "+3s"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, cpython, append([]string{"-c",
+		"import sys, deadlines\nfor a in sys.argv[1:]: print(repr(deadlines.parse_duration(a)))"}, texts...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := strings.Fields(string(out))
+	if len(got) != len(texts) {
+		t.Fatalf("%d durations printed for %d texts:\n%s", len(got), len(texts), out)
+	}
+	for i, text := range texts {
+		want, err := time.ParseDuration(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seconds, err := strconv.ParseFloat(got[i], 64)
+		if err != nil || math.Abs(seconds-want.Seconds()) > 1e-9*want.Seconds() {
+			t.Errorf("%q: Python reads %s seconds, Go %v", text, got[i], want.Seconds())
+		}
+	}
+}
+
 // What cannot work is refused before anything listens, in one sentence.
 func TestRefusals(t *testing.T) {
 	for _, c := range []struct {
@@ -358,6 +389,9 @@ func TestRefusals(t *testing.T) {
 		{cpython, []string{"epoll", "--listeners", "2"}, 2, "needs --reuseport"},
 		{cpython, []string{"epoll", "--backlog", "-1"}, 2, "at least 0"},
 		{cpython, []string{"epoll", "--reuseport=maybe"}, 2, "want true or false"},
+		{cpython, []string{"epoll", "--header-timeout", "0s"}, 2, "0s: must be positive"},
+		{cpython, []string{"trio", "--idle-timeout=-1s"}, 2, "-1s: must be positive"},
+		{cpython, []string{"asyncio", "--idle-timeout=75"}, 2, "want a duration such as 60s or 500ms, not '75'"},
 		{cpython, []string{"epoll", "--addr", "127.0.0.1:http"}, 1, "listen on 127.0.0.1:http"},
 		{pypy, []string{"epoll"}, 1, "httptools is a CPython extension, which PyPy cannot load; use --parser pure"},
 		{pypy, []string{"uvloop", "--parser", "pure"}, 1, "uvloop is a CPython extension"},

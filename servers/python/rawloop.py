@@ -6,22 +6,17 @@ epoll).
 
 The loop is one function whose hot path uses local variables only (post
 #20: in CPython, attribute lookups and classes on the hot path cost up to
-30%). Only the rare paths (closing, lingering, a full socket) are helper
-functions.
+30%). Only the rare paths (closing, lingering, a full socket, a sweep of
+the deadlines) are helper functions.
 """
 
 import select
 import selectors
 import socket
-import time
+from time import monotonic
 
+from deadlines import accept_failed, next_accept_backoff
 from exchange import LINGER_BYTES, LINGER_TIME, RECV_SIZE, client_ip
-
-# A failed accept (out of descriptors, say) pauses accepting for this long,
-# doubled by each failure in a row up to the most; the connections already
-# open are served meanwhile and new clients wait in the backlog.
-ACCEPT_BACKOFF = 0.005
-ACCEPT_BACKOFF_MAX = 1.0
 
 
 class EpollPoller:
@@ -92,7 +87,7 @@ POLLERS = {"epoll": EpollPoller, "poll": PollPoller, "selectors": SelectorsPolle
 class Conn:
     """One client connection of the loop."""
 
-    __slots__ = ("sock", "fd", "ex", "out", "watching", "lingering", "deadline", "lingered")
+    __slots__ = ("sock", "fd", "ex", "out", "watching", "lingering", "due", "heading", "lingered")
 
     def __init__(self, sock, fd, ex):
         self.sock = sock
@@ -103,19 +98,22 @@ class Conn:
         # What the poller watches the descriptor for (0: nothing).
         self.watching = 0
         # In a lingering close: the answer is sent, the write side shut,
-        # and what the client still sends is dropped until deadline.
+        # and what the client still sends is dropped until due.
         self.lingering = False
-        self.deadline = 0.0
+        # When the connection is closed (0: never) and whether that is the
+        # header timeout's (deadlines.Deadlines).
+        self.due = 0.0
+        self.heading = False
         self.lingered = 0
 
 
-def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
+def serve(kind, listener, make_exchange, page, stats, opts, deadlines, stop_fd):
     """Serve listener until stop_fd becomes readable; counters go to stats.
 
     opts carries accept_batch (0: until accept says EAGAIN), rearm
     ("oneshot": unregister and register again around every accept and read,
     thread post #15), nodelay and stream (read and discard, post #1's
-    throughput test).
+    throughput test). deadlines holds the header and idle timeouts.
     """
     poller = POLLERS[kind]()
     register, modify, unregister, wait = poller.register, poller.modify, poller.unregister, poller.wait
@@ -136,9 +134,12 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
     accept = listener.accept
     IPPROTO_TCP, TCP_NODELAY = socket.IPPROTO_TCP, socket.TCP_NODELAY
     conns = {}
-    lingering = []
-    # After a failed accept the listener is not watched until resume_at.
-    accept_state = {"paused": False, "resume_at": 0.0, "backoff": 0.0}
+    await_request, tick = deadlines.await_request, deadlines.tick
+    # now is the loop's clock, read once per wakeup. The deadlines are next
+    # swept at sweep_at; after a failed accept the listener is not watched
+    # until resume_at.
+    now = monotonic()
+    schedule = {"sweep_at": now + tick, "paused": False, "resume_at": 0.0, "backoff": 0.0}
 
     def ctl_call():
         if ctl:
@@ -173,8 +174,6 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
         c.sock.close()
         del conns[c.fd]
         c.fd = -1
-        if c.lingering:
-            lingering.remove(c)
 
     def finish(c):
         """End a connection whose last answer is written."""
@@ -188,8 +187,7 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
             close(c)
             return
         c.lingering = True
-        c.deadline = time.monotonic() + LINGER_TIME
-        lingering.append(c)
+        c.due = now + LINGER_TIME
         watch(c, R)
 
     def drain(c):
@@ -205,54 +203,84 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
         if n == 0 or c.lingered >= LINGER_BYTES:
             close(c)
 
-    def flush(c):
-        """Write what is left of c's answers, on a writable wakeup."""
+    def send(c, out):
+        """Write out, which follows all of c's earlier answers; False if the
+        socket is full (the rest waits in c.out) or c had to be closed."""
         sc["sendto"] += 1
         try:
-            n = c.sock.send(c.out)
+            n = c.sock.send(out)
         except (BlockingIOError, InterruptedError):
-            return
+            n = 0
         except OSError:
             close(c)
-            return
+            return False
         stats.bytes_written += n
-        if n < len(c.out):
-            c.out = c.out[n:]
-            return
-        c.out = None
-        if c.ex.closing:
+        if n == len(out):
+            c.out = None
+            return True
+        wait_writable(c, memoryview(out)[n:])
+        return False
+
+    def wait_writable(c, rest):
+        """Watch c for writing only: its socket is full and rest of its
+        answers waits, or its exchange holds requests back (rest is None)
+        for a later turn of the loop, so the others are served in between.
+        It reads nothing meanwhile, so a client that does not read its
+        answers cannot make the server buffer more, and it has no deadline."""
+        c.out = rest
+        c.due = 0.0
+        watch(c, W)
+
+    def proceed(c):
+        """Go on once c's answers so far are written: answer a bound's worth
+        of what its exchange held back and come back for more on a later
+        turn; once all is answered, end the connection or wait for its
+        next request."""
+        ex = c.ex
+        if ex.held:
+            out = ex.feed(b"")
+            if out and not send(c, out):
+                return
+            if ex.held:
+                wait_writable(c, None)
+                return
+        if ex.closing:
             finish(c)
-        else:
-            watch(c, R)
+            return
+        await_request(c, ex.partial, True, now)
+        watch(c, R)
 
     def pause_accept():
-        st = accept_state
-        st["backoff"] = min(ACCEPT_BACKOFF_MAX, max(ACCEPT_BACKOFF, st["backoff"] * 2))
-        st["resume_at"] = time.monotonic() + st["backoff"]
+        st = schedule
+        st["backoff"] = next_accept_backoff(st["backoff"])
+        st["resume_at"] = now + st["backoff"]
         if not st["paused"]:
             unregister(lfd)
             ctl_call()
             st["paused"] = True
 
-    def timeout():
-        """The wait's timeout: none, unless a connection lingers or accepting
-        is paused. Expired lingering closes and pauses end here."""
-        if not lingering and not accept_state["paused"]:
-            return BLOCK
-        now = time.monotonic()
-        for c in [c for c in lingering if c.deadline <= now]:
-            close(c)
-        st = accept_state
+    def sweep():
+        """Close the connections whose deadline has passed, and watch the
+        listener again once its pause is over; the wait's timeout until
+        the next of those (BLOCK: none)."""
+        st = schedule
+        if now >= st["sweep_at"]:
+            st["sweep_at"] = now + tick
+            for c in [c for c in conns.values() if 0 < c.due <= now]:
+                if not c.lingering:
+                    stats.timed_out += 1
+                close(c)
         if st["paused"] and st["resume_at"] <= now:
             register(lfd, R)
             ctl_call()
             st["paused"] = False
-        deadlines = [c.deadline for c in lingering]
         if st["paused"]:
-            deadlines.append(st["resume_at"])
-        if not deadlines:
+            at = min(st["resume_at"], st["sweep_at"]) if conns else st["resume_at"]
+        elif conns and not stream:
+            at = st["sweep_at"]
+        else:
             return BLOCK
-        return max(0.001, min(deadlines) - now) * SCALE
+        return max(0.0, at - now) * SCALE
 
     register(lfd, R)
     register(stop_fd, R)
@@ -260,13 +288,15 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
         sc[ctl] += 2
     try:
         while True:
-            events = wait(BLOCK if not lingering and not accept_state["paused"] else timeout())
+            events = wait(sweep())
             sc[wait_syscall] += 1
+            now = monotonic()
             for fd, ev in events:
                 c = conns.get(fd)
                 if c is not None:
                     if ev & W:
-                        flush(c)
+                        if c.out is None or send(c, c.out):
+                            proceed(c)
                         continue
                     if c.lingering:
                         drain(c)
@@ -317,17 +347,16 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
                             continue
                         stats.bytes_written += n
                         if n < len(out):
-                            # A full socket: wait until it drains, reading
-                            # nothing meanwhile, so a client that does not
-                            # read its answers cannot make the server buffer
-                            # more.
-                            c.out = memoryview(out)[n:]
-                            watch(c, W)
+                            wait_writable(c, memoryview(out)[n:])
                             continue
-                    if ex.closing:
+                    if ex.held:
+                        wait_writable(c, None)
+                    elif ex.closing:
                         finish(c)
-                    elif oneshot:
-                        watch(c, R)
+                    else:
+                        await_request(c, ex.partial, out, now)
+                        if oneshot:
+                            watch(c, R)
                 elif fd == lfd:
                     stats.listener_wakeups += 1
                     if oneshot:
@@ -345,17 +374,19 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
                             break
                         except (InterruptedError, ConnectionAbortedError):
                             continue
-                        except OSError:
+                        except OSError as e:
                             # Out of descriptors (EMFILE, ENFILE), memory,
-                            # or anything else: back off.
-                            stats.accept_errors += 1
+                            # or anything else: back off, serving the
+                            # connections already open meanwhile; new
+                            # clients wait in the backlog.
+                            accept_failed(stats, e)
                             if oneshot:
                                 register(lfd, R)
                                 ctl_call()
                             pause_accept()
                             break
                         n += 1
-                        accept_state["backoff"] = 0.0
+                        schedule["backoff"] = 0.0
                         stats.connections += 1
                         sc["ioctl"] += 1
                         sock.setblocking(False)
@@ -373,8 +404,10 @@ def serve(kind, listener, make_exchange, page, stats, opts, stop_fd):
                         ctl_call()
                         c = Conn(sock, cfd, make_exchange(page, stats, client_ip(addr[0])))
                         c.watching = R
+                        if not stream:
+                            deadlines.accepted(c, now)
                         conns[cfd] = c
-                    if oneshot and not accept_state["paused"]:
+                    if oneshot and not schedule["paused"]:
                         register(lfd, R)
                         ctl_call()
                 elif fd == stop_fd:

@@ -24,6 +24,7 @@ import socket
 import sys
 import traceback
 
+from deadlines import Deadlines, parse_duration
 from exchange import PARSERS, exchange_class
 from page import HANDLERS, TEMPLATES, Page
 from stats import Stats, write_file
@@ -39,9 +40,11 @@ class Flag:
     it away from its default for another is refused, as sockbench refuses
     a knob for a model it does not apply to."""
 
-    def __init__(self, name, default, help, knob=None, choices=None, minimum=None, layers=None):
+    def __init__(self, name, default, help, knob=None, choices=None, minimum=None, layers=None, duration=False):
         self.name, self.default, self.help = name, default, help
         self.knob, self.choices, self.minimum, self.layers = knob, choices, minimum, layers
+        # A duration's default is its text, as the knob's is written.
+        self.duration = duration
 
     @property
     def option(self):
@@ -61,6 +64,11 @@ FLAGS = [
          knob="accept_batch", minimum=0, layers=RAW),
     Flag("rearm", "persistent", "poller registration: persistent, or oneshot (unregister and register around every accept and read, post #15)",
          knob="rearm", choices=("persistent", "oneshot"), layers=RAW),
+    Flag("header_timeout", "60s", "a request head must be complete this long after its first byte (after accept, for a "
+         "connection's first request), or the connection is closed; a duration as Go writes it (60s, 500ms)",
+         knob="header_timeout", duration=True),
+    Flag("idle_timeout", "75s", "a kept-alive connection with no request in progress is closed after this long",
+         knob="idle_timeout", duration=True),
     Flag("handler", "template", "how the page is made: static bytes, a Jinja2 template compiled once, re-parsed per request "
          "(Go's template-reparse), or compiled with enable_async=True (post #5's mistake: an asyncio loop per render)",
          knob="handler", choices=HANDLERS),
@@ -87,6 +95,13 @@ def parse_bool(text):
     raise argparse.ArgumentTypeError("want true or false, not %r" % text)
 
 
+def duration(text):
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
 def int_at_least(minimum):
     def parse(text):
         try:
@@ -108,7 +123,9 @@ def parser():
     p.add_argument("--describe", action="store_true", help="print the flags as JSON and exit (for the tests that hold them to sockbench's knobs)")
     for f in FLAGS:
         kw = {"default": f.default, "dest": f.name, "help": f.help + (" [%s]" % ", ".join(f.layers) if f.layers else "")}
-        if isinstance(f.default, bool):
+        if f.duration:
+            kw.update(type=duration, metavar="DURATION")
+        elif isinstance(f.default, bool):
             kw.update(nargs="?", const=True, type=parse_bool, metavar="BOOL")
         elif isinstance(f.default, int):
             kw.update(type=int_at_least(f.minimum))
@@ -191,6 +208,7 @@ def open_listeners(addr, count, reuseport, backlog):
 def run_layer(args, listener, backlog, make_exchange, page):
     """Serve one listener in this process until SIGTERM or SIGINT."""
     stats = Stats()
+    deadlines = Deadlines(args.header_timeout, args.idle_timeout)
 
     def ready():
         # Stop signals were blocked from the start, so one sent as soon as
@@ -210,13 +228,13 @@ def run_layer(args, listener, backlog, make_exchange, page):
         for sig in STOP_SIGNALS:
             signal.signal(sig, lambda signum, frame: None)
         ready()
-        rawloop.serve(args.layer, listener, make_exchange, page, stats, args, r)
+        rawloop.serve(args.layer, listener, make_exchange, page, stats, args, deadlines, r)
     elif args.layer in ("asyncio", "uvloop"):
         import aioserver
-        aioserver.serve(args.layer, listener, backlog, make_exchange, page, stats, args, ready)
+        aioserver.serve(args.layer, listener, backlog, make_exchange, page, stats, args, deadlines, ready)
     else:
         import trioserver
-        trioserver.serve(listener, make_exchange, page, stats, args, ready)
+        trioserver.serve(listener, make_exchange, page, stats, args, deadlines, ready)
     return stats
 
 

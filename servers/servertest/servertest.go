@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"net"
-	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -84,15 +83,7 @@ func allocsWithinOneSecond(t testing.TB, f func()) float64 {
 func Get(t testing.TB, c net.Conn, br *bufio.Reader) {
 	t.Helper()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+	if err := Ask(c, br); err != nil {
 		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
