@@ -205,6 +205,8 @@ func keepRaw(dir, name, output string) error {
 	if dir == "" {
 		return nil
 	}
+	// A contestant from another build is named MODEL@path/to/binary.
+	name = strings.ReplaceAll(name, "/", "_")
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(output), 0o644); err != nil {
 		return fmt.Errorf("keep raw output: %w", err)
 	}

@@ -117,3 +117,16 @@ func TestModelFromAnotherBuild(t *testing.T) {
 		t.Errorf("a missing default binary: %v, want a skip", err)
 	}
 }
+
+// TestRawOutputOfAnotherBuild: a contestant named MODEL@path/to/binary
+// had its raw output written into a folder that does not exist, and every
+// one of its rounds failed after its load had run.
+func TestRawOutputOfAnotherBuild(t *testing.T) {
+	dir := t.TempDir()
+	if err := keepRaw(dir, "servers-uring@bin/sockbench-old-round1.txt", "wrk's output"); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 || !strings.Contains(entries[0].Name(), "uring@bin_sockbench-old") {
+		t.Errorf("raw output stored as %v", entries)
+	}
+}
