@@ -28,8 +28,10 @@ func TestPacedCountsAreExact(t *testing.T) {
 			// The schedule starts a few µs after the window, so its last
 			// request may fall out; and a loop that reaches the window's last
 			// requests only after it closed (a loaded machine, the race
-			// detector) never sends them. Never one more.
-			if want := int64(rate * window.Seconds()); sent < want-rate/200 || sent > want || r.Errors.Total() != 0 {
+			// detector) never sends them: beside another make test that
+			// was 29 of 8000, so up to 50 ms of the schedule may fall out.
+			// Never one more.
+			if want := int64(rate * window.Seconds()); sent < want-rate/20 || sent > want || r.Errors.Total() != 0 {
 				t.Errorf("%d threads: %d answered + %d unfinished, errors %+v; want %d requests sent", threads, r.Requests, r.Unfinished, r.Errors, want)
 			}
 			if int64(st.Requests) != sent {

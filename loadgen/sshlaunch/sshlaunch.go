@@ -255,6 +255,11 @@ func launch(ctx context.Context, cfg Config, host, sum string, auth []ssh.AuthMe
 	if err != nil {
 		return fail(err)
 	}
+	if !stop() {
+		// The deadline closed the connection, and with it the agent's
+		// session, as the agent started: it is hung up already.
+		return fail(fmt.Errorf("starting the agent took longer than %s (Timeout)", cfg.Timeout))
+	}
 	_, port, err := net.SplitHostPort(listening)
 	if err != nil {
 		return fail(fmt.Errorf("the agent says it listens on %q", listening))

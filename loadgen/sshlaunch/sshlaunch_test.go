@@ -31,7 +31,9 @@ func config(t *testing.T, s *sshdtest.SSHD) Config {
 		Hosts: []string{u.Username + "@" + s.Addr}, Listen: "127.0.0.5:0", AgentArgs: []string{"--allow", "127.0.0.0/8"},
 		Token: []byte("ssh-test-token-0123456789abcdef"), Binary: testbin.Sockbench(t),
 		RemoteDir: filepath.Join(s.Dir, "remote"), KnownHosts: []string{s.KnownHosts}, KeyFiles: []string{s.ClientKey},
-		Timeout: 20 * time.Second,
+		// A hang guard: copying the binary beside another make test took
+		// most of 20 s.
+		Timeout: time.Minute,
 	}
 }
 
