@@ -143,6 +143,13 @@ type Options struct {
 	// Progress, when set, receives each second of the measured window as
 	// it completes, from a goroutine of the engine; it must not block.
 	Progress func(Second)
+	// OnWindow, when set, is called as the measured window opens (true)
+	// and as it closes (false), or ends early, from a goroutine of its
+	// own, so that a caller samples what it measures beside the attack
+	// (the server's CPU) over the window and nothing else: the window
+	// opens a warm-up after setup and StartAt's wait, later than Run is
+	// called, and with agents later still. It must not block for long.
+	OnWindow func(open bool)
 	// StartAt, when set, is when the attack starts (its warm-up, or its
 	// window): Run checks everything first and waits for it, so that the
 	// agents of a distributed attack start together (agent.go).

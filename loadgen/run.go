@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -41,8 +42,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	windowStart := time.Now().Add(o.Warmup)
 	col := newCollector(windowStart, o.Duration, o.Progress)
+	windowEnded := WatchWindow(o.OnWindow, windowStart, o.Duration)
 	cpuUser, cpuSys := processCPU()
-	if err := engines[o.Mode](ctx, o, target, col); err != nil {
+	err = engines[o.Mode](ctx, o, target, col)
+	windowEnded()
+	if err != nil {
 		return nil, err
 	}
 	end := time.Now()
@@ -64,4 +68,38 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.finish()
 	return r, nil
+}
+
+// WatchWindow calls hook (when not nil) as a window of length opening at
+// open opens and closes, on one goroutine of its own, the edges in order.
+// The returned function ends the watch: a window not yet open never
+// opens, and one open closes at once (an attack ended early); the hook
+// has returned when it does.
+func WatchWindow(hook func(open bool), open time.Time, length time.Duration) (ended func()) {
+	if hook == nil {
+		return func() {}
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTimer(time.Until(open))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+		hook(true)
+		t.Reset(time.Until(open.Add(length)))
+		select {
+		case <-t.C:
+		case <-stop:
+		}
+		hook(false)
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(stop) })
+		<-done
+	}
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sockbench/sockbench/loadgen"
 	"github.com/sockbench/sockbench/loadgen/agent"
 	"github.com/sockbench/sockbench/loadgen/agent/agenttest"
 	"github.com/sockbench/sockbench/loadgen/coordinator"
@@ -120,5 +122,55 @@ load: {connections: 4, threads: 1, duration: 3s}
 		if !strings.HasPrefix(r.URL, "http://"+listen) {
 			t.Errorf("rep %d: the server's URL %s is not at %s", rep, r.URL, listen)
 		}
+	}
+}
+
+// TestServerIsSampledOverTheLoadWindow: the server's CPU is read as the
+// load generator's window opens and closes, however late that is. A load
+// that opens its window late, as agents do (the coordinator's agreed
+// instant comes 100 ms and a few round trips after the call), had the
+// server charged for its warm-up: sampled a warm-up after the call, the
+// window read 1.6 s for a 1 s window here.
+func TestServerIsSampledOverTheLoadWindow(t *testing.T) {
+	const late = 600 * time.Millisecond
+	for _, c := range []struct {
+		name string
+		from string
+		load func(ctx context.Context, a results.Agents) (Load, func(), error)
+	}{
+		{"local", "", nil},
+		{"late agent", "load_from: agents\nagents: {addresses: [\"127.0.0.9:7000\"], listen: \"LISTEN\"}\n",
+			func(context.Context, results.Agents) (Load, func(), error) {
+				return func(ctx context.Context, o loadgen.Options) (*loadgen.Result, error) {
+					o.StartAt = time.Now().Add(late)
+					return loadgen.Run(ctx, o)
+				}, nil, nil
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			listen, err := servers.FreeLoopbackAddr()
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := strings.Replace(c.from, "LISTEN", listen, 1)
+			p := parse(t, "version: 1\nrepetitions: 1\ncpus: {server: 0, load: 1}\nservers: [epoll]\n"+from+"load: {connections: 2, threads: 1, warmup: 200ms, duration: 1s}\n")
+			var out bytes.Buffer
+			var o observer
+			opts := options(t, &out, &o)
+			opts.Agents = c.load
+			sum, err := Run(context.Background(), p, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := readRep(t, sum.Dir, p.Cells[0].ID, 1)
+			if r.Status != results.OK || r.Server == nil {
+				t.Fatalf("%s (%s)\n%s", r.Status, r.Reason, out.String())
+			}
+			// The edges are timers' wake-ups, each late by a busy
+			// machine's delays, never by a warm-up or the agents' start.
+			if w, d := r.Server.WindowSeconds, r.Load.Duration; math.Abs(w-d) > d/10 {
+				t.Errorf("the server was sampled over %.3fs, the load's window was %.3fs", w, d)
+			}
+		})
 	}
 }

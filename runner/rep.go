@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sockbench/sockbench/internal/procstat"
@@ -141,45 +140,38 @@ func (r *run) measure(ctx context.Context, cell *results.Cell, rep int, p *serve
 		case <-lctx.Done():
 		}
 	}()
-	var (
-		mu            sync.Mutex
-		before        *procstat.Snapshot
-		machineBefore *machineSample
-	)
-	sample := func() {
+	// The server and the machine are sampled as the load generator's
+	// window opens and closes, locally and with agents alike.
+	type sample struct {
+		server             procstat.Snapshot
+		machine            machineSample
+		serverErr, machErr error
+	}
+	take := func() sample {
 		s, err := procstat.SampleTree(p.PID())
 		m, merr := sampleMachine()
-		mu.Lock()
-		defer mu.Unlock()
-		if err == nil {
-			before = &s
-		}
-		if merr == nil {
-			machineBefore = &m
-		}
+		return sample{s, m, err, merr}
 	}
-	// loadgen opens its window Warmup after Run is called.
-	opener := time.AfterFunc(l.Warmup.D(), sample)
+	var edges []sample
 	opts := l.Options(r.loadURL(target))
+	// WatchWindow calls it from one goroutine, and has returned by the
+	// time the load has.
+	opts.OnWindow = func(bool) { edges = append(edges, take()) }
 	opts.Progress = func(s loadgen.Second) {
 		r.event(Event{Kind: Measured, Cell: cell, Rep: rep, Second: s, PID: p.PID()})
 	}
 	res, err := r.load(lctx, opts)
-	after, afterErr := procstat.SampleTree(p.PID())
-	machineAfter, machineErr := sampleMachine()
-	opener.Stop()
 	if err == nil && lctx.Err() == context.DeadlineExceeded {
 		err = fmt.Errorf("the load generator ran past its window by %v and was stopped", limit-l.Warmup.D()-l.Duration.D())
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if before == nil || afterErr != nil {
+	if len(edges) != 2 || edges[0].serverErr != nil || edges[1].serverErr != nil {
 		return res, nil, nil, err
 	}
-	d := after.Sub(*before)
+	before, after := edges[0], edges[1]
+	d := after.server.Sub(before.server)
 	var machine *results.MachineLoad
-	if machineBefore != nil && machineErr == nil {
-		machine = machineLoad(*machineBefore, machineAfter, p.PID(), r.m.Plan.CPUs, float64(r.m.Plan.Interference.Max))
+	if before.machErr == nil && after.machErr == nil {
+		machine = machineLoad(before.machine, after.machine, p.PID(), r.m.Plan.CPUs, float64(r.m.Plan.Interference.Max))
 	}
 	return res, &d, machine, err
 }

@@ -511,3 +511,29 @@ func sumCounts(xs []int64) int64 {
 	}
 	return s
 }
+
+// TestOnWindowIsTheAgentsWindow: the caller's window edges come at the
+// agreed instant plus the warm-up, as the agents open theirs, not a
+// warm-up after Run was called (the agents start 100 ms and a few round
+// trips after it, and a runner sampling then charged the server for
+// their warm-up).
+func TestOnWindowIsTheAgentsWindow(t *testing.T) {
+	url, _ := startServer(t)
+	a1, a2 := startAgent(t), startAgent(t)
+	c := newCoordinator(t, Config{}, a1.Addr, a2.Addr)
+	var edges []time.Time
+	called := time.Now()
+	const warmup, window = 100 * time.Millisecond, 500 * time.Millisecond
+	res, err := c.Run(context.Background(), loadgen.Options{URL: url, Connections: 2, Threads: 1, Warmup: warmup, Duration: window,
+		OnWindow: func(bool) { edges = append(edges, time.Now()) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := res.Start.Add(warmup)
+	if len(edges) != 2 || edges[0].Before(open) || edges[1].Before(open.Add(window)) || edges[1].Sub(edges[0]) > 2*window {
+		t.Fatalf("edges at %v; the agents' window opened at %v (Run called at %v)", edges, open, called)
+	}
+	if early := called.Add(warmup); !open.After(early) {
+		t.Errorf("the agents opened their window at %v, not after a warm-up from the call (%v): the test shows nothing", open, early)
+	}
+}

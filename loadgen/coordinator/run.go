@@ -145,6 +145,11 @@ func (a *attack) run(ctx context.Context) (*loadgen.Result, error) {
 		open++
 	}
 
+	// The window's edges, on this clock, for the caller that samples
+	// beside it (the runner, the server's CPU): at the agreed instant
+	// plus the warm-up, not when Run was called.
+	windowEnded := func() {}
+	defer func() { windowEnded() }()
 	var (
 		ready, done int
 		agreed      time.Time
@@ -199,6 +204,7 @@ func (a *attack) run(ctx context.Context) (*loadgen.Result, error) {
 				ready++
 				if ready == len(a.agents) && !stopping {
 					agreed = a.start()
+					windowEnded = loadgen.WatchWindow(a.o.OnWindow, agreed.Add(a.o.Warmup), a.o.Duration)
 					end := agreed.Add(a.o.Warmup + a.o.Duration + agentpb.Grace + endSlack)
 					deadline = time.After(time.Until(end))
 				}
