@@ -183,9 +183,11 @@ func TestOpenServerClosesAreNotErrors(t *testing.T) {
 				t.Errorf("server read %d requests, generator answered %d with %d unfinished", got, r.Answered(), r.Unfinished)
 			}
 			// Connections the pool opened before the window, or closed
-			// after it, are not counted: a few at either end.
+			// after it, are not counted: a few at either end. A close
+			// at the window's end may be counted for an answer taken
+			// after it (398 for 397 beside another make test).
 			const slack = 8
-			if r.ServerCloses < r.Requests-slack || r.ServerCloses > r.Requests {
+			if r.ServerCloses < r.Requests-slack || r.ServerCloses > r.Requests+slack {
 				t.Errorf("%d server closes for %d answers, want one each", r.ServerCloses, r.Requests)
 			}
 			if r.Reconnects < r.Requests-slack || r.Reconnects > r.Requests+slack {

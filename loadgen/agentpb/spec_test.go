@@ -16,8 +16,9 @@ import (
 )
 
 // localOnly are the fields of loadgen.Options that stay with the caller
-// (StartAt travels in the Start message, on the agent's own clock).
-var localOnly = map[string]bool{"Progress": true, "VegetaResults": true, "StartAt": true}
+// (StartAt travels in the Start message, on the agent's own clock;
+// OnWindow is called by the coordinator on its clock).
+var localOnly = map[string]bool{"Progress": true, "VegetaResults": true, "StartAt": true, "OnWindow": true}
 
 // Every option of loadgen.Options travels in a Spec and comes back the
 // same: a field added to Options fails here until the Spec carries it (or
