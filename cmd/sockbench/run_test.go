@@ -184,7 +184,10 @@ func TestReportFailureKeepsResults(t *testing.T) {
 func TestKilledRunnerLeavesNoServers(t *testing.T) {
 	dir := t.TempDir()
 	records := filepath.Join(os.Getenv("SOCKBENCH_LOCK_DIR"), "servers")
-	killMidCell := func(name, cfg string) int {
+	// killMidCell kills the runner once its server is recorded and has
+	// members members alive in its group (a forker's child too: killed
+	// before the fork, the forker leaves nothing behind).
+	killMidCell := func(name, cfg string, members int) int {
 		t.Helper()
 		os.WriteFile(filepath.Join(dir, name+".yaml"), []byte(cfg), 0o644)
 		cmd := exec.Command(binPath, "run", name+".yaml")
@@ -203,6 +206,10 @@ func TestKilledRunnerLeavesNoServers(t *testing.T) {
 				pgid, err := strconv.Atoi(strings.TrimSuffix(entries[0].Name(), ".json"))
 				if err != nil {
 					t.Fatal(err)
+				}
+				if len(liveMembers(pgid)) < members {
+					time.Sleep(10 * time.Millisecond)
+					continue
 				}
 				t.Cleanup(func() { syscall.Kill(-pgid, syscall.SIGKILL) })
 				cmd.Process.Signal(syscall.SIGKILL)
@@ -228,7 +235,7 @@ func TestKilledRunnerLeavesNoServers(t *testing.T) {
 	}
 	const head = "version: 1\nrepetitions: 1\ncpus: {server: 0, load: 1}\nload: {connections: 2, duration: 30s, warmup: 0s}\n"
 
-	pgid := killMidCell("builtin", head+"servers: [epoll]\n")
+	pgid := killMidCell("builtin", head+"servers: [epoll]\n", 1)
 	waitGone(pgid, "the epoll server")
 	if live := liveMembers(pgid); len(live) != 0 {
 		t.Errorf("process group %d of the killed runner's epoll server still has %v", pgid, live)
@@ -239,7 +246,7 @@ func TestKilledRunnerLeavesNoServers(t *testing.T) {
   - name: forker
     command: [sh, -c, 'sleep 300 & exec "$0" serve epoll --addr "$1"', "{sockbench}", "{addr}"]
     url: http://{addr}/
-`)
+`, 2)
 	waitGone(pgid, "the forking server's leader")
 	if live := liveMembers(pgid); len(live) == 0 {
 		t.Fatalf("the forker's sleep should outlive its killed runner until the next run")
