@@ -453,7 +453,13 @@ func execute(ctx context.Context, dir string, m *results.Manifest, opts Options)
 	} else if mach.GitCommit != m.Machine.GitCommit || mach.Kernel != m.Machine.Kernel {
 		r.show.say("warning: resuming on commit %s, kernel %s; the run started on commit %s, kernel %s", mach.GitCommit, mach.Kernel, m.Machine.GitCommit, m.Machine.Kernel)
 	}
-	m.Sessions = append(m.Sessions, results.Session{Started: stamp(time.Now()), Status: results.Running, GitCommit: mach.GitCommit})
+	started := stamp(time.Now())
+	if len(m.Sessions) == 0 && m.Started != "" {
+		// The run's first session starts with the run: two readings of
+		// the clock a second boundary apart told them apart.
+		started = m.Started
+	}
+	m.Sessions = append(m.Sessions, results.Session{Started: started, Status: results.Running, GitCommit: mach.GitCommit})
 	r.session = &m.Sessions[len(m.Sessions)-1]
 	m.Status = results.Running
 	// Recomputed at the end; while running, a missing result speaks for
