@@ -49,7 +49,9 @@ func TestOpenFlagsAGeneratorThatFallsBehind(t *testing.T) {
 	}()
 	r := run(t, Options{URL: s.url, Mode: Open, Rate: 1000, Duration: window})
 	<-spun
-	if r.Client.Behind < 0.2 || !r.Saturated {
+	// Saturation reads more than 1% late; the starved pacer is late far
+	// more often (19.7% to over 20% here), a quiet one never.
+	if r.Client.Behind < 0.1 || !r.Saturated {
 		t.Errorf("%.1f%% of hits late, saturated=%v: a starved pacer must show", 100*r.Client.Behind, r.Saturated)
 	}
 }
