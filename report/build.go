@@ -94,7 +94,7 @@ func (o Options) outDir(root, rel string) outFolder {
 // link out of it (inside.Dir).
 type outFolder struct{ path, root, rel string }
 
-func (f outFolder) make() (string, error) {
+func (f outFolder) create() (string, error) {
 	if f.root == "" {
 		return f.path, os.MkdirAll(f.path, 0o755)
 	}
@@ -106,7 +106,7 @@ func buildRun(r *run, format Format, dir outFolder) (Paths, error) {
 	if err != nil {
 		return Paths{}, err
 	}
-	out, err := dir.make()
+	out, err := dir.create()
 	if err != nil {
 		return Paths{}, fmt.Errorf("create report folder: %w", err)
 	}

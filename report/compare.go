@@ -250,7 +250,7 @@ func compareRuns(ra, rb *run, format Format, dir outFolder) (Paths, error) {
 		return Paths{}, err
 	}
 	cmp := pairCells(a, b)
-	out, err := dir.make()
+	out, err := dir.create()
 	if err != nil {
 		return Paths{}, fmt.Errorf("create comparison folder: %w", err)
 	}

@@ -193,7 +193,7 @@ Exit status:
 				}
 			}
 			for _, p := range []string{out, histLog, vegetaOut} {
-				if p == "" || p == "-" && p == out {
+				if p == "" || p == out && out == "-" { // standard output
 					continue
 				}
 				if err := atomicfile.CheckWritable(p); err != nil {
